@@ -1,0 +1,1755 @@
+/* achat-channel.c
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "achat-channel.h"
+#include "achat-enums.h"
+#include "achat-error.h"
+#include "achat-framer-private.h"
+#include "achat-output-queue-private.h"
+#include "achat-poller-private.h"
+
+/**
+ * AchatChannel:
+ *
+ * A connected socket or stream that splits its input on a terminator and
+ * writes a FIFO of pushed data and producers: Python's `asynchat.async_chat`
+ * on the GLib main loop.
+ *
+ * A channel reads whenever its socket is readable and splits the stream on
+ * its terminator ([method@Achat.Channel.set_terminator],
+ * [method@Achat.Channel.set_terminator_count] or none). Bytes before a
+ * terminator are passed to [signal@Achat.Channel::data-collected], whose
+ * default handler appends them to the message being collected; at each
+ * terminator [signal@Achat.Channel::terminator-found] is emitted with that
+ * message (terminator excluded), and the next message starts empty. So for
+ * most protocols one handler is enough:
+ *
+ * ```c
+ * static void
+ * on_line (AchatChannel *channel, GBytes *line, gpointer user_data)
+ * {
+ *   gsize len;
+ *   const guint8 *data = g_bytes_get_data (line, &len);
+ *
+ *   achat_channel_push (channel, (const guint8 *) "you said: ", 10);
+ *   achat_channel_push (channel, data, len);
+ *   achat_channel_push (channel, (const guint8 *) "\r\n", 2);
+ * }
+ *
+ * AchatChannel *channel = achat_channel_new_for_stream (G_IO_STREAM (connection));
+ * achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
+ * g_signal_connect (channel, "terminator-found", G_CALLBACK (on_line), NULL);
+ * ```
+ *
+ * The terminator may be changed from a handler: the change applies to the
+ * rest of the bytes already received (a header line, then a body of a
+ * counted length, then a line again).
+ *
+ * Output is queued by [method@Achat.Channel.push],
+ * [method@Achat.Channel.push_bytes] and
+ * [method@Achat.Channel.push_with_producer], and written in FIFO order with
+ * vectored writes when the socket can take it.
+ * [method@Achat.Channel.close_when_done] closes the channel once everything
+ * queued before it has been written.
+ *
+ * ## Life cycle
+ *
+ * A channel attaches to the thread-default [struct@GLib.MainContext] when it
+ * is constructed, and keeps itself alive until it closes: an application
+ * may drop its own reference to an open channel. It closes when the peer
+ * closes (after delivering every byte received, and after writing what was
+ * queued), on a network error, or when the application calls
+ * [method@Achat.Channel.close] or [method@Achat.Channel.close_when_done].
+ * [signal@Achat.Channel::closed] is then emitted exactly once, after the
+ * last input signal, and the channel releases itself and its socket.
+ *
+ * All methods must be called from the thread that runs the channel's main
+ * context.
+ *
+ * ## Differences from Python's asynchat
+ *
+ * - At the end of the stream, a partial terminator held back at the end of
+ *   the input is delivered as data (Python dropped it).
+ * - [method@Achat.Channel.close] inside a handler stops delivery at once;
+ *   nothing is delivered after `closed`.
+ * - Pushing to a closing or closed channel is refused with a warning and
+ *   returns %FALSE (Python queued the data and never sent it).
+ * - A network error closes the channel with a [struct@GLib.Error] in
+ *   `closed`, instead of being printed.
+ * - When nobody listens to `data-collected` and the default handler is not
+ *   overridden, the signal is not emitted at all, and a message that
+ *   arrived in one read is handed to `terminator-found` without a copy.
+ *
+ * ## Messages and memory
+ *
+ * The [struct@GLib.Bytes] passed to the input signals may be a slice of a
+ * larger read buffer when the message is long (4 KiB or more); keeping it
+ * keeps that buffer (64 KiB) alive. Shorter messages are always copies.
+ * An idle channel holds no input buffer: reads go to a buffer shared by all
+ * channels of the main context.
+ */
+
+/* Messages at least this long are handed out as slices of the read buffer;
+ * shorter ones are copied, so a handler keeping small messages never pins a
+ * whole read buffer. */
+#define SLICE_MIN (4 * 1024)
+/* Bytes gathered for one vectored write. */
+#define WRITE_BUDGET (256 * 1024)
+/* Bytes written in one flush before yielding to the main loop. */
+#define FLUSH_BUDGET (4 * 1024 * 1024)
+
+typedef struct
+{
+  GSocket *socket;
+  GIOStream *stream;
+  GPollableInputStream *input;     /* stream transport */
+  GPollableOutputStream *output;
+  int fd;                          /* socket transport, else -1 */
+
+  GMainContext *context;
+  AchatPoller *poller;
+  AchatWatch *watch;
+  GError *pending_error;           /* reported on the first iteration */
+
+  AchatFramer framer;
+  guint8 *collected;               /* the message being collected */
+  gsize collected_len;
+  gsize collected_cap;
+  guint input_generation;          /* bumped by discard_buffers() */
+
+  AchatOutputQueue queue;
+
+  guint64 bytes_received;
+  guint64 bytes_sent;
+
+  guint attached : 1;              /* holds a reference on itself */
+  guint connecting : 1;
+  guint closing : 1;               /* close_when_done() */
+  guint closed : 1;
+  guint eof : 1;
+  guint write_blocked : 1;
+  guint in_input : 1;
+  guint input_reentered : 1;
+  guint in_flush : 1;
+} AchatChannelPrivate;
+
+enum {
+  PROP_0,
+  PROP_SOCKET,
+  PROP_STREAM,
+  PROP_CONTEXT,
+  PROP_CLOSED,
+  PROP_BYTES_RECEIVED,
+  PROP_BYTES_SENT,
+  N_PROPS
+};
+
+enum {
+  DATA_COLLECTED,
+  TERMINATOR_FOUND,
+  CLOSED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE_WITH_PRIVATE (AchatChannel, achat_channel, G_TYPE_OBJECT)
+
+#define GET_PRIV(self) ((AchatChannelPrivate *) achat_channel_get_instance_private (self))
+
+static void channel_update_interest (AchatChannel *self);
+static void channel_flush           (AchatChannel *self);
+static void channel_close_internal  (AchatChannel *self,
+                                     GError       *error);
+
+/* Default handlers ------------------------------------------------------ */
+
+static void
+collected_append (AchatChannelPrivate *priv,
+                  const guint8        *data,
+                  gsize                length)
+{
+  if (length == 0)
+    return;
+  if (priv->collected_cap - priv->collected_len < length)
+    {
+      gsize cap = MAX (priv->collected_cap, 256);
+
+      while (cap - priv->collected_len < length)
+        {
+          if (cap > G_MAXSIZE / 2)
+            {
+              cap = priv->collected_len + length;
+              break;
+            }
+          cap *= 2;
+        }
+      priv->collected = g_realloc (priv->collected, cap);
+      priv->collected_cap = cap;
+    }
+  memcpy (priv->collected + priv->collected_len, data, length);
+  priv->collected_len += length;
+}
+
+static GBytes *
+collected_take (AchatChannelPrivate *priv)
+{
+  GBytes *bytes;
+
+  if (priv->collected_len == 0)
+    return g_bytes_new (NULL, 0);
+
+  bytes = g_bytes_new_take (g_steal_pointer (&priv->collected), priv->collected_len);
+  priv->collected_len = 0;
+  priv->collected_cap = 0;
+  return bytes;
+}
+
+static void
+collected_reset (AchatChannelPrivate *priv)
+{
+  priv->collected_len = 0;
+  /* Do not keep a large buffer on an idle channel. */
+  if (priv->collected_cap > 4096)
+    {
+      g_clear_pointer (&priv->collected, g_free);
+      priv->collected_cap = 0;
+    }
+}
+
+static void
+achat_channel_real_data_collected (AchatChannel *self,
+                                   GBytes       *data)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  gsize length;
+  const guint8 *bytes = g_bytes_get_data (data, &length);
+
+  collected_append (priv, bytes, length);
+}
+
+static void
+achat_channel_real_terminator_found (AchatChannel *self,
+                                     GBytes       *message)
+{
+}
+
+static void
+achat_channel_real_closed (AchatChannel *self,
+                           const GError *error)
+{
+}
+
+static gboolean
+achat_channel_real_readable (AchatChannel *self)
+{
+  return TRUE;
+}
+
+static gboolean
+achat_channel_real_writable (AchatChannel *self)
+{
+  return !achat_output_queue_is_empty (&GET_PRIV (self)->queue);
+}
+
+/* Transport ------------------------------------------------------------- */
+
+enum {
+  IO_ERROR = -1,
+  IO_WOULD_BLOCK = -2,
+};
+
+static gssize
+transport_read (AchatChannel  *self,
+                guint8        *buffer,
+                gsize          size,
+                GError       **error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->fd >= 0)
+    {
+      for (;;)
+        {
+          gssize n = recv (priv->fd, buffer, size, 0);
+          int errsv;
+
+          if (n >= 0)
+            return n;
+          errsv = errno;
+          if (errsv == EINTR)
+            continue;
+          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+            return IO_WOULD_BLOCK;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                       "Error receiving data: %s", g_strerror (errsv));
+          return IO_ERROR;
+        }
+    }
+  else
+    {
+      GError *local_error = NULL;
+      gssize n = g_pollable_input_stream_read_nonblocking (priv->input, buffer, size,
+                                                           NULL, &local_error);
+
+      if (n >= 0)
+        return n;
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_error_free (local_error);
+          return IO_WOULD_BLOCK;
+        }
+      g_propagate_error (error, local_error);
+      return IO_ERROR;
+    }
+}
+
+static gssize
+transport_writev (AchatChannel         *self,
+                  const GOutputVector  *vectors,
+                  guint                 n_vectors,
+                  GError              **error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->fd >= 0)
+    {
+      struct msghdr msg = { 0, };
+
+      /* GOutputVector has the layout of struct iovec (GLib relies on it). */
+      G_STATIC_ASSERT (sizeof (GOutputVector) == sizeof (struct iovec));
+      msg.msg_iov = (struct iovec *) vectors;
+      msg.msg_iovlen = n_vectors;
+
+      for (;;)
+        {
+          gssize n = sendmsg (priv->fd, &msg, MSG_NOSIGNAL);
+          int errsv;
+
+          if (n >= 0)
+            return n;
+          errsv = errno;
+          if (errsv == EINTR)
+            continue;
+          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+            return IO_WOULD_BLOCK;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                       "Error sending data: %s", g_strerror (errsv));
+          return IO_ERROR;
+        }
+    }
+  else
+    {
+      gsize written = 0;
+
+      switch (g_pollable_output_stream_writev_nonblocking (priv->output, vectors, n_vectors,
+                                                           &written, NULL, error))
+        {
+        case G_POLLABLE_RETURN_OK:
+          return written;
+        case G_POLLABLE_RETURN_WOULD_BLOCK:
+          return IO_WOULD_BLOCK;
+        case G_POLLABLE_RETURN_FAILED:
+        default:
+          return IO_ERROR;
+        }
+    }
+}
+
+static void
+transport_close (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->stream != NULL)
+    {
+      if (G_IS_SOCKET_CONNECTION (priv->stream))
+        g_io_stream_close (priv->stream, NULL, NULL);
+      else
+        /* TLS and other streams may have to write on close: do not block. */
+        g_io_stream_close_async (priv->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+    }
+  else if (priv->socket != NULL)
+    g_socket_close (priv->socket, NULL);
+}
+
+/* Input ----------------------------------------------------------------- */
+
+static inline gboolean
+data_collected_observed (AchatChannel *self)
+{
+  return ACHAT_CHANNEL_GET_CLASS (self)->data_collected != achat_channel_real_data_collected ||
+         g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE);
+}
+
+static inline gboolean
+terminator_found_observed (AchatChannel *self)
+{
+  return ACHAT_CHANNEL_GET_CLASS (self)->terminator_found != achat_channel_real_terminator_found ||
+         g_signal_has_handler_pending (self, signals[TERMINATOR_FOUND], 0, FALSE);
+}
+
+static GBytes *
+event_bytes (AchatReadBuffer        *buffer,
+             const AchatFramerEvent *event)
+{
+  if (buffer != NULL && event->from_input && event->length >= SLICE_MIN)
+    return achat_read_buffer_slice (buffer, event->data, event->length);
+  return g_bytes_new (event->data, event->length);
+}
+
+/* Delivers one framer event; returns FALSE when delivery must stop (the
+ * channel closed or its input was discarded). */
+static gboolean
+channel_deliver (AchatChannel           *self,
+                 AchatReadBuffer        *buffer,
+                 const AchatFramerEvent *event)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  guint generation = priv->input_generation;
+  GBytes *message = NULL;
+
+  if (event->length > 0)
+    {
+      if (data_collected_observed (self))
+        {
+          GBytes *data = event_bytes (buffer, event);
+
+          g_signal_emit (self, signals[DATA_COLLECTED], 0, data);
+          g_bytes_unref (data);
+          if (priv->closed || generation != priv->input_generation)
+            return FALSE;
+        }
+      else if (!event->terminator)
+        collected_append (priv, event->data, event->length);
+      else if (!terminator_found_observed (self))
+        ; /* nobody will see this message */
+      else if (priv->collected_len == 0)
+        message = event_bytes (buffer, event);   /* no copy for big messages */
+      else
+        collected_append (priv, event->data, event->length);
+    }
+
+  if (event->terminator)
+    {
+      if (terminator_found_observed (self))
+        {
+          if (message == NULL)
+            message = collected_take (priv);
+          g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message);
+          g_bytes_unref (message);
+          if (priv->closed || generation != priv->input_generation)
+            return FALSE;
+        }
+      else
+        {
+          g_clear_pointer (&message, g_bytes_unref);
+          collected_reset (priv);
+        }
+    }
+
+  return TRUE;
+}
+
+static void
+channel_process_input (AchatChannel    *self,
+                       AchatReadBuffer *buffer,
+                       const guint8    *data,
+                       gsize            length)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  gsize pos = 0;
+
+  while (!priv->closed)
+    {
+      AchatFramerEvent event;
+
+      pos += achat_framer_next (&priv->framer, data + pos, length - pos, &event);
+      if (event.length == 0 && !event.terminator)
+        break;
+      if (!channel_deliver (self, buffer, &event))
+        break;
+    }
+}
+
+/* Delivers what the framer still holds: called when no more input will come. */
+static void
+channel_deliver_held (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  AchatFramerEvent event;
+
+  channel_process_input (self, NULL, NULL, 0);
+  if (!priv->closed && achat_framer_flush (&priv->framer, &event))
+    channel_deliver (self, NULL, &event);
+}
+
+static void
+channel_handle_input (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  g_autoptr(GError) error = NULL;
+  AchatReadBuffer *buffer;
+  gssize n;
+
+  if (priv->in_input)
+    {
+      /* A handler runs a nested main loop: stop polling for input until it
+       * returns, or that loop would spin on our readable socket. */
+      priv->input_reentered = TRUE;
+      channel_update_interest (self);
+      return;
+    }
+
+  priv->in_input = TRUE;
+  buffer = achat_poller_take_read_buffer (priv->poller);
+  n = transport_read (self, buffer->data, buffer->size, &error);
+
+  if (n > 0)
+    {
+      priv->bytes_received += n;
+      channel_process_input (self, buffer, buffer->data, n);
+    }
+  else if (n == 0)
+    {
+      priv->eof = TRUE;
+      channel_deliver_held (self);
+    }
+  else if (n == IO_ERROR)
+    {
+      priv->eof = TRUE;
+      channel_deliver_held (self);
+      channel_close_internal (self, g_steal_pointer (&error));
+    }
+
+  achat_poller_return_read_buffer (priv->poller, buffer);
+  priv->in_input = FALSE;
+  priv->input_reentered = FALSE;
+
+  if (priv->closed)
+    return;
+
+  /* Replies pushed by the handlers go out in one write. */
+  if (!achat_output_queue_is_empty (&priv->queue) || priv->closing || priv->eof)
+    channel_flush (self);
+  else
+    channel_update_interest (self);
+}
+
+/* Output ---------------------------------------------------------------- */
+
+static void
+channel_flush (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  AchatChannelClass *klass = ACHAT_CHANNEL_GET_CLASS (self);
+  gsize flushed = 0;
+
+  if (priv->closed || priv->in_flush)
+    return;
+  if (priv->connecting || priv->write_blocked)
+    {
+      /* Written when the socket says it can take more. */
+      channel_update_interest (self);
+      return;
+    }
+
+  g_object_ref (self);
+  priv->in_flush = TRUE;
+
+  while (!priv->closed && !achat_output_queue_is_empty (&priv->queue))
+    {
+      g_autoptr(GError) error = NULL;
+      AchatGather gather;
+      gssize n;
+
+      if (!klass->writable (self) || priv->closed)
+        break;
+
+      achat_output_queue_gather_begin (&priv->queue, &gather);
+      while (achat_output_queue_gather (&priv->queue, &gather, WRITE_BUDGET) == ACHAT_GATHER_PRODUCER)
+        {
+          g_autoptr(AchatProducer) producer = NULL;
+          g_autoptr(GBytes) chunk = NULL;
+
+          producer = g_object_ref (achat_output_queue_gather_producer (&priv->queue, &gather));
+          chunk = achat_producer_more (producer);
+          if (priv->closed || !achat_output_queue_gather_valid (&priv->queue, &gather))
+            break;   /* more() closed the channel or discarded the queue */
+          achat_output_queue_gather_chunk (&priv->queue, &gather, chunk);
+        }
+
+      if (priv->closed)
+        break;
+      if (!achat_output_queue_gather_valid (&priv->queue, &gather) || gather.n_vecs == 0)
+        continue;
+
+      n = transport_writev (self, gather.vecs, gather.n_vecs, &error);
+      if (n == IO_WOULD_BLOCK)
+        {
+          priv->write_blocked = TRUE;
+          break;
+        }
+      if (n == IO_ERROR)
+        {
+          channel_close_internal (self, g_steal_pointer (&error));
+          break;
+        }
+
+      priv->bytes_sent += n;
+      achat_output_queue_consume (&priv->queue, n);
+      if ((gsize) n < gather.n_bytes)
+        {
+          priv->write_blocked = TRUE;
+          break;
+        }
+
+      flushed += n;
+      if (flushed >= FLUSH_BUDGET)
+        {
+          /* Let other sources run; carry on at the next iteration. */
+          achat_watch_schedule (priv->watch);
+          break;
+        }
+    }
+
+  priv->in_flush = FALSE;
+
+  if (!priv->closed && achat_output_queue_is_empty (&priv->queue) &&
+      (priv->closing || priv->eof))
+    channel_close_internal (self, NULL);
+
+  if (!priv->closed)
+    channel_update_interest (self);
+
+  g_object_unref (self);
+}
+
+static void
+channel_output_changed (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  /* Inside a dispatch of this channel the flush happens when it returns;
+   * otherwise on the next main loop iteration, so that consecutive pushes
+   * leave in one vectored write. */
+  if (priv->in_input || priv->in_flush || priv->watch == NULL)
+    return;
+  achat_watch_schedule (priv->watch);
+}
+
+static gboolean
+channel_check_open (AchatChannel *self,
+                    const gchar  *what,
+                    gsize         length)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (!priv->closed && !priv->closing)
+    return TRUE;
+
+  g_warning ("%s: %s of %" G_GSIZE_FORMAT " bytes refused: the channel is %s",
+             G_OBJECT_TYPE_NAME (self), what, length,
+             priv->closed ? "closed" : "closing (close_when_done() was called)");
+  return FALSE;
+}
+
+/* Main loop ------------------------------------------------------------- */
+
+static void
+channel_update_interest (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  AchatChannelClass *klass = ACHAT_CHANNEL_GET_CLASS (self);
+  GIOCondition interest = 0;
+
+  if (priv->closed || priv->watch == NULL || priv->pending_error != NULL)
+    return;
+
+  if (priv->connecting)
+    interest = G_IO_OUT;
+  else
+    {
+      if (!priv->eof && !priv->input_reentered && klass->readable (self))
+        interest |= G_IO_IN;
+      if (priv->write_blocked && !priv->closed && klass->writable (self))
+        interest |= G_IO_OUT;
+    }
+
+  if (!priv->closed)
+    achat_watch_set_interest (priv->watch, interest);
+}
+
+static void
+channel_finish_connect (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  GError *error = NULL;
+
+  priv->connecting = FALSE;
+  if (!g_socket_check_connect_result (priv->socket, &error))
+    {
+      channel_close_internal (self, error);
+      return;
+    }
+  channel_flush (self);
+  channel_update_interest (self);
+}
+
+static void
+channel_watch_cb (gpointer     user_data,
+                  GIOCondition condition)
+{
+  AchatChannel *self = user_data;
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->closed)
+    return;
+
+  g_object_ref (self);
+
+  if (condition == 0)
+    {
+      /* Scheduled: an error to report, or output pushed from outside. */
+      if (priv->pending_error != NULL)
+        channel_close_internal (self, g_steal_pointer (&priv->pending_error));
+      else
+        channel_flush (self);
+    }
+  else if (priv->connecting)
+    channel_finish_connect (self);
+  else
+    {
+      if ((condition & (G_IO_OUT | G_IO_ERR)) || (priv->eof && (condition & G_IO_HUP)))
+        {
+          priv->write_blocked = FALSE;
+          channel_flush (self);
+        }
+      /* A hang-up or error is read like input: it ends in EOF or an error,
+       * after every byte still buffered has been delivered. */
+      if (!priv->closed && !priv->eof && (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+        channel_handle_input (self);
+    }
+
+  g_object_unref (self);
+}
+
+/* Channels that override readable() or writable() are asked before every
+ * poll, as asyncore did. */
+static void
+channel_prepare_cb (gpointer user_data)
+{
+  AchatChannel *self = user_data;
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->closed || priv->connecting)
+    return;
+
+  channel_update_interest (self);
+  if (!priv->closed && !priv->write_blocked &&
+      !achat_output_queue_is_empty (&priv->queue) &&
+      ACHAT_CHANNEL_GET_CLASS (self)->writable (self))
+    achat_watch_schedule (priv->watch);
+}
+
+static void
+channel_close_internal (AchatChannel *self,
+                        GError       *error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->closed)
+    {
+      g_clear_error (&error);
+      return;
+    }
+
+  g_object_ref (self);
+  priv->closed = TRUE;
+
+  /* The watch goes before the descriptor it watches is closed. */
+  if (priv->watch != NULL)
+    achat_watch_destroy (g_steal_pointer (&priv->watch));
+  achat_output_queue_clear (&priv->queue);
+  g_clear_error (&priv->pending_error);
+  transport_close (self);
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLOSED]);
+  g_signal_emit (self, signals[CLOSED], 0, error);
+  g_clear_error (&error);
+
+  if (priv->attached)
+    {
+      priv->attached = FALSE;
+      g_object_unref (self);
+    }
+  g_object_unref (self);
+}
+
+/* GObject --------------------------------------------------------------- */
+
+static gboolean
+overrides_readiness (AchatChannelClass *klass)
+{
+  return klass->readable != achat_channel_real_readable ||
+         klass->writable != achat_channel_real_writable;
+}
+
+static void
+achat_channel_constructed (GObject *object)
+{
+  AchatChannel *self = ACHAT_CHANNEL (object);
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  G_OBJECT_CLASS (achat_channel_parent_class)->constructed (object);
+
+  if (priv->socket == NULL && priv->stream == NULL)
+    {
+      g_critical ("%s needs a socket or a stream (construct property \"socket\" or \"stream\")",
+                  G_OBJECT_TYPE_NAME (self));
+      priv->closed = TRUE;
+      return;
+    }
+
+  if (priv->socket == NULL && G_IS_SOCKET_CONNECTION (priv->stream))
+    priv->socket = g_object_ref (g_socket_connection_get_socket (G_SOCKET_CONNECTION (priv->stream)));
+
+  priv->context = g_main_context_ref_thread_default ();
+  priv->poller = achat_poller_acquire (priv->context);
+
+  if (priv->socket != NULL)
+    {
+      priv->fd = g_socket_get_fd (priv->socket);
+      priv->watch = achat_poller_watch_fd (priv->poller, priv->fd, channel_watch_cb, self);
+      priv->connecting = !g_socket_is_connected (priv->socket);
+    }
+  else
+    {
+      GInputStream *input = g_io_stream_get_input_stream (priv->stream);
+      GOutputStream *output = g_io_stream_get_output_stream (priv->stream);
+
+      if (G_IS_POLLABLE_INPUT_STREAM (input) &&
+          g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (input)) &&
+          G_IS_POLLABLE_OUTPUT_STREAM (output) &&
+          g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (output)))
+        {
+          priv->input = g_object_ref (G_POLLABLE_INPUT_STREAM (input));
+          priv->output = g_object_ref (G_POLLABLE_OUTPUT_STREAM (output));
+        }
+      else
+        priv->pending_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_NOT_POLLABLE,
+                                           "%s cannot run over a %s: its streams are not pollable",
+                                           G_OBJECT_TYPE_NAME (self),
+                                           G_OBJECT_TYPE_NAME (priv->stream));
+      priv->watch = achat_poller_watch_streams (priv->poller, priv->input, priv->output,
+                                                channel_watch_cb, self);
+    }
+
+  /* Kept alive by the main loop until closed, like asyncore's socket map. */
+  priv->attached = TRUE;
+  g_object_ref (self);
+
+  if (overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+    achat_watch_set_prepare (priv->watch, channel_prepare_cb);
+
+  if (priv->pending_error != NULL)
+    achat_watch_schedule (priv->watch);
+  else
+    {
+      channel_update_interest (self);
+      if (!achat_output_queue_is_empty (&priv->queue))
+        achat_watch_schedule (priv->watch);
+    }
+}
+
+static void
+achat_channel_dispose (GObject *object)
+{
+  AchatChannel *self = ACHAT_CHANNEL (object);
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  /* Only reached open if construction failed: no signals from a dying
+   * object. */
+  if (!priv->closed)
+    {
+      priv->closed = TRUE;
+      if (priv->watch != NULL)
+        achat_watch_destroy (g_steal_pointer (&priv->watch));
+      transport_close (self);
+    }
+
+  g_clear_pointer (&priv->poller, achat_poller_release);
+  achat_output_queue_clear (&priv->queue);
+  g_clear_error (&priv->pending_error);
+  g_clear_object (&priv->input);
+  g_clear_object (&priv->output);
+  g_clear_object (&priv->stream);
+  g_clear_object (&priv->socket);
+
+  G_OBJECT_CLASS (achat_channel_parent_class)->dispose (object);
+}
+
+static void
+achat_channel_finalize (GObject *object)
+{
+  AchatChannel *self = ACHAT_CHANNEL (object);
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  achat_framer_clear (&priv->framer);
+  g_clear_pointer (&priv->collected, g_free);
+  g_clear_pointer (&priv->context, g_main_context_unref);
+
+  G_OBJECT_CLASS (achat_channel_parent_class)->finalize (object);
+}
+
+static void
+achat_channel_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  AchatChannel *self = ACHAT_CHANNEL (object);
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  switch (prop_id)
+    {
+    case PROP_SOCKET:
+      g_value_set_object (value, priv->socket);
+      break;
+    case PROP_STREAM:
+      g_value_set_object (value, priv->stream);
+      break;
+    case PROP_CONTEXT:
+      g_value_set_boxed (value, priv->context);
+      break;
+    case PROP_CLOSED:
+      g_value_set_boolean (value, priv->closed);
+      break;
+    case PROP_BYTES_RECEIVED:
+      g_value_set_uint64 (value, priv->bytes_received);
+      break;
+    case PROP_BYTES_SENT:
+      g_value_set_uint64 (value, priv->bytes_sent);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+achat_channel_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  AchatChannel *self = ACHAT_CHANNEL (object);
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  switch (prop_id)
+    {
+    case PROP_SOCKET:
+      g_set_object (&priv->socket, g_value_get_object (value));
+      break;
+    case PROP_STREAM:
+      g_set_object (&priv->stream, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+achat_channel_class_init (AchatChannelClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = achat_channel_constructed;
+  object_class->dispose = achat_channel_dispose;
+  object_class->finalize = achat_channel_finalize;
+  object_class->get_property = achat_channel_get_property;
+  object_class->set_property = achat_channel_set_property;
+
+  klass->data_collected = achat_channel_real_data_collected;
+  klass->terminator_found = achat_channel_real_terminator_found;
+  klass->closed = achat_channel_real_closed;
+  klass->readable = achat_channel_real_readable;
+  klass->writable = achat_channel_real_writable;
+
+  /**
+   * AchatChannel:socket:
+   *
+   * The connected [class@Gio.Socket] the channel reads and writes, set at
+   * construction. When the channel is made from a [class@Gio.SocketConnection]
+   * this is the connection's socket; for other streams it is %NULL.
+   *
+   * If the socket is still connecting (a non-blocking
+   * [method@Gio.Socket.connect] that returned %G_IO_ERROR_PENDING), the
+   * channel waits for the connection and sends what was pushed meanwhile.
+   */
+  properties[PROP_SOCKET] =
+    g_param_spec_object ("socket", NULL, NULL,
+                         G_TYPE_SOCKET,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:stream:
+   *
+   * The [class@Gio.IOStream] the channel runs over, set at construction:
+   * a [class@Gio.SocketConnection], or any stream whose input and output
+   * are pollable (a [class@Gio.TlsConnection], pipes). %NULL when the
+   * channel was made from a bare socket.
+   */
+  properties[PROP_STREAM] =
+    g_param_spec_object ("stream", NULL, NULL,
+                         G_TYPE_IO_STREAM,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:context:
+   *
+   * The main context the channel runs on: the thread-default one when it
+   * was constructed.
+   */
+  properties[PROP_CONTEXT] =
+    g_param_spec_boxed ("context", NULL, NULL,
+                        G_TYPE_MAIN_CONTEXT,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:closed:
+   *
+   * Whether the channel is closed. Notified once, just before
+   * [signal@Achat.Channel::closed] is emitted.
+   */
+  properties[PROP_CLOSED] =
+    g_param_spec_boolean ("closed", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:bytes-received:
+   *
+   * How many bytes the channel has read. Not notified (it changes on every
+   * read); read it when needed.
+   */
+  properties[PROP_BYTES_RECEIVED] =
+    g_param_spec_uint64 ("bytes-received", NULL, NULL,
+                         0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:bytes-sent:
+   *
+   * How many bytes the channel has written. Not notified (it changes on
+   * every write); read it when needed.
+   */
+  properties[PROP_BYTES_SENT] =
+    g_param_spec_uint64 ("bytes-sent", NULL, NULL,
+                         0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * AchatChannel::data-collected:
+   * @self: the channel
+   * @data: bytes received before the next terminator (or all bytes, with no
+   *   terminator)
+   *
+   * Emitted with the bytes received up to the next terminator, in pieces as
+   * they arrive: Python's `collect_incoming_data()`. The default handler
+   * appends @data to the message that
+   * [signal@Achat.Channel::terminator-found] will carry; a subclass that
+   * overrides it without chaining up manages its own buffer, and
+   * `terminator-found` then carries an empty message.
+   *
+   * Call g_signal_stop_emission_by_name() from a handler to keep @data out
+   * of the message.
+   *
+   * When no handler is connected and the class handler is the default one,
+   * the signal is not emitted: the bytes go straight into the message.
+   */
+  signals[DATA_COLLECTED] =
+    g_signal_new ("data-collected",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  G_STRUCT_OFFSET (AchatChannelClass, data_collected),
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 1, G_TYPE_BYTES);
+
+  /**
+   * AchatChannel::terminator-found:
+   * @self: the channel
+   * @message: everything collected since the previous terminator, the
+   *   terminator excluded
+   *
+   * Emitted when the input matches the terminator: the bytes string was
+   * found, or the count of bytes has arrived. Python's `found_terminator()`.
+   * The channel's message buffer is empty again when handlers run.
+   *
+   * A handler may change the terminator; the change applies to the bytes
+   * that follow in the same read. It may also push replies (they are
+   * written together once the read is processed), call
+   * [method@Achat.Channel.close] (no more input is delivered), or
+   * [method@Achat.Channel.discard_buffers] (the rest of the input is
+   * dropped).
+   */
+  signals[TERMINATOR_FOUND] =
+    g_signal_new ("terminator-found",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  G_STRUCT_OFFSET (AchatChannelClass, terminator_found),
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 1, G_TYPE_BYTES);
+
+  /**
+   * AchatChannel::closed:
+   * @self: the channel
+   * @error: (nullable): why the channel closed, or %NULL for an orderly
+   *   close (the peer closed, or the application asked)
+   *
+   * Emitted exactly once when the channel closes, after the last
+   * [signal@Achat.Channel::data-collected] and
+   * [signal@Achat.Channel::terminator-found]. The socket is closed and
+   * queued output is dropped by then; the message collected so far (a
+   * frame the peer did not finish) is still available from
+   * [method@Achat.Channel.get_collected].
+   */
+  signals[CLOSED] =
+    g_signal_new ("closed",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  G_STRUCT_OFFSET (AchatChannelClass, closed),
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+achat_channel_init (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  /* Valid from here on: bindings run a subclass's __init__/_init, which may
+   * set the terminator or push, before construct properties are set. */
+  priv->fd = -1;
+  achat_framer_init (&priv->framer);
+  achat_output_queue_init (&priv->queue);
+}
+
+/* Public API ------------------------------------------------------------ */
+
+/**
+ * achat_channel_new:
+ * @socket: a connected (or connecting) stream socket
+ *
+ * Creates a channel over @socket on the thread-default main context. The
+ * channel takes over the socket: it reads and writes it and closes it when
+ * the channel closes.
+ *
+ * Returns: (transfer full): a new #AchatChannel
+ */
+AchatChannel *
+achat_channel_new (GSocket *socket)
+{
+  g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
+
+  return g_object_new (ACHAT_TYPE_CHANNEL, "socket", socket, NULL);
+}
+
+/**
+ * achat_channel_new_for_stream:
+ * @stream: a [class@Gio.SocketConnection], or any stream whose input and
+ *   output streams are pollable
+ *
+ * Creates a channel over @stream on the thread-default main context. The
+ * channel takes over the stream and closes it when the channel closes.
+ *
+ * A [class@Gio.SocketConnection] is read and written through its socket
+ * directly. Other streams (TLS connections, pipes) go through
+ * [iface@Gio.PollableInputStream] and [iface@Gio.PollableOutputStream]; if
+ * they are not pollable the channel closes on the first main loop
+ * iteration with %ACHAT_ERROR_NOT_POLLABLE.
+ *
+ * Returns: (transfer full): a new #AchatChannel
+ */
+AchatChannel *
+achat_channel_new_for_stream (GIOStream *stream)
+{
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+
+  return g_object_new (ACHAT_TYPE_CHANNEL, "stream", stream, NULL);
+}
+
+static void
+connect_to_host_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GSocketConnection) connection = NULL;
+  GError *error = NULL;
+
+  connection = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (connection == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task,
+                           achat_channel_new_for_stream (G_IO_STREAM (connection)),
+                           g_object_unref);
+}
+
+/**
+ * achat_channel_connect_to_host_async:
+ * @host_and_port: the host and optional port to connect to, as for
+ *   [method@Gio.SocketClient.connect_to_host] (`"example.org:7000"`,
+ *   `"[::1]:80"`)
+ * @default_port: the port to use when @host_and_port has none
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the connection is made or failed
+ * @user_data: data for @callback
+ *
+ * Connects to a host with a [class@Gio.SocketClient] and makes a channel
+ * over the connection, on the thread-default main context. Finish with
+ * achat_channel_connect_to_host_finish().
+ *
+ * To use a subclass, connect with [class@Gio.SocketClient] yourself and
+ * construct it with the connection as [property@Achat.Channel:stream].
+ */
+void
+achat_channel_connect_to_host_async (const gchar         *host_and_port,
+                                     guint16              default_port,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_autoptr(GSocketClient) client = NULL;
+  GTask *task;
+
+  g_return_if_fail (host_and_port != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, achat_channel_connect_to_host_async);
+
+  client = g_socket_client_new ();
+  g_socket_client_connect_to_host_async (client, host_and_port, default_port,
+                                         cancellable, connect_to_host_cb, task);
+}
+
+/**
+ * achat_channel_connect_to_host_finish:
+ * @result: the result passed to the callback
+ * @error: return location for an error
+ *
+ * Finishes achat_channel_connect_to_host_async().
+ *
+ * Returns: (transfer full): a channel over the new connection, or %NULL
+ *   with @error set
+ */
+AchatChannel *
+achat_channel_connect_to_host_finish (GAsyncResult  *result,
+                                      GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        achat_channel_connect_to_host_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * achat_channel_get_socket:
+ * @self: an #AchatChannel
+ *
+ * Gets the socket the channel reads and writes.
+ *
+ * Returns: (transfer none) (nullable): the socket, or %NULL for a channel
+ *   over a stream that is not a socket connection
+ */
+GSocket *
+achat_channel_get_socket (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+
+  return GET_PRIV (self)->socket;
+}
+
+/**
+ * achat_channel_get_stream:
+ * @self: an #AchatChannel
+ *
+ * Gets the stream the channel was made for.
+ *
+ * Returns: (transfer none) (nullable): the stream, or %NULL for a channel
+ *   made from a bare socket
+ */
+GIOStream *
+achat_channel_get_stream (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+
+  return GET_PRIV (self)->stream;
+}
+
+/**
+ * achat_channel_get_context:
+ * @self: an #AchatChannel
+ *
+ * Gets the main context the channel runs on.
+ *
+ * Returns: (transfer none) (nullable): the context, or %NULL if the channel
+ *   was not constructed properly
+ */
+GMainContext *
+achat_channel_get_context (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+
+  return GET_PRIV (self)->context;
+}
+
+/**
+ * achat_channel_get_remote_address:
+ * @self: an #AchatChannel
+ *
+ * Gets the address of the peer, when the channel runs over a socket.
+ *
+ * Returns: (transfer full) (nullable): the peer's address, or %NULL
+ */
+GSocketAddress *
+achat_channel_get_remote_address (AchatChannel *self)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+
+  priv = GET_PRIV (self);
+  if (priv->socket == NULL || g_socket_is_closed (priv->socket))
+    return NULL;
+  return g_socket_get_remote_address (priv->socket, NULL);
+}
+
+/**
+ * achat_channel_set_terminator:
+ * @self: an #AchatChannel
+ * @terminator: (array length=length) (element-type guint8) (nullable): the
+ *   bytes that end a message
+ * @length: the length of @terminator; 0 means no terminator
+ *
+ * Makes @terminator, a byte string such as `"\r\n"`, the end of each
+ * incoming message. It is copied. An empty terminator means none, as in
+ * Python: see achat_channel_set_terminator_none().
+ *
+ * Called from a [signal@Achat.Channel::terminator-found] handler, it applies
+ * to the bytes that follow in the same read.
+ */
+void
+achat_channel_set_terminator (AchatChannel *self,
+                              const guint8 *terminator,
+                              gsize         length)
+{
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (terminator != NULL || length == 0);
+
+  achat_framer_set_bytes (&GET_PRIV (self)->framer, terminator, length);
+}
+
+/**
+ * achat_channel_set_terminator_count:
+ * @self: an #AchatChannel
+ * @count: how many bytes the next message has
+ *
+ * Ends the next message after @count bytes. Once they have arrived and
+ * [signal@Achat.Channel::terminator-found] was emitted, the channel
+ * collects with no terminator until a new one is set, as in Python. A count
+ * of 0 behaves as no terminator.
+ */
+void
+achat_channel_set_terminator_count (AchatChannel *self,
+                                    guint64       count)
+{
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+
+  achat_framer_set_count (&GET_PRIV (self)->framer, count);
+}
+
+/**
+ * achat_channel_set_terminator_none:
+ * @self: an #AchatChannel
+ *
+ * Removes the terminator: input is passed to
+ * [signal@Achat.Channel::data-collected] as it arrives and
+ * [signal@Achat.Channel::terminator-found] is not emitted. This is the
+ * state of a new channel.
+ */
+void
+achat_channel_set_terminator_none (AchatChannel *self)
+{
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+
+  achat_framer_set_none (&GET_PRIV (self)->framer);
+}
+
+/**
+ * achat_channel_get_terminator_kind:
+ * @self: an #AchatChannel
+ *
+ * Gets the kind of the current terminator.
+ *
+ * Returns: the kind of terminator
+ */
+AchatTerminatorKind
+achat_channel_get_terminator_kind (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), ACHAT_TERMINATOR_NONE);
+
+  return (AchatTerminatorKind) GET_PRIV (self)->framer.kind;
+}
+
+/**
+ * achat_channel_get_terminator:
+ * @self: an #AchatChannel
+ * @length: (out): return location for the length of the terminator
+ *
+ * Gets the byte-string terminator.
+ *
+ * Returns: (array length=length) (element-type guint8) (transfer none) (nullable):
+ *   the terminator, or %NULL (and a @length of 0) when the terminator is a
+ *   count or none
+ */
+const guint8 *
+achat_channel_get_terminator (AchatChannel *self,
+                              gsize        *length)
+{
+  AchatChannelPrivate *priv;
+
+  if (length != NULL)
+    *length = 0;
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+
+  priv = GET_PRIV (self);
+  if (priv->framer.kind != ACHAT_FRAMER_BYTES)
+    return NULL;
+  if (length != NULL)
+    *length = priv->framer.term_len;
+  return priv->framer.term;
+}
+
+/**
+ * achat_channel_get_terminator_count:
+ * @self: an #AchatChannel
+ *
+ * Gets how many bytes are still to come before a count terminator is
+ * reached.
+ *
+ * Returns: the bytes still expected, or 0 when the terminator is not a
+ *   count (or the count is spent)
+ */
+guint64
+achat_channel_get_terminator_count (AchatChannel *self)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  priv = GET_PRIV (self);
+  return priv->framer.kind == ACHAT_FRAMER_COUNT ? priv->framer.count : 0;
+}
+
+/**
+ * achat_channel_get_collected:
+ * @self: an #AchatChannel
+ *
+ * Gets a copy of the message collected so far by the default
+ * [signal@Achat.Channel::data-collected] handler: bytes received since the
+ * last terminator. In a [signal@Achat.Channel::closed] handler this is the
+ * frame the peer did not finish.
+ *
+ * Returns: (transfer full): the bytes collected since the last terminator
+ */
+GBytes *
+achat_channel_get_collected (AchatChannel *self)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+
+  priv = GET_PRIV (self);
+  return g_bytes_new (priv->collected, priv->collected_len);
+}
+
+/**
+ * achat_channel_push:
+ * @self: an #AchatChannel
+ * @data: (array length=length) (element-type guint8) (nullable): the bytes
+ *   to send
+ * @length: the length of @data
+ *
+ * Queues a copy of @data for sending, after everything queued before.
+ * Pushing nothing is allowed and sends nothing.
+ *
+ * Pushes made while the channel handles input are written together when
+ * it is done; other pushes are written on the next main loop iteration.
+ *
+ * A channel that is closing (after achat_channel_close_when_done()) or
+ * closed refuses the data with a warning and returns %FALSE; check
+ * achat_channel_is_closing() first where that can happen.
+ *
+ * Returns: %TRUE if the data was queued
+ */
+gboolean
+achat_channel_push (AchatChannel *self,
+                    const guint8 *data,
+                    gsize         length)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+
+  if (!channel_check_open (self, "push", length))
+    return FALSE;
+  if (length == 0)
+    return TRUE;
+
+  priv = GET_PRIV (self);
+  achat_output_queue_push_data (&priv->queue, data, length);
+  channel_output_changed (self);
+  return TRUE;
+}
+
+/**
+ * achat_channel_push_bytes:
+ * @self: an #AchatChannel
+ * @data: the bytes to send
+ *
+ * Queues @data for sending, like achat_channel_push(), without copying it
+ * (small ones excepted).
+ *
+ * Returns: %TRUE if the data was queued
+ */
+gboolean
+achat_channel_push_bytes (AchatChannel *self,
+                          GBytes       *data)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+
+  if (!channel_check_open (self, "push_bytes", g_bytes_get_size (data)))
+    return FALSE;
+
+  priv = GET_PRIV (self);
+  achat_output_queue_push_bytes (&priv->queue, data);
+  channel_output_changed (self);
+  return TRUE;
+}
+
+/**
+ * achat_channel_push_with_producer:
+ * @self: an #AchatChannel
+ * @producer: the producer of the data to send
+ *
+ * Queues @producer after everything queued before. When its turn comes
+ * the channel calls [method@Achat.Producer.more] each time it can write
+ * more, until the producer is exhausted, then moves on to the next item.
+ *
+ * Returns: %TRUE if the producer was queued
+ */
+gboolean
+achat_channel_push_with_producer (AchatChannel  *self,
+                                  AchatProducer *producer)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (ACHAT_IS_PRODUCER (producer), FALSE);
+
+  if (!channel_check_open (self, "push_with_producer", 0))
+    return FALSE;
+
+  priv = GET_PRIV (self);
+  achat_output_queue_push_producer (&priv->queue, producer);
+  channel_output_changed (self);
+  return TRUE;
+}
+
+/**
+ * achat_channel_close_when_done:
+ * @self: an #AchatChannel
+ *
+ * Closes the channel once everything queued so far has been written, with
+ * [signal@Achat.Channel::closed] carrying no error. From now on pushes are
+ * refused. Input that arrives meanwhile is still delivered.
+ *
+ * Calling it again, or on a closed channel, does nothing.
+ */
+void
+achat_channel_close_when_done (AchatChannel *self)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+
+  priv = GET_PRIV (self);
+  if (priv->closed || priv->closing)
+    return;
+  priv->closing = TRUE;
+  if (priv->in_input || priv->in_flush)
+    return;   /* checked when they finish */
+  if (priv->watch != NULL)
+    achat_watch_schedule (priv->watch);
+}
+
+/**
+ * achat_channel_discard_buffers:
+ * @self: an #AchatChannel
+ *
+ * Drops all buffered input (including the rest of the read being handled,
+ * when called from a handler, and the message collected so far) and all
+ * queued output, producers included. As in Python, "in emergencies".
+ *
+ * A pending achat_channel_close_when_done() is not forgotten: the channel
+ * then closes at once, having nothing left to write.
+ */
+void
+achat_channel_discard_buffers (AchatChannel *self)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+
+  priv = GET_PRIV (self);
+  priv->input_generation++;
+  achat_framer_discard (&priv->framer);
+  collected_reset (priv);
+  achat_output_queue_clear (&priv->queue);
+
+  if (!priv->closed && priv->closing)
+    channel_output_changed (self);
+}
+
+/**
+ * achat_channel_close:
+ * @self: an #AchatChannel
+ *
+ * Closes the channel now: queued output is dropped, no more input is
+ * delivered (even from the read being handled, when called from a
+ * handler), the socket is closed and [signal@Achat.Channel::closed] is
+ * emitted with no error before this returns. To close after the queued
+ * output is sent, use achat_channel_close_when_done().
+ *
+ * Closing a closed channel does nothing.
+ */
+void
+achat_channel_close (AchatChannel *self)
+{
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+
+  channel_close_internal (self, NULL);
+}
+
+/**
+ * achat_channel_is_closing:
+ * @self: an #AchatChannel
+ *
+ * Whether achat_channel_close_when_done() was called or the channel is
+ * closed: pushes would be refused.
+ *
+ * Returns: %TRUE if the channel is closing or closed
+ */
+gboolean
+achat_channel_is_closing (AchatChannel *self)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), TRUE);
+
+  priv = GET_PRIV (self);
+  return priv->closing || priv->closed;
+}
+
+/**
+ * achat_channel_is_closed:
+ * @self: an #AchatChannel
+ *
+ * Whether the channel is closed.
+ *
+ * Returns: %TRUE once the channel has closed
+ */
+gboolean
+achat_channel_is_closed (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), TRUE);
+
+  return GET_PRIV (self)->closed;
+}
+
+/**
+ * achat_channel_get_queued_bytes:
+ * @self: an #AchatChannel
+ *
+ * Gets how many bytes are queued for sending and not yet written. Data
+ * that producers have not produced yet is not counted.
+ *
+ * Returns: the number of bytes queued
+ */
+gsize
+achat_channel_get_queued_bytes (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  return GET_PRIV (self)->queue.data_bytes;
+}
+
+/**
+ * achat_channel_get_bytes_received:
+ * @self: an #AchatChannel
+ *
+ * Gets how many bytes the channel has read.
+ *
+ * Returns: the number of bytes received
+ */
+guint64
+achat_channel_get_bytes_received (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  return GET_PRIV (self)->bytes_received;
+}
+
+/**
+ * achat_channel_get_bytes_sent:
+ * @self: an #AchatChannel
+ *
+ * Gets how many bytes the channel has written.
+ *
+ * Returns: the number of bytes sent
+ */
+guint64
+achat_channel_get_bytes_sent (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  return GET_PRIV (self)->bytes_sent;
+}

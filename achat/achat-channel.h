@@ -1,0 +1,149 @@
+/* achat-channel.h: AchatChannel, a terminator-framed channel over a socket
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined(ACHAT_INSIDE) && !defined(ACHAT_COMPILATION)
+# error "Only <achat/achat.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include "achat-producer.h"
+#include "achat-visibility.h"
+
+G_BEGIN_DECLS
+
+/**
+ * AchatTerminatorKind:
+ * @ACHAT_TERMINATOR_NONE: no terminator: input is collected forever and
+ *   [signal@Achat.Channel::terminator-found] is never emitted
+ * @ACHAT_TERMINATOR_BYTES: a byte string such as `"\r\n"` ends each message
+ * @ACHAT_TERMINATOR_COUNT: a message ends after a number of bytes; once
+ *   that many bytes have arrived the channel collects with no terminator
+ *   until a new one is set
+ *
+ * How a channel recognises the end of an incoming message.
+ */
+typedef enum
+{
+  ACHAT_TERMINATOR_NONE,
+  ACHAT_TERMINATOR_BYTES,
+  ACHAT_TERMINATOR_COUNT,
+} AchatTerminatorKind;
+
+#define ACHAT_TYPE_CHANNEL (achat_channel_get_type ())
+
+ACHAT_AVAILABLE_IN_ALL
+G_DECLARE_DERIVABLE_TYPE (AchatChannel, achat_channel, ACHAT, CHANNEL, GObject)
+
+/**
+ * AchatChannelClass:
+ * @parent_class: the parent class
+ * @data_collected: class closure of [signal@Achat.Channel::data-collected];
+ *   the default appends @data to the message being collected
+ * @terminator_found: class closure of
+ *   [signal@Achat.Channel::terminator-found]; the default does nothing
+ * @closed: class closure of [signal@Achat.Channel::closed]; the default
+ *   does nothing
+ * @readable: whether the channel wants input now; consulted on every main
+ *   loop iteration when overridden. The default returns %TRUE
+ * @writable: whether the channel may write now; consulted on every main
+ *   loop iteration when overridden. The default returns %TRUE while output
+ *   is queued
+ *
+ * The class structure of [class@Achat.Channel]. Override the signal class
+ * closures to handle input in a subclass (`do_terminator_found` in Python,
+ * `vfunc_terminator_found` in GJS).
+ */
+struct _AchatChannelClass
+{
+  GObjectClass parent_class;
+
+  void     (*data_collected)   (AchatChannel *self,
+                                GBytes       *data);
+  void     (*terminator_found) (AchatChannel *self,
+                                GBytes       *message);
+  void     (*closed)           (AchatChannel *self,
+                                const GError *error);
+  gboolean (*readable)         (AchatChannel *self);
+  gboolean (*writable)         (AchatChannel *self);
+
+  /*< private >*/
+  gpointer padding[16];
+};
+
+ACHAT_AVAILABLE_IN_ALL
+AchatChannel        *achat_channel_new                    (GSocket             *socket);
+ACHAT_AVAILABLE_IN_ALL
+AchatChannel        *achat_channel_new_for_stream         (GIOStream           *stream);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_connect_to_host_async  (const gchar         *host_and_port,
+                                                           guint16              default_port,
+                                                           GCancellable        *cancellable,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+ACHAT_AVAILABLE_IN_ALL
+AchatChannel        *achat_channel_connect_to_host_finish (GAsyncResult        *result,
+                                                           GError             **error);
+
+ACHAT_AVAILABLE_IN_ALL
+GSocket             *achat_channel_get_socket             (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+GIOStream           *achat_channel_get_stream             (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+GMainContext        *achat_channel_get_context            (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+GSocketAddress      *achat_channel_get_remote_address     (AchatChannel        *self);
+
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_terminator         (AchatChannel        *self,
+                                                           const guint8        *terminator,
+                                                           gsize                length);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_terminator_count   (AchatChannel        *self,
+                                                           guint64              count);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_terminator_none    (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+AchatTerminatorKind  achat_channel_get_terminator_kind    (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+const guint8        *achat_channel_get_terminator         (AchatChannel        *self,
+                                                           gsize               *length);
+ACHAT_AVAILABLE_IN_ALL
+guint64              achat_channel_get_terminator_count   (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+GBytes              *achat_channel_get_collected          (AchatChannel        *self);
+
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_push                   (AchatChannel        *self,
+                                                           const guint8        *data,
+                                                           gsize                length);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_push_bytes             (AchatChannel        *self,
+                                                           GBytes              *data);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_push_with_producer     (AchatChannel        *self,
+                                                           AchatProducer       *producer);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_close_when_done        (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_discard_buffers        (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_close                  (AchatChannel        *self);
+
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_is_closing             (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_is_closed              (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+gsize                achat_channel_get_queued_bytes       (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+guint64              achat_channel_get_bytes_received     (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+guint64              achat_channel_get_bytes_sent         (AchatChannel        *self);
+
+G_END_DECLS

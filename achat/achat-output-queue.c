@@ -1,0 +1,265 @@
+/* achat-output-queue.c
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "achat-output-queue-private.h"
+
+/* Copied pushes up to this size share chunks; a chunk is never reallocated
+ * once data in it may have been gathered. */
+#define SMALL_PUSH 1024
+#define CHUNK_SIZE 4096
+
+typedef enum
+{
+  ITEM_CHUNK,      /* bytes we copied: data/len/cap owned */
+  ITEM_BYTES,      /* a GBytes referenced without a copy */
+  ITEM_PRODUCER,
+} ItemKind;
+
+typedef struct
+{
+  ItemKind kind;
+  gsize offset;    /* bytes already written */
+  gsize length;    /* bytes of data */
+  union {
+    struct {
+      guint8 *data;
+      gsize cap;
+    } chunk;
+    GBytes *bytes;
+    AchatProducer *producer;
+  };
+} Item;
+
+static void
+item_free (Item *item)
+{
+  switch (item->kind)
+    {
+    case ITEM_CHUNK:
+      g_free (item->chunk.data);
+      break;
+    case ITEM_BYTES:
+      g_bytes_unref (item->bytes);
+      break;
+    case ITEM_PRODUCER:
+      g_object_unref (item->producer);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  g_free (item);
+}
+
+static inline const guint8 *
+item_data (Item *item)
+{
+  if (item->kind == ITEM_CHUNK)
+    return item->chunk.data;
+  return g_bytes_get_data (item->bytes, NULL);
+}
+
+void
+achat_output_queue_init (AchatOutputQueue *queue)
+{
+  g_queue_init (&queue->items);
+  queue->data_bytes = 0;
+  queue->generation = 0;
+}
+
+void
+achat_output_queue_clear (AchatOutputQueue *queue)
+{
+  g_queue_clear_full (&queue->items, (GDestroyNotify) item_free);
+  queue->data_bytes = 0;
+  queue->generation++;
+}
+
+gboolean
+achat_output_queue_is_empty (AchatOutputQueue *queue)
+{
+  return g_queue_is_empty (&queue->items);
+}
+
+void
+achat_output_queue_push_data (AchatOutputQueue *queue,
+                              const guint8     *data,
+                              gsize             length)
+{
+  Item *tail = g_queue_peek_tail (&queue->items);
+  Item *item;
+
+  if (length == 0)
+    return;
+
+  queue->data_bytes += length;
+
+  if (length <= SMALL_PUSH && tail != NULL && tail->kind == ITEM_CHUNK &&
+      tail->chunk.cap - tail->length >= length)
+    {
+      memcpy (tail->chunk.data + tail->length, data, length);
+      tail->length += length;
+      return;
+    }
+
+  item = g_new0 (Item, 1);
+  item->kind = ITEM_CHUNK;
+  item->chunk.cap = length <= SMALL_PUSH ? CHUNK_SIZE : length;
+  item->chunk.data = g_malloc (item->chunk.cap);
+  memcpy (item->chunk.data, data, length);
+  item->length = length;
+  g_queue_push_tail (&queue->items, item);
+}
+
+void
+achat_output_queue_push_bytes (AchatOutputQueue *queue,
+                               GBytes           *bytes)
+{
+  gsize size = g_bytes_get_size (bytes);
+  Item *item;
+
+  if (size == 0)
+    return;
+
+  /* Small GBytes are cheaper to copy into a shared chunk than to keep. */
+  if (size <= SMALL_PUSH / 4)
+    {
+      achat_output_queue_push_data (queue, g_bytes_get_data (bytes, NULL), size);
+      return;
+    }
+
+  item = g_new0 (Item, 1);
+  item->kind = ITEM_BYTES;
+  item->bytes = g_bytes_ref (bytes);
+  item->length = size;
+  queue->data_bytes += size;
+  g_queue_push_tail (&queue->items, item);
+}
+
+void
+achat_output_queue_push_producer (AchatOutputQueue *queue,
+                                  AchatProducer    *producer)
+{
+  Item *item = g_new0 (Item, 1);
+
+  item->kind = ITEM_PRODUCER;
+  item->producer = g_object_ref (producer);
+  g_queue_push_tail (&queue->items, item);
+}
+
+void
+achat_output_queue_gather_begin (AchatOutputQueue *queue,
+                                 AchatGather      *gather)
+{
+  gather->n_vecs = 0;
+  gather->n_bytes = 0;
+  gather->cursor = queue->items.head;
+  gather->generation = queue->generation;
+}
+
+gboolean
+achat_output_queue_gather_valid (AchatOutputQueue *queue,
+                                 AchatGather      *gather)
+{
+  return gather->generation == queue->generation;
+}
+
+AchatGatherStop
+achat_output_queue_gather (AchatOutputQueue *queue,
+                           AchatGather      *gather,
+                           gsize             max_bytes)
+{
+  g_assert (gather->generation == queue->generation);
+
+  while (gather->cursor != NULL)
+    {
+      Item *item = gather->cursor->data;
+
+      if (item->kind == ITEM_PRODUCER)
+        return ACHAT_GATHER_PRODUCER;
+
+      if (gather->n_vecs == ACHAT_OUTPUT_MAX_VECS || gather->n_bytes >= max_bytes)
+        return ACHAT_GATHER_FULL;
+
+      gather->vecs[gather->n_vecs].buffer = item_data (item) + item->offset;
+      gather->vecs[gather->n_vecs].size = item->length - item->offset;
+      gather->n_bytes += item->length - item->offset;
+      gather->n_vecs++;
+      gather->cursor = gather->cursor->next;
+    }
+
+  return ACHAT_GATHER_END;
+}
+
+AchatProducer *
+achat_output_queue_gather_producer (AchatOutputQueue *queue,
+                                    AchatGather      *gather)
+{
+  Item *item;
+
+  g_assert (gather->cursor != NULL);
+  item = gather->cursor->data;
+  g_assert (item->kind == ITEM_PRODUCER);
+  return item->producer;
+}
+
+/* The producer at the cursor returned @chunk: put it in front of the
+ * producer, or drop the producer when it is exhausted. */
+void
+achat_output_queue_gather_chunk (AchatOutputQueue *queue,
+                                 AchatGather      *gather,
+                                 GBytes           *chunk)
+{
+  GList *link = gather->cursor;
+  gsize size = chunk ? g_bytes_get_size (chunk) : 0;
+
+  g_assert (link != NULL && ((Item *) link->data)->kind == ITEM_PRODUCER);
+
+  if (size == 0)
+    {
+      gather->cursor = link->next;
+      item_free (link->data);
+      g_queue_delete_link (&queue->items, link);
+    }
+  else
+    {
+      Item *item = g_new0 (Item, 1);
+
+      item->kind = ITEM_BYTES;
+      item->bytes = g_bytes_ref (chunk);
+      item->length = size;
+      queue->data_bytes += size;
+      g_queue_insert_before (&queue->items, link, item);
+      gather->cursor = link->prev;
+    }
+}
+
+void
+achat_output_queue_consume (AchatOutputQueue *queue,
+                            gsize             n_bytes)
+{
+  g_assert (n_bytes <= queue->data_bytes);
+  queue->data_bytes -= n_bytes;
+
+  while (n_bytes > 0)
+    {
+      Item *item = g_queue_peek_head (&queue->items);
+      gsize left;
+
+      g_assert (item != NULL && item->kind != ITEM_PRODUCER);
+      left = item->length - item->offset;
+      if (n_bytes < left)
+        {
+          item->offset += n_bytes;
+          return;
+        }
+      n_bytes -= left;
+      item_free (g_queue_pop_head (&queue->items));
+    }
+}

@@ -1,0 +1,70 @@
+/* achat-poller-private.h: one event source per main context
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * GLib's main loop polls every source's file descriptors on every iteration,
+ * so one GSource per socket makes each wakeup cost grow with the number of
+ * connections.  The poller is a single GSource per GMainContext that owns an
+ * epoll descriptor: GLib polls that one descriptor, and the poller dispatches
+ * only the sockets that are ready.  Streams without a plain descriptor (TLS,
+ * or any other pollable GIOStream) get their own pollable sources, attached
+ * to the same context.
+ *
+ * The poller also owns what channels share per context: the read buffer
+ * (an idle channel holds no input buffer at all), the list of watches that
+ * asked to run on the next iteration (flushing output pushed outside a
+ * dispatch), and the watches whose readiness must be recomputed before every
+ * poll (channels overriding readable() or writable()).
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _AchatPoller AchatPoller;
+typedef struct _AchatWatch AchatWatch;
+
+/* @condition is G_IO_IN/G_IO_OUT/G_IO_HUP/G_IO_ERR for readiness, or 0 when
+ * the watch was scheduled with achat_watch_schedule(). */
+typedef void     (*AchatWatchFunc)    (gpointer      user_data,
+                                       GIOCondition  condition);
+typedef void     (*AchatWatchPrepare) (gpointer      user_data);
+
+typedef struct
+{
+  guint8 *data;
+  gsize size;
+  GBytes *bytes;     /* non-NULL once a slice was handed out */
+  gint state;
+} AchatReadBuffer;
+
+AchatPoller     *achat_poller_acquire             (GMainContext          *context);
+void             achat_poller_release             (AchatPoller           *poller);
+
+AchatWatch      *achat_poller_watch_fd            (AchatPoller           *poller,
+                                                   int                    fd,
+                                                   AchatWatchFunc         func,
+                                                   gpointer               user_data);
+AchatWatch      *achat_poller_watch_streams       (AchatPoller           *poller,
+                                                   GPollableInputStream  *input,
+                                                   GPollableOutputStream *output,
+                                                   AchatWatchFunc         func,
+                                                   gpointer               user_data);
+void             achat_watch_set_interest         (AchatWatch            *watch,
+                                                   GIOCondition           interest);
+void             achat_watch_schedule             (AchatWatch            *watch);
+void             achat_watch_set_prepare          (AchatWatch            *watch,
+                                                   AchatWatchPrepare      prepare);
+void             achat_watch_destroy              (AchatWatch            *watch);
+
+AchatReadBuffer *achat_poller_take_read_buffer    (AchatPoller           *poller);
+void             achat_poller_return_read_buffer  (AchatPoller           *poller,
+                                                   AchatReadBuffer       *buffer);
+GBytes          *achat_read_buffer_slice          (AchatReadBuffer       *buffer,
+                                                   const guint8          *data,
+                                                   gsize                  length);
+
+G_END_DECLS

@@ -1,0 +1,568 @@
+/* achat-poller.c
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef HAVE_EPOLL
+# include <sys/epoll.h>
+#else
+# include <glib-unix.h>
+#endif
+
+#include "achat-poller-private.h"
+
+#define READ_BUFFER_SIZE (64 * 1024)
+#define MAX_EVENTS 256
+
+struct _AchatPoller
+{
+  GSource source;
+
+  GMainContext *context;   /* not owned: the source is attached to it */
+  guint users;
+
+  int epfd;
+  gpointer epfd_tag;
+
+  GQueue scheduled;        /* of AchatWatch, via schedule_link */
+  GQueue prepared;         /* of AchatWatch, via prepare_link */
+  GSList *dead;            /* watches destroyed while dispatching */
+  guint dispatch_depth;
+
+  AchatReadBuffer *spare;
+};
+
+struct _AchatWatch
+{
+  AchatPoller *poller;
+  AchatWatchFunc func;
+  gpointer user_data;
+  AchatWatchPrepare prepare;
+  GIOCondition interest;
+
+  int fd;                          /* -1 for stream watches */
+#ifndef HAVE_EPOLL
+  GSource *fd_source;
+#endif
+
+  GPollableInputStream *input;
+  GPollableOutputStream *output;
+  GSource *input_source;
+  GSource *output_source;
+
+  GList schedule_link;
+  GList prepare_link;
+  guint scheduled : 1;
+  guint dead : 1;
+};
+
+G_LOCK_DEFINE_STATIC (pollers);
+static GHashTable *pollers;  /* GMainContext* -> AchatPoller* */
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+/* Read buffers ---------------------------------------------------------- */
+
+enum {
+  BUFFER_OWNED,     /* the poller's; no slice handed out */
+  BUFFER_PINNED,    /* slices handed out during this read */
+  BUFFER_RELEASED,  /* all slices gone: reusable */
+  BUFFER_ORPHANED,  /* slices outlive the read: the last one frees it */
+};
+
+static void
+read_buffer_free (AchatReadBuffer *buffer)
+{
+  g_free (buffer->data);
+  g_free (buffer);
+}
+
+static void
+read_buffer_bytes_released (gpointer data)
+{
+  AchatReadBuffer *buffer = data;
+
+  if (!g_atomic_int_compare_and_exchange (&buffer->state, BUFFER_PINNED, BUFFER_RELEASED))
+    read_buffer_free (buffer);
+}
+
+static AchatReadBuffer *
+read_buffer_new (void)
+{
+  AchatReadBuffer *buffer = g_new0 (AchatReadBuffer, 1);
+
+  buffer->size = READ_BUFFER_SIZE;
+  buffer->data = g_malloc (buffer->size);
+  buffer->state = BUFFER_OWNED;
+  return buffer;
+}
+
+AchatReadBuffer *
+achat_poller_take_read_buffer (AchatPoller *poller)
+{
+  AchatReadBuffer *buffer = g_steal_pointer (&poller->spare);
+
+  return buffer ? buffer : read_buffer_new ();
+}
+
+GBytes *
+achat_read_buffer_slice (AchatReadBuffer *buffer,
+                         const guint8    *data,
+                         gsize            length)
+{
+  g_assert (data >= buffer->data && data + length <= buffer->data + buffer->size);
+
+  if (buffer->bytes == NULL)
+    {
+      buffer->state = BUFFER_PINNED;
+      buffer->bytes = g_bytes_new_with_free_func (buffer->data, buffer->size,
+                                                  read_buffer_bytes_released,
+                                                  buffer);
+    }
+  return g_bytes_new_from_bytes (buffer->bytes, data - buffer->data, length);
+}
+
+void
+achat_poller_return_read_buffer (AchatPoller     *poller,
+                                 AchatReadBuffer *buffer)
+{
+  if (buffer->bytes != NULL)
+    {
+      g_bytes_unref (g_steal_pointer (&buffer->bytes));
+      /* Still pinned means a slice outlives this read: hand the buffer over
+       * to the last slice, which frees it. */
+      if (g_atomic_int_compare_and_exchange (&buffer->state, BUFFER_PINNED, BUFFER_ORPHANED))
+        return;
+      buffer->state = BUFFER_OWNED;
+    }
+
+  if (poller != NULL && poller->spare == NULL)
+    poller->spare = buffer;
+  else
+    read_buffer_free (buffer);
+}
+
+/* The source ------------------------------------------------------------ */
+
+static void
+watch_free (AchatWatch *watch)
+{
+  g_clear_object (&watch->input);
+  g_clear_object (&watch->output);
+  g_free (watch);
+}
+
+static void
+poller_reap (AchatPoller *poller)
+{
+  if (poller->dispatch_depth == 0)
+    g_slist_free_full (g_steal_pointer (&poller->dead), (GDestroyNotify) watch_free);
+}
+
+static gboolean
+poller_prepare (GSource *source,
+                gint    *timeout)
+{
+  AchatPoller *poller = (AchatPoller *) source;
+
+  if (poller->prepared.length > 0)
+    {
+      /* Watches whose readiness depends on application code (readable() and
+       * writable() overrides) are asked before every poll, as asyncore did.
+       * Hold off reaping: a hook may destroy watches. */
+      GList *l;
+
+      poller->dispatch_depth++;
+      for (l = poller->prepared.head; l != NULL;)
+        {
+          AchatWatch *watch = l->data;
+
+          l = l->next;
+          if (!watch->dead && watch->prepare != NULL)
+            watch->prepare (watch->user_data);
+        }
+      poller->dispatch_depth--;
+      poller_reap (poller);
+    }
+
+  *timeout = -1;
+  return poller->scheduled.length > 0;
+}
+
+static gboolean
+poller_check (GSource *source)
+{
+  AchatPoller *poller = (AchatPoller *) source;
+
+  if (poller->scheduled.length > 0)
+    return TRUE;
+#ifdef HAVE_EPOLL
+  return (g_source_query_unix_fd (source, poller->epfd_tag) & G_IO_IN) != 0;
+#else
+  return FALSE;
+#endif
+}
+
+static GIOCondition
+condition_from_epoll (guint32 events)
+{
+  GIOCondition condition = 0;
+
+#ifdef HAVE_EPOLL
+  if (events & EPOLLIN)
+    condition |= G_IO_IN;
+  if (events & EPOLLOUT)
+    condition |= G_IO_OUT;
+  if (events & (EPOLLHUP | EPOLLRDHUP))
+    condition |= G_IO_HUP;
+  if (events & EPOLLERR)
+    condition |= G_IO_ERR;
+#endif
+  return condition;
+}
+
+static gboolean
+poller_dispatch (GSource     *source,
+                 GSourceFunc  callback,
+                 gpointer     user_data)
+{
+  AchatPoller *poller = (AchatPoller *) source;
+
+  g_source_ref (source);
+  poller->dispatch_depth++;
+
+#ifdef HAVE_EPOLL
+  {
+    struct epoll_event events[MAX_EVENTS];
+    int n, i;
+
+    do
+      n = epoll_wait (poller->epfd, events, MAX_EVENTS, 0);
+    while (n < 0 && errno == EINTR);
+
+    for (i = 0; i < n; i++)
+      {
+        AchatWatch *watch = events[i].data.ptr;
+
+        if (!watch->dead)
+          watch->func (watch->user_data, condition_from_epoll (events[i].events));
+      }
+  }
+#endif
+
+  /* Only the watches scheduled before this point run now; those scheduled
+   * by these callbacks run on the next iteration. */
+  {
+    guint n = poller->scheduled.length;
+
+    while (n-- > 0 && poller->scheduled.length > 0)
+      {
+        GList *link = g_queue_peek_head_link (&poller->scheduled);
+        AchatWatch *watch = link->data;
+
+        g_queue_unlink (&poller->scheduled, link);
+        watch->scheduled = FALSE;
+        if (!watch->dead)
+          watch->func (watch->user_data, 0);
+      }
+  }
+
+  poller->dispatch_depth--;
+  poller_reap (poller);
+  g_source_unref (source);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+poller_finalize (GSource *source)
+{
+  AchatPoller *poller = (AchatPoller *) source;
+
+  g_slist_free_full (g_steal_pointer (&poller->dead), (GDestroyNotify) watch_free);
+  if (poller->spare)
+    read_buffer_free (g_steal_pointer (&poller->spare));
+  if (poller->epfd >= 0)
+    close (poller->epfd);
+}
+
+static GSourceFuncs poller_funcs = {
+  poller_prepare,
+  poller_check,
+  poller_dispatch,
+  poller_finalize,
+  NULL, NULL,
+};
+
+AchatPoller *
+achat_poller_acquire (GMainContext *context)
+{
+  AchatPoller *poller;
+
+  G_LOCK (pollers);
+  if (pollers == NULL)
+    pollers = g_hash_table_new (NULL, NULL);
+
+  poller = g_hash_table_lookup (pollers, context);
+  if (poller == NULL)
+    {
+      GSource *source = g_source_new (&poller_funcs, sizeof (AchatPoller));
+
+      poller = (AchatPoller *) source;
+      poller->context = context;
+      poller->epfd = -1;
+      g_queue_init (&poller->scheduled);
+      g_queue_init (&poller->prepared);
+#ifdef HAVE_EPOLL
+      poller->epfd = epoll_create1 (EPOLL_CLOEXEC);
+      if (poller->epfd < 0)
+        g_error ("achat: epoll_create1() failed: %s", g_strerror (errno));
+      poller->epfd_tag = g_source_add_unix_fd (source, poller->epfd, G_IO_IN);
+#endif
+      g_source_set_static_name (source, "AchatPoller");
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      /* Avoid GLib removing and re-adding our fd around each dispatch; we
+       * guard against re-entrancy ourselves (dispatch_depth, dead list). */
+      g_source_set_can_recurse (source, TRUE);
+      g_source_attach (source, context);
+      g_hash_table_insert (pollers, context, poller);
+    }
+  poller->users++;
+  G_UNLOCK (pollers);
+
+  return poller;
+}
+
+void
+achat_poller_release (AchatPoller *poller)
+{
+  gboolean last;
+
+  G_LOCK (pollers);
+  last = --poller->users == 0;
+  if (last)
+    g_hash_table_remove (pollers, poller->context);
+  G_UNLOCK (pollers);
+
+  if (last)
+    {
+      g_source_destroy ((GSource *) poller);
+      g_source_unref ((GSource *) poller);
+    }
+}
+
+/* Watches --------------------------------------------------------------- */
+
+static AchatWatch *
+watch_new (AchatPoller    *poller,
+           AchatWatchFunc  func,
+           gpointer        user_data)
+{
+  AchatWatch *watch = g_new0 (AchatWatch, 1);
+
+  watch->poller = poller;
+  watch->func = func;
+  watch->user_data = user_data;
+  watch->fd = -1;
+  watch->schedule_link.data = watch;
+  watch->prepare_link.data = watch;
+  return watch;
+}
+
+#ifndef HAVE_EPOLL
+static gboolean
+fd_source_cb (gint         fd,
+              GIOCondition condition,
+              gpointer     user_data)
+{
+  AchatWatch *watch = user_data;
+
+  watch->func (watch->user_data, condition);
+  return G_SOURCE_CONTINUE;
+}
+#endif
+
+AchatWatch *
+achat_poller_watch_fd (AchatPoller    *poller,
+                       int             fd,
+                       AchatWatchFunc  func,
+                       gpointer        user_data)
+{
+  AchatWatch *watch = watch_new (poller, func, user_data);
+
+  watch->fd = fd;
+#ifdef HAVE_EPOLL
+  {
+    struct epoll_event ev = { 0, };
+
+    ev.data.ptr = watch;
+    if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+      g_critical ("achat: epoll_ctl(ADD, %d) failed: %s", fd, g_strerror (errno));
+  }
+#else
+#endif
+  return watch;
+}
+
+AchatWatch *
+achat_poller_watch_streams (AchatPoller           *poller,
+                            GPollableInputStream  *input,
+                            GPollableOutputStream *output,
+                            AchatWatchFunc         func,
+                            gpointer               user_data)
+{
+  AchatWatch *watch = watch_new (poller, func, user_data);
+
+  watch->input = g_object_ref (input);
+  watch->output = g_object_ref (output);
+  return watch;
+}
+
+static gboolean
+input_ready_cb (GObject  *stream,
+                gpointer  user_data)
+{
+  AchatWatch *watch = user_data;
+
+  watch->func (watch->user_data, G_IO_IN);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+output_ready_cb (GObject  *stream,
+                 gpointer  user_data)
+{
+  AchatWatch *watch = user_data;
+
+  watch->func (watch->user_data, G_IO_OUT);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+achat_watch_set_interest (AchatWatch   *watch,
+                          GIOCondition  interest)
+{
+  interest &= G_IO_IN | G_IO_OUT;
+  if (watch->dead || watch->interest == interest)
+    return;
+
+  if (watch->fd >= 0)
+    {
+#ifdef HAVE_EPOLL
+      struct epoll_event ev = { 0, };
+
+      ev.data.ptr = watch;
+      if (interest & G_IO_IN)
+        ev.events |= EPOLLIN | EPOLLRDHUP;
+      if (interest & G_IO_OUT)
+        ev.events |= EPOLLOUT;
+      if (epoll_ctl (watch->poller->epfd, EPOLL_CTL_MOD, watch->fd, &ev) < 0)
+        g_critical ("achat: epoll_ctl(MOD, %d) failed: %s", watch->fd, g_strerror (errno));
+#else
+      /* Without epoll each descriptor gets its own source. */
+      clear_source (&watch->fd_source);
+      if (interest)
+        {
+          watch->fd_source = g_unix_fd_source_new (watch->fd, interest);
+          g_source_set_callback (watch->fd_source, G_SOURCE_FUNC (fd_source_cb), watch, NULL);
+          g_source_set_static_name (watch->fd_source, "AchatWatch");
+          g_source_attach (watch->fd_source, watch->poller->context);
+        }
+#endif
+    }
+  else
+    {
+      if ((interest & G_IO_IN) && watch->input_source == NULL)
+        {
+          watch->input_source = g_pollable_input_stream_create_source (watch->input, NULL);
+          g_source_set_callback (watch->input_source, G_SOURCE_FUNC (input_ready_cb), watch, NULL);
+          g_source_set_static_name (watch->input_source, "AchatWatch input");
+          g_source_attach (watch->input_source, watch->poller->context);
+        }
+      else if (!(interest & G_IO_IN))
+        clear_source (&watch->input_source);
+
+      if ((interest & G_IO_OUT) && watch->output_source == NULL)
+        {
+          watch->output_source = g_pollable_output_stream_create_source (watch->output, NULL);
+          g_source_set_callback (watch->output_source, G_SOURCE_FUNC (output_ready_cb), watch, NULL);
+          g_source_set_static_name (watch->output_source, "AchatWatch output");
+          g_source_attach (watch->output_source, watch->poller->context);
+        }
+      else if (!(interest & G_IO_OUT))
+        clear_source (&watch->output_source);
+    }
+
+  watch->interest = interest;
+}
+
+void
+achat_watch_schedule (AchatWatch *watch)
+{
+  if (watch->dead || watch->scheduled)
+    return;
+  watch->scheduled = TRUE;
+  g_queue_push_tail_link (&watch->poller->scheduled, &watch->schedule_link);
+  /* Our prepare() will return TRUE on the next iteration; make sure one
+   * happens even if the context is blocked in poll() in another thread. */
+  if (!g_main_context_is_owner (watch->poller->context))
+    g_main_context_wakeup (watch->poller->context);
+}
+
+void
+achat_watch_set_prepare (AchatWatch        *watch,
+                         AchatWatchPrepare  prepare)
+{
+  if (watch->dead)
+    return;
+  if (prepare != NULL && watch->prepare == NULL)
+    g_queue_push_tail_link (&watch->poller->prepared, &watch->prepare_link);
+  else if (prepare == NULL && watch->prepare != NULL)
+    g_queue_unlink (&watch->poller->prepared, &watch->prepare_link);
+  watch->prepare = prepare;
+}
+
+void
+achat_watch_destroy (AchatWatch *watch)
+{
+  AchatPoller *poller = watch->poller;
+
+  g_return_if_fail (!watch->dead);
+
+  if (watch->scheduled)
+    g_queue_unlink (&poller->scheduled, &watch->schedule_link);
+  watch->scheduled = FALSE;
+  achat_watch_set_prepare (watch, NULL);
+
+  if (watch->fd >= 0)
+    {
+#ifdef HAVE_EPOLL
+      /* The fd may already be closed; EBADF/ENOENT are fine then. */
+      epoll_ctl (poller->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
+#else
+      clear_source (&watch->fd_source);
+#endif
+    }
+  clear_source (&watch->input_source);
+  clear_source (&watch->output_source);
+  watch->dead = TRUE;
+
+  /* Events already read from epoll in this dispatch may still name it. */
+  poller->dead = g_slist_prepend (poller->dead, watch);
+  poller_reap (poller);
+}
