@@ -1,0 +1,519 @@
+/* test-server.c: AchatServer and the client-side connect helper
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <string.h>
+
+#include "test-util.h"
+
+/* A server bound to 127.0.0.1 on a port the kernel chose. */
+static AchatServer *
+make_server (GType    channel_type,
+             guint16 *port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+  AchatServer *server = achat_server_new (channel_type);
+
+  g_socket_listener_add_address (G_SOCKET_LISTENER (server), address,
+                                 G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                 NULL, &effective, &error);
+  g_assert_no_error (error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  g_assert_cmpuint (*port, >, 0);
+  g_socket_service_start (G_SOCKET_SERVICE (server));
+  return server;
+}
+
+/* A blocking-free client socket connected to the server. */
+static GSocket *
+connect_client (guint16 port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                  G_SOCKET_PROTOCOL_TCP, &error);
+
+  g_assert_no_error (error);
+  g_socket_connect (socket, address, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (socket, FALSE);
+  return socket;
+}
+
+static void
+client_send (GSocket     *socket,
+             const gchar *text)
+{
+  g_autoptr(GError) error = NULL;
+  gsize length = strlen (text);
+  gssize n = g_socket_send (socket, text, length, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, (gssize) length);
+}
+
+typedef struct
+{
+  GSocket *socket;
+  GString *received;
+  const gchar *until;
+  gboolean eof;
+} ClientRead;
+
+static gboolean
+client_has (gpointer user_data)
+{
+  ClientRead *read = user_data;
+  gchar buffer[4096];
+  gssize n;
+
+  n = g_socket_receive (read->socket, buffer, sizeof buffer, NULL, NULL);
+  if (n > 0)
+    g_string_append_len (read->received, buffer, n);
+  else if (n == 0)
+    read->eof = TRUE;
+
+  if (read->until == NULL)
+    return read->eof;
+  return strstr (read->received->str, read->until) != NULL || read->eof;
+}
+
+/* Reads from a client socket until @until is seen (or EOF if NULL). */
+static gchar *
+client_read (GSocket     *socket,
+             const gchar *until)
+{
+  ClientRead read = { socket, g_string_new (NULL), until, FALSE };
+
+  test_spin_until (client_has, &read);
+  return g_string_free (read.received, FALSE);
+}
+
+/* An echo protocol: each "\n" line comes back as "echo: LINE\n". */
+static void
+on_echo_line (AchatChannel *channel,
+              GBytes       *line,
+              gpointer      user_data)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (line, &length);
+
+  if (length == 4 && memcmp (data, "QUIT", 4) == 0)
+    {
+      achat_channel_push (channel, (const guint8 *) "bye\n", 4);
+      achat_channel_close_when_done (channel);
+      return;
+    }
+  achat_channel_push (channel, (const guint8 *) "echo: ", 6);
+  achat_channel_push (channel, data, length);
+  achat_channel_push (channel, (const guint8 *) "\n", 1);
+}
+
+typedef struct
+{
+  GPtrArray *channels;
+  guint n_closed;
+} Accepted;
+
+static void
+on_closed_count (AchatChannel *channel,
+                 const GError *error,
+                 Accepted     *accepted)
+{
+  g_assert_no_error (error);
+  accepted->n_closed++;
+}
+
+static void
+on_channel_accepted (AchatServer  *server,
+                     AchatChannel *channel,
+                     Accepted     *accepted)
+{
+  g_assert_true (ACHAT_IS_CHANNEL (channel));
+  g_assert_false (achat_channel_is_closed (channel));
+  g_assert_nonnull (achat_channel_get_socket (channel));
+  g_assert_true (G_IS_SOCKET_CONNECTION (achat_channel_get_stream (channel)));
+  g_assert_true (achat_channel_get_context (channel) == g_main_context_get_thread_default () ||
+                 (g_main_context_get_thread_default () == NULL &&
+                  achat_channel_get_context (channel) == g_main_context_default ()));
+
+  g_ptr_array_add (accepted->channels, g_object_ref (channel));
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (on_echo_line), NULL);
+  g_signal_connect (channel, "closed", G_CALLBACK (on_closed_count), accepted);
+}
+
+static void
+test_server_echo_clients (void)
+{
+  Accepted accepted = { g_ptr_array_new_with_free_func (g_object_unref), 0 };
+  g_autoptr(AchatServer) server = NULL;
+  GSocket *clients[3];
+  guint16 port;
+  guint i;
+
+  server = make_server (G_TYPE_INVALID, &port);
+  g_assert_true (achat_server_get_channel_type (server) == ACHAT_TYPE_CHANNEL);
+  g_signal_connect (server, "channel-accepted", G_CALLBACK (on_channel_accepted), &accepted);
+
+  for (i = 0; i < G_N_ELEMENTS (clients); i++)
+    clients[i] = connect_client (port);
+
+  /* Interleave the clients; each sees only its own echoes, in order. */
+  for (i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autofree gchar *line = g_strdup_printf ("hello from %u\nsecond %u\n", i, i);
+
+      client_send (clients[i], line);
+    }
+  for (i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autofree gchar *expected = g_strdup_printf ("echo: hello from %u\necho: second %u\n", i, i);
+      g_autofree gchar *got = client_read (clients[i], expected);
+
+      g_assert_cmpstr (got, ==, expected);
+    }
+  g_assert_cmpuint (accepted.channels->len, ==, G_N_ELEMENTS (clients));
+
+  /* QUIT: the reply is written, then the server closes the connection. */
+  for (i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autofree gchar *got = NULL;
+
+      client_send (clients[i], "QUIT\n");
+      got = client_read (clients[i], NULL);
+      g_assert_cmpstr (got, ==, "bye\n");
+      g_object_unref (clients[i]);
+    }
+
+  for (i = 0; i < accepted.channels->len; i++)
+    g_assert_true (achat_channel_is_closed (accepted.channels->pdata[i]));
+  g_assert_cmpuint (accepted.n_closed, ==, G_N_ELEMENTS (clients));
+
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+  g_ptr_array_unref (accepted.channels);
+}
+
+/* A subclass that sets its own terminator in init, as a server's
+ * channel-type. */
+#define TEST_TYPE_LINE_CHANNEL (test_line_channel_get_type ())
+G_DECLARE_FINAL_TYPE (TestLineChannel, test_line_channel, TEST, LINE_CHANNEL, AchatChannel)
+
+struct _TestLineChannel
+{
+  AchatChannel parent_instance;
+  guint n_lines;
+};
+
+G_DEFINE_FINAL_TYPE (TestLineChannel, test_line_channel, ACHAT_TYPE_CHANNEL)
+
+static guint n_line_channels_finalized;
+
+static void
+test_line_channel_terminator_found (AchatChannel *channel,
+                                    GBytes       *message)
+{
+  TestLineChannel *self = TEST_LINE_CHANNEL (channel);
+  g_autofree gchar *reply = NULL;
+
+  self->n_lines++;
+  reply = g_strdup_printf ("%u:%.*s\r\n", self->n_lines,
+                           (int) g_bytes_get_size (message),
+                           (const gchar *) g_bytes_get_data (message, NULL));
+  achat_channel_push (channel, (const guint8 *) reply, strlen (reply));
+}
+
+static void
+test_line_channel_finalize (GObject *object)
+{
+  n_line_channels_finalized++;
+  G_OBJECT_CLASS (test_line_channel_parent_class)->finalize (object);
+}
+
+static void
+test_line_channel_class_init (TestLineChannelClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_line_channel_finalize;
+  ACHAT_CHANNEL_CLASS (klass)->terminator_found = test_line_channel_terminator_found;
+}
+
+static void
+test_line_channel_init (TestLineChannel *self)
+{
+  achat_channel_set_terminator (ACHAT_CHANNEL (self), (const guint8 *) "\r\n", 2);
+}
+
+static void
+store_channel (AchatServer   *server,
+               AchatChannel  *channel,
+               AchatChannel **out)
+{
+  g_assert_null (*out);
+  *out = channel;
+  g_object_add_weak_pointer (G_OBJECT (channel), (gpointer *) out);
+}
+
+static gboolean
+pointer_is_null (gpointer user_data)
+{
+  return *(gpointer *) user_data == NULL;
+}
+
+static void
+test_server_channel_type (void)
+{
+  g_autoptr(AchatServer) server = NULL;
+  g_autoptr(GSocket) client = NULL;
+  g_autofree gchar *got = NULL;
+  AchatChannel *channel = NULL;
+  GType type = G_TYPE_INVALID;
+  guint16 port;
+
+  server = make_server (TEST_TYPE_LINE_CHANNEL, &port);
+  g_object_get (server, "channel-type", &type, NULL);
+  g_assert_true (type == TEST_TYPE_LINE_CHANNEL);
+  g_signal_connect (server, "channel-accepted", G_CALLBACK (store_channel), &channel);
+
+  client = connect_client (port);
+  client_send (client, "one\r\ntwo\r\nthr");
+  client_send (client, "ee\r\n");
+  got = client_read (client, "3:three\r\n");
+  g_assert_cmpstr (got, ==, "1:one\r\n2:two\r\n3:three\r\n");
+
+  g_assert_nonnull (channel);
+  g_assert_true (TEST_IS_LINE_CHANNEL (channel));
+  g_assert_cmpuint (TEST_LINE_CHANNEL (channel)->n_lines, ==, 3);
+  g_assert_cmpuint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_BYTES);
+
+  /* Nobody but the main loop holds the channel: when the client goes away
+   * it closes and is finalized. */
+  n_line_channels_finalized = 0;
+  g_clear_object (&client);
+  test_spin_until (pointer_is_null, &channel);
+  g_assert_cmpuint (n_line_channels_finalized, ==, 1);
+
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+}
+
+static void
+test_server_channel_type_invalid (void)
+{
+  g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
+
+  g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, "*g_type_is_a*");
+  achat_server_set_channel_type (server, G_TYPE_OBJECT);
+  g_test_assert_expected_messages ();
+  g_assert_true (achat_server_get_channel_type (server) == ACHAT_TYPE_CHANNEL);
+
+  achat_server_set_channel_type (server, TEST_TYPE_LINE_CHANNEL);
+  g_assert_true (achat_server_get_channel_type (server) == TEST_TYPE_LINE_CHANNEL);
+}
+
+/* Client side -------------------------------------------------------------- */
+
+typedef struct
+{
+  AchatChannel *channel;
+  GError *error;
+  gboolean done;
+} ConnectResult;
+
+static void
+connect_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  ConnectResult *res = user_data;
+
+  g_assert_null (source);
+  res->channel = achat_channel_connect_to_host_finish (result, &res->error);
+  res->done = TRUE;
+}
+
+static gboolean
+connect_done (gpointer user_data)
+{
+  return ((ConnectResult *) user_data)->done;
+}
+
+static void
+on_reply (AchatChannel *channel,
+          GBytes       *message,
+          GString      *replies)
+{
+  g_string_append_len (replies, g_bytes_get_data (message, NULL), g_bytes_get_size (message));
+  g_string_append_c (replies, '|');
+}
+
+static gboolean
+replies_complete (gpointer user_data)
+{
+  return g_str_has_suffix (((GString *) user_data)->str, "2:world|");
+}
+
+static void
+test_connect_to_host (void)
+{
+  g_autoptr(AchatServer) server = NULL;
+  g_autoptr(GString) replies = g_string_new (NULL);
+  g_autofree gchar *host_and_port = NULL;
+  ConnectResult res = { NULL, NULL, FALSE };
+  guint16 port;
+
+  server = make_server (TEST_TYPE_LINE_CHANNEL, &port);
+  host_and_port = g_strdup_printf ("127.0.0.1:%u", port);
+  achat_channel_connect_to_host_async (host_and_port, 1, NULL, connect_cb, &res);
+  test_spin_until (connect_done, &res);
+  g_assert_no_error (res.error);
+  g_assert_true (ACHAT_IS_CHANNEL (res.channel));
+  g_assert_nonnull (achat_channel_get_socket (res.channel));
+
+  {
+    g_autoptr(GSocketAddress) remote = achat_channel_get_remote_address (res.channel);
+
+    g_assert_true (G_IS_INET_SOCKET_ADDRESS (remote));
+    g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote)), ==, port);
+  }
+
+  achat_channel_set_terminator (res.channel, (const guint8 *) "\r\n", 2);
+  g_signal_connect (res.channel, "terminator-found", G_CALLBACK (on_reply), replies);
+  achat_channel_push (res.channel, (const guint8 *) "hello\r\nworld\r\n", 14);
+  test_spin_until (replies_complete, replies);
+  g_assert_cmpstr (replies->str, ==, "1:hello|2:world|");
+
+  achat_channel_close (res.channel);
+  g_assert_true (achat_channel_is_closed (res.channel));
+  g_object_unref (res.channel);
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+}
+
+static void
+test_connect_refused (void)
+{
+  g_autofree gchar *host_and_port = NULL;
+  ConnectResult res = { NULL, NULL, FALSE };
+  guint16 port;
+
+  /* A port that was free a moment ago and has no listener now. */
+  {
+    g_autoptr(AchatServer) server = make_server (G_TYPE_INVALID, &port);
+
+    g_socket_service_stop (G_SOCKET_SERVICE (server));
+    g_socket_listener_close (G_SOCKET_LISTENER (server));
+  }
+
+  host_and_port = g_strdup_printf ("127.0.0.1:%u", port);
+  achat_channel_connect_to_host_async (host_and_port, 0, NULL, connect_cb, &res);
+  test_spin_until (connect_done, &res);
+  g_assert_null (res.channel);
+  g_assert_error (res.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  g_clear_error (&res.error);
+}
+
+static void
+test_connect_cancelled (void)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  ConnectResult res = { NULL, NULL, FALSE };
+
+  g_cancellable_cancel (cancellable);
+  achat_channel_connect_to_host_async ("127.0.0.1:9", 0, cancellable, connect_cb, &res);
+  test_spin_until (connect_done, &res);
+  g_assert_null (res.channel);
+  g_assert_error (res.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&res.error);
+}
+
+/* A thread with its own main context: channels accepted there run there. */
+typedef struct
+{
+  guint16 port;
+  GMainContext *context;
+  GMainLoop *loop;
+  AchatServer *server;
+  GMainContext *channel_context;
+  GThread *channel_thread;
+} ThreadServer;
+
+static void
+thread_on_accepted (AchatServer  *server,
+                    AchatChannel *channel,
+                    ThreadServer *ts)
+{
+  ts->channel_context = achat_channel_get_context (channel);
+  ts->channel_thread = g_thread_self ();
+}
+
+static gpointer
+server_thread (gpointer user_data)
+{
+  ThreadServer *ts = user_data;
+
+  g_main_context_push_thread_default (ts->context);
+  g_main_loop_run (ts->loop);
+  g_main_context_pop_thread_default (ts->context);
+  return NULL;
+}
+
+static void
+test_server_thread_context (void)
+{
+  ThreadServer ts = { 0, };
+  g_autoptr(GSocket) client = NULL;
+  g_autofree gchar *got = NULL;
+  GThread *thread;
+
+  ts.context = g_main_context_new ();
+  ts.loop = g_main_loop_new (ts.context, FALSE);
+  g_main_context_push_thread_default (ts.context);
+  ts.server = make_server (TEST_TYPE_LINE_CHANNEL, &ts.port);
+  g_signal_connect (ts.server, "channel-accepted", G_CALLBACK (thread_on_accepted), &ts);
+  g_main_context_pop_thread_default (ts.context);
+
+  thread = g_thread_new ("server", server_thread, &ts);
+
+  client = connect_client (ts.port);
+  client_send (client, "ping\r\n");
+  got = client_read (client, "\r\n");
+  g_assert_cmpstr (got, ==, "1:ping\r\n");
+  g_assert_true (ts.channel_context == ts.context);
+  g_assert_true (ts.channel_thread == thread);
+
+  g_main_loop_quit (ts.loop);
+  g_thread_join (thread);
+
+  g_main_context_push_thread_default (ts.context);
+  g_socket_service_stop (G_SOCKET_SERVICE (ts.server));
+  g_clear_object (&client);
+  /* Let the channel see EOF and close on its own context. */
+  test_spin_for (100);
+  g_clear_object (&ts.server);
+  test_spin_for (20);
+  g_main_context_pop_thread_default (ts.context);
+
+  g_main_loop_unref (ts.loop);
+  g_main_context_unref (ts.context);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/server/echo-clients", test_server_echo_clients);
+  g_test_add_func ("/server/channel-type", test_server_channel_type);
+  g_test_add_func ("/server/channel-type-invalid", test_server_channel_type_invalid);
+  g_test_add_func ("/server/thread-context", test_server_thread_context);
+  g_test_add_func ("/client/connect-to-host", test_connect_to_host);
+  g_test_add_func ("/client/connect-refused", test_connect_refused);
+  g_test_add_func ("/client/connect-cancelled", test_connect_cancelled);
+
+  return g_test_run ();
+}
