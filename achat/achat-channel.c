@@ -1212,9 +1212,9 @@ connect_to_host_cb (GObject      *source,
   if (connection == NULL)
     g_task_return_error (task, error);
   else
-    g_task_return_pointer (task,
-                           achat_channel_new_for_stream (G_IO_STREAM (connection)),
-                           g_object_unref);
+    /* The channel is made in _finish(), by the caller's callback: it must
+     * not start reading before the caller could set its terminator. */
+    g_task_return_pointer (task, g_steal_pointer (&connection), g_object_unref);
 }
 
 /**
@@ -1231,8 +1231,11 @@ connect_to_host_cb (GObject      *source,
  * over the connection, on the thread-default main context. Finish with
  * achat_channel_connect_to_host_finish().
  *
- * To use a subclass, connect with [class@Gio.SocketClient] yourself and
- * construct it with the connection as [property@Achat.Channel:stream].
+ * The connection is made by a default [class@Gio.SocketClient] (which
+ * honours the desktop's proxy settings). For a subclass, TLS, a timeout or
+ * other client settings, connect with a [class@Gio.SocketClient] of your
+ * own and construct the channel with the connection as
+ * [property@Achat.Channel:stream].
  */
 void
 achat_channel_connect_to_host_async (const gchar         *host_and_port,
@@ -1260,7 +1263,10 @@ achat_channel_connect_to_host_async (const gchar         *host_and_port,
  * @result: the result passed to the callback
  * @error: return location for an error
  *
- * Finishes achat_channel_connect_to_host_async().
+ * Finishes achat_channel_connect_to_host_async(). The channel is made
+ * here, on the thread-default main context, and reads nothing before the
+ * caller returns to the main loop: set its terminator and connect its
+ * signals right away.
  *
  * Returns: (transfer full): a channel over the new connection, or %NULL
  *   with @error set
@@ -1269,11 +1275,16 @@ AchatChannel *
 achat_channel_connect_to_host_finish (GAsyncResult  *result,
                                       GError       **error)
 {
+  g_autoptr(GSocketConnection) connection = NULL;
+
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
                         achat_channel_connect_to_host_async, NULL);
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  connection = g_task_propagate_pointer (G_TASK (result), error);
+  if (connection == NULL)
+    return NULL;
+  return achat_channel_new_for_stream (G_IO_STREAM (connection));
 }
 
 /**

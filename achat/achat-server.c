@@ -15,16 +15,21 @@
  * accepts, like an `asyncore.dispatcher` server whose `handle_accept()`
  * creates an `async_chat` per client.
  *
- * Add addresses with the [class@Gio.SocketListener] methods (in tests, ask
- * the kernel for a free port with [method@Gio.SocketListener.add_any_inet_port]),
- * then handle [signal@Achat.Server::channel-accepted], or set
+ * Add addresses with the [class@Gio.SocketListener] methods, then handle
+ * [signal@Achat.Server::channel-accepted], or set
  * [property@Achat.Server:channel-type] to a subclass of
- * [class@Achat.Channel] whose initialisation sets its terminator:
+ * [class@Achat.Channel] whose initialisation sets its terminator. To listen
+ * on loopback only, on a port the kernel picks (as tests should):
  *
  * ```c
  * g_autoptr(AchatServer) server = achat_server_new (MY_TYPE_LINE_CHANNEL);
- * guint16 port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (server),
- *                                                     NULL, &error);
+ * g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+ * g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+ * g_autoptr(GSocketAddress) bound = NULL;
+ *
+ * g_socket_listener_add_address (G_SOCKET_LISTENER (server), address,
+ *                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+ *                                NULL, &bound, &error);
  * g_signal_connect (server, "channel-accepted", G_CALLBACK (on_accepted), NULL);
  * g_socket_service_start (G_SOCKET_SERVICE (server));
  * ```
