@@ -141,6 +141,7 @@ typedef struct
   guint in_input : 1;
   guint input_reentered : 1;
   guint in_flush : 1;
+  guint want_input : 1;            /* input interest, as last computed */
 } AchatChannelPrivate;
 
 enum {
@@ -681,7 +682,8 @@ channel_update_interest (AchatChannel *self)
     interest = G_IO_OUT;
   else
     {
-      if (!priv->eof && !priv->input_reentered && klass->readable (self))
+      priv->want_input = !priv->eof && !priv->input_reentered && klass->readable (self);
+      if (priv->want_input)
         interest |= G_IO_IN;
       if (priv->write_blocked && !priv->closed && klass->writable (self))
         interest |= G_IO_OUT;
@@ -737,8 +739,10 @@ channel_watch_cb (gpointer     user_data,
           channel_flush (self);
         }
       /* A hang-up or error is read like input: it ends in EOF or an error,
-       * after every byte still buffered has been delivered. */
-      if (!priv->closed && !priv->eof && (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+       * after every byte still buffered has been delivered. Not while
+       * readable() says no: the poller parks the socket until it says yes. */
+      if (!priv->closed && !priv->eof && priv->want_input &&
+          (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
         channel_handle_input (self);
     }
 

@@ -61,6 +61,7 @@ struct _AchatWatch
   GList prepare_link;
   guint scheduled : 1;
   guint dead : 1;
+  guint registered : 1;            /* in the epoll set */
 };
 
 G_LOCK_DEFINE_STATIC (pollers);
@@ -259,8 +260,19 @@ poller_dispatch (GSource     *source,
       {
         AchatWatch *watch = events[i].data.ptr;
 
-        if (!watch->dead)
-          watch->func (watch->user_data, condition_from_epoll (events[i].events));
+        if (watch->dead)
+          continue;
+        watch->func (watch->user_data, condition_from_epoll (events[i].events));
+
+        /* epoll reports hang-ups and errors whatever the interest: a watch
+         * that wants nothing now (say readable() is FALSE) would make every
+         * iteration spin. Take it out of the set until it wants something. */
+        if (!watch->dead && watch->interest == 0 && watch->registered &&
+            (events[i].events & (EPOLLHUP | EPOLLERR)))
+          {
+            epoll_ctl (poller->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
+            watch->registered = FALSE;
+          }
       }
   }
 #endif
@@ -413,6 +425,7 @@ achat_poller_watch_fd (AchatPoller    *poller,
     ev.data.ptr = watch;
     if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
       g_critical ("achat: epoll_ctl(ADD, %d) failed: %s", fd, g_strerror (errno));
+    watch->registered = TRUE;
   }
 #else
 #endif
@@ -471,8 +484,11 @@ achat_watch_set_interest (AchatWatch   *watch,
         ev.events |= EPOLLIN | EPOLLRDHUP;
       if (interest & G_IO_OUT)
         ev.events |= EPOLLOUT;
-      if (epoll_ctl (watch->poller->epfd, EPOLL_CTL_MOD, watch->fd, &ev) < 0)
-        g_critical ("achat: epoll_ctl(MOD, %d) failed: %s", watch->fd, g_strerror (errno));
+      if (epoll_ctl (watch->poller->epfd,
+                     watch->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                     watch->fd, &ev) < 0)
+        g_critical ("achat: epoll_ctl(%d) failed: %s", watch->fd, g_strerror (errno));
+      watch->registered = TRUE;
 #else
       /* Without epoll each descriptor gets its own source. */
       clear_source (&watch->fd_source);
@@ -552,8 +568,9 @@ achat_watch_destroy (AchatWatch *watch)
   if (watch->fd >= 0)
     {
 #ifdef HAVE_EPOLL
-      /* The fd may already be closed; EBADF/ENOENT are fine then. */
-      epoll_ctl (poller->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
+      if (watch->registered)
+        epoll_ctl (poller->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
+      watch->registered = FALSE;
 #else
       clear_source (&watch->fd_source);
 #endif
