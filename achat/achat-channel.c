@@ -1659,6 +1659,9 @@ achat_channel_discard_buffers (AchatChannel *self)
   achat_framer_discard (&priv->framer);
   collected_reset (priv);
   achat_output_queue_clear (&priv->queue);
+  /* Nothing is half-written any more; a new push finds out afresh whether
+   * the socket is full. */
+  priv->write_blocked = FALSE;
 
   if (!priv->closed && priv->closing)
     channel_output_changed (self);
