@@ -2030,6 +2030,54 @@ test_error_peer_closed (gconstpointer data)
   finish_channel (channel, -1);
 }
 
+/* Half-close: the peer shuts down its write side right after its request.
+ * The reply pushed on that request (bigger than the socket buffers) is
+ * still written in full, then the channel closes with no error. */
+static void
+on_request_reply_big (AchatChannel *channel,
+                      GBytes       *request,
+                      GBytes       *reply)
+{
+  g_assert_cmpmem (g_bytes_get_data (request, NULL), g_bytes_get_size (request), "GET", 3);
+  g_assert_true (achat_channel_push_bytes (channel, reply));
+}
+
+static void
+test_half_close (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  AchatChannel *channel = achat_channel_new (socket);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  g_autoptr(GByteArray) got = NULL;
+  g_autoptr(GBytes) reply = NULL;
+  gsize size = 4 * 1024 * 1024;
+  guint8 *pattern = g_malloc (size);
+  gsize i;
+
+  for (i = 0; i < size; i++)
+    pattern[i] = (guint8) ((i * 31 + 7) % 251);
+  reply = g_bytes_new_take (pattern, size);
+
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (on_request_reply_big), reply);
+
+  test_peer_write (peer, "GET\n", 4);
+  g_assert_no_errno (shutdown (peer, SHUT_WR));
+
+  /* Everything arrives, then EOF. */
+  got = test_peer_read (peer, G_MAXSIZE);
+  g_assert_cmpuint (got->len, ==, size);
+  g_assert_cmpmem (got->data, got->len, g_bytes_get_data (reply, NULL), size);
+
+  test_recorder_wait_closed (recorder);
+  g_assert_cmpstr (recorder->log->str, ==, "T(GET) closed");
+  g_assert_cmpuint (achat_channel_get_bytes_sent (channel), ==, size);
+
+  g_object_unref (channel);
+  close (peer);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -2037,65 +2085,66 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   pattern_init ();
 
-  g_test_add_func ("/channel-output/push/next-iteration", test_push_next_iteration);
-  g_test_add_func ("/channel-output/push/coalesced", test_push_coalesced);
-  g_test_add_func ("/channel-output/push/in-handler", test_push_in_handler);
-  g_test_add_func ("/channel-output/push/copies", test_push_copies);
-  g_test_add_func ("/channel-output/push/empty", test_push_empty);
-  g_test_add_func ("/channel-output/push/null-data", test_push_null_data);
-  g_test_add_func ("/channel-output/push-bytes/references", test_push_bytes_references);
+  g_test_add_func ("/channel/output/push/next-iteration", test_push_next_iteration);
+  g_test_add_func ("/channel/output/push/coalesced", test_push_coalesced);
+  g_test_add_func ("/channel/output/push/in-handler", test_push_in_handler);
+  g_test_add_func ("/channel/output/push/copies", test_push_copies);
+  g_test_add_func ("/channel/output/push/empty", test_push_empty);
+  g_test_add_func ("/channel/output/push/null-data", test_push_null_data);
+  g_test_add_func ("/channel/output/push-bytes/references", test_push_bytes_references);
 
-  g_test_add_func ("/channel-output/fifo/mixed", test_fifo_mixed);
-  g_test_add_func ("/channel-output/fifo/interleaved", test_fifo_interleaved);
+  g_test_add_func ("/channel/output/fifo/mixed", test_fifo_mixed);
+  g_test_add_func ("/channel/output/fifo/interleaved", test_fifo_interleaved);
 
-  g_test_add_func ("/channel-output/producer/simple-chunks", test_producer_simple_chunks);
-  g_test_add_func ("/channel-output/producer/simple-default-size", test_producer_simple_default_size);
-  g_test_add_func ("/channel-output/producer/simple-channel", test_producer_simple_channel);
-  g_test_add_func ("/channel-output/producer/numbered", test_producer_numbered);
-  g_test_add_func ("/channel-output/producer/exhausted-empty", test_producer_exhausted_empty);
-  g_test_add_func ("/channel-output/producer/exhausted-null", test_producer_exhausted_null);
-  g_test_add_func ("/channel-output/producer/lazy", test_producer_lazy);
-  g_test_add_func ("/channel-output/producer/push-in-more", test_producer_push_in_more);
-  g_test_add_func ("/channel-output/producer/close-in-more", test_producer_close_in_more);
-  g_test_add_func ("/channel-output/producer/discard-in-more", test_producer_discard_in_more);
-  g_test_add_func ("/channel-output/producer/big", test_producer_big);
+  g_test_add_func ("/channel/output/producer/simple-chunks", test_producer_simple_chunks);
+  g_test_add_func ("/channel/output/producer/simple-default-size", test_producer_simple_default_size);
+  g_test_add_func ("/channel/output/producer/simple-channel", test_producer_simple_channel);
+  g_test_add_func ("/channel/output/producer/numbered", test_producer_numbered);
+  g_test_add_func ("/channel/output/producer/exhausted-empty", test_producer_exhausted_empty);
+  g_test_add_func ("/channel/output/producer/exhausted-null", test_producer_exhausted_null);
+  g_test_add_func ("/channel/output/producer/lazy", test_producer_lazy);
+  g_test_add_func ("/channel/output/producer/push-in-more", test_producer_push_in_more);
+  g_test_add_func ("/channel/output/producer/close-in-more", test_producer_close_in_more);
+  g_test_add_func ("/channel/output/producer/discard-in-more", test_producer_discard_in_more);
+  g_test_add_func ("/channel/output/producer/big", test_producer_big);
 
-  g_test_add_data_func ("/channel-output/big/push", GINT_TO_POINTER (FALSE), test_big_push);
-  g_test_add_data_func ("/channel-output/big/push-bytes", GINT_TO_POINTER (TRUE), test_big_push);
-  g_test_add_func ("/channel-output/partial/three-bytes", test_partial_three_bytes);
+  g_test_add_data_func ("/channel/output/big/push", GINT_TO_POINTER (FALSE), test_big_push);
+  g_test_add_data_func ("/channel/output/big/push-bytes", GINT_TO_POINTER (TRUE), test_big_push);
+  g_test_add_func ("/channel/output/partial/three-bytes", test_partial_three_bytes);
 
-  g_test_add_func ("/channel-output/close-when-done/flushes", test_close_when_done_flushes);
-  g_test_add_func ("/channel-output/close-when-done/nothing-queued", test_close_when_done_nothing_queued);
-  g_test_add_func ("/channel-output/close-when-done/producer", test_close_when_done_producer);
-  g_test_add_func ("/channel-output/close-when-done/refuses", test_close_when_done_refuses);
-  g_test_add_func ("/channel-output/close-when-done/idempotent", test_close_when_done_idempotent);
-  g_test_add_func ("/channel-output/close-when-done/in-handler", test_close_when_done_in_handler);
+  g_test_add_func ("/channel/output/close-when-done/flushes", test_close_when_done_flushes);
+  g_test_add_func ("/channel/output/close-when-done/nothing-queued", test_close_when_done_nothing_queued);
+  g_test_add_func ("/channel/output/close-when-done/producer", test_close_when_done_producer);
+  g_test_add_func ("/channel/output/close-when-done/refuses", test_close_when_done_refuses);
+  g_test_add_func ("/channel/output/close-when-done/idempotent", test_close_when_done_idempotent);
+  g_test_add_func ("/channel/output/close-when-done/in-handler", test_close_when_done_in_handler);
 
-  g_test_add_func ("/channel-output/close/drops-queued", test_close_drops_queued);
-  g_test_add_func ("/channel-output/close/partly-written", test_close_partly_written);
-  g_test_add_func ("/channel-output/close/refuses", test_closed_refuses);
+  g_test_add_func ("/channel/output/close/drops-queued", test_close_drops_queued);
+  g_test_add_func ("/channel/output/close/partly-written", test_close_partly_written);
+  g_test_add_func ("/channel/output/close/refuses", test_closed_refuses);
 
-  g_test_add_func ("/channel-output/writable/default", test_writable_default);
-  g_test_add_func ("/channel-output/writable/override", test_writable_override);
-  g_test_add_func ("/channel-output/writable/override-close-when-done",
+  g_test_add_func ("/channel/output/writable/default", test_writable_default);
+  g_test_add_func ("/channel/output/writable/override", test_writable_override);
+  g_test_add_func ("/channel/output/writable/override-close-when-done",
                    test_writable_override_close_when_done);
 
-  g_test_add_func ("/channel-output/connect/push-before-connected", test_connect_push_before_connected);
-  g_test_add_func ("/channel-output/connect/refused", test_connect_refused);
+  g_test_add_func ("/channel/output/connect/push-before-connected", test_connect_push_before_connected);
+  g_test_add_func ("/channel/output/connect/refused", test_connect_refused);
 
-  g_test_add_func ("/channel-output/counters", test_counters);
+  g_test_add_func ("/channel/output/counters", test_counters);
 
-  g_test_add_data_func ("/channel-output/error/peer-closed", GINT_TO_POINTER (FALSE),
+  g_test_add_data_func ("/channel/output/error/peer-closed", GINT_TO_POINTER (FALSE),
                         test_error_peer_closed);
-  g_test_add_data_func ("/channel-output/error/peer-closed-close-when-done", GINT_TO_POINTER (TRUE),
+  g_test_add_data_func ("/channel/output/error/peer-closed-close-when-done", GINT_TO_POINTER (TRUE),
                         test_error_peer_closed);
 
   /* Last: a failure makes GLib bail out (without -k), and the last of
    * these has revealed a library bug; the other tests run first. */
-  g_test_add_func ("/channel-output/discard/big", test_discard_big);
-  g_test_add_func ("/channel-output/discard/producers", test_discard_producers);
-  g_test_add_func ("/channel-output/discard/pending-close", test_discard_pending_close);
-  g_test_add_func ("/channel-output/discard/pending-close-blocked", test_discard_pending_close_blocked);
+  g_test_add_func ("/channel/output/discard/big", test_discard_big);
+  g_test_add_func ("/channel/output/discard/producers", test_discard_producers);
+  g_test_add_func ("/channel/output/discard/pending-close", test_discard_pending_close);
+  g_test_add_func ("/channel/output/discard/pending-close-blocked", test_discard_pending_close_blocked);
+  g_test_add_func ("/channel/output/half-close", test_half_close);
 
   return g_test_run ();
 }
