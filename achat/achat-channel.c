@@ -1033,13 +1033,14 @@ achat_channel_class_init (AchatChannelClass *klass)
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   /**
-   * AchatChannel:closed:
+   * AchatChannel:is-closed: (getter is_closed)
    *
    * Whether the channel is closed. Notified once, just before
-   * [signal@Achat.Channel::closed] is emitted.
+   * [signal@Achat.Channel::closed] is emitted: bind a widget's sensitivity
+   * to it.
    */
   properties[PROP_CLOSED] =
-    g_param_spec_boolean ("closed", NULL, NULL,
+    g_param_spec_boolean ("is-closed", NULL, NULL,
                           FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
                           G_PARAM_STATIC_STRINGS);
@@ -1708,7 +1709,7 @@ achat_channel_is_closing (AchatChannel *self)
 }
 
 /**
- * achat_channel_is_closed:
+ * achat_channel_is_closed: (get-property is-closed)
  * @self: an #AchatChannel
  *
  * Whether the channel is closed.
