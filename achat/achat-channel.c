@@ -18,6 +18,10 @@
 #include "achat-output-queue-private.h"
 #include "achat-poller-private.h"
 
+#ifdef G_OS_UNIX
+# include <gio/gunixoutputstream.h>
+#endif
+
 /**
  * AchatChannel:
  *
@@ -126,6 +130,7 @@ typedef struct
   gsize collected_len;
   gsize collected_cap;
   guint input_generation;          /* bumped by discard_buffers() */
+  guint collect_generation;        /* input_generation at a data-collected emission */
 
   AchatOutputQueue queue;
 
@@ -235,8 +240,14 @@ achat_channel_real_data_collected (AchatChannel *self,
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   gsize length;
-  const guint8 *bytes = g_bytes_get_data (data, &length);
+  const guint8 *bytes;
 
+  /* A handler that ran before this one closed the channel or discarded
+   * the input: this piece is part of what was dropped. */
+  if (priv->closed || priv->collect_generation != priv->input_generation)
+    return;
+
+  bytes = g_bytes_get_data (data, &length);
   collected_append (priv, bytes, length);
 }
 
@@ -350,6 +361,31 @@ transport_writev (AchatChannel         *self,
           return IO_ERROR;
         }
     }
+#ifdef G_OS_UNIX
+  else if (G_IS_UNIX_OUTPUT_STREAM (priv->output))
+    {
+      /* Pipes: writev() on the descriptor. (GLib 2.74's GUnixOutputStream
+       * also reports a bogus byte count with its errors.) */
+      int fd = g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (priv->output));
+
+      for (;;)
+        {
+          gssize n = writev (fd, (const struct iovec *) vectors, n_vectors);
+          int errsv;
+
+          if (n >= 0)
+            return n;
+          errsv = errno;
+          if (errsv == EINTR)
+            continue;
+          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+            return IO_WOULD_BLOCK;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                       "Error writing to file descriptor: %s", g_strerror (errsv));
+          return IO_ERROR;
+        }
+    }
+#endif
   else
     {
       gsize written = 0;
@@ -427,6 +463,7 @@ channel_deliver (AchatChannel           *self,
         {
           GBytes *data = event_bytes (buffer, event);
 
+          priv->collect_generation = generation;
           g_signal_emit (self, signals[DATA_COLLECTED], 0, data);
           g_bytes_unref (data);
           if (priv->closed || generation != priv->input_generation)
@@ -550,6 +587,42 @@ channel_handle_input (AchatChannel *self)
 
 /* Output ---------------------------------------------------------------- */
 
+/* The peer is gone (a write failed): deliver what it sent before, which
+ * is still in the socket, then close with @error. */
+static void
+channel_fail_after_input (AchatChannel *self,
+                          GError       *error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (!priv->in_input && !priv->eof && priv->want_input && priv->poller != NULL)
+    {
+      gboolean more = TRUE;
+
+      priv->in_input = TRUE;
+      while (more && !priv->closed)
+        {
+          AchatReadBuffer *buffer = achat_poller_take_read_buffer (priv->poller);
+          gssize n = transport_read (self, buffer->data, buffer->size, NULL);
+
+          if (n > 0)
+            {
+              priv->bytes_received += n;
+              channel_process_input (self, buffer, buffer->data, n);
+            }
+          else
+            more = FALSE;
+          achat_poller_return_read_buffer (priv->poller, buffer);
+        }
+      priv->eof = TRUE;
+      if (!priv->closed)
+        channel_deliver_held (self);
+      priv->in_input = FALSE;
+    }
+
+  channel_close_internal (self, error);
+}
+
 static void
 channel_flush (AchatChannel *self)
 {
@@ -604,7 +677,7 @@ channel_flush (AchatChannel *self)
         }
       if (n == IO_ERROR)
         {
-          channel_close_internal (self, g_steal_pointer (&error));
+          channel_fail_after_input (self, g_steal_pointer (&error));
           break;
         }
 
@@ -706,7 +779,6 @@ channel_finish_connect (AchatChannel *self)
       return;
     }
   channel_flush (self);
-  channel_update_interest (self);
 }
 
 static void
@@ -733,17 +805,19 @@ channel_watch_cb (gpointer     user_data,
     channel_finish_connect (self);
   else
     {
-      if ((condition & (G_IO_OUT | G_IO_ERR)) || (priv->eof && (condition & G_IO_HUP)))
+      /* Input first: what the peer sent before going away is delivered
+       * even if writing to it fails. */
+      if (!priv->closed && !priv->eof && priv->want_input &&
+          (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+        channel_handle_input (self);
+
+      /* After a hang-up or an error a blocked write is retried: it fails
+       * and closes the channel, rather than waiting forever. */
+      if (!priv->closed && (condition & (G_IO_OUT | G_IO_HUP | G_IO_ERR)))
         {
           priv->write_blocked = FALSE;
           channel_flush (self);
         }
-      /* A hang-up or error is read like input: it ends in EOF or an error,
-       * after every byte still buffered has been delivered. Not while
-       * readable() says no: the poller parks the socket until it says yes. */
-      if (!priv->closed && !priv->eof && priv->want_input &&
-          (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
-        channel_handle_input (self);
     }
 
   g_object_unref (self);
@@ -757,13 +831,16 @@ channel_prepare_cb (gpointer user_data)
   AchatChannel *self = user_data;
   AchatChannelPrivate *priv = GET_PRIV (self);
 
-  if (priv->closed || priv->connecting)
+  /* Not while a flush or a read of this channel runs a nested loop: they
+   * write when they return. */
+  if (priv->closed || priv->connecting || priv->in_flush || priv->in_input)
     return;
 
   channel_update_interest (self);
   if (!priv->closed && !priv->write_blocked &&
       !achat_output_queue_is_empty (&priv->queue) &&
-      ACHAT_CHANNEL_GET_CLASS (self)->writable (self))
+      ACHAT_CHANNEL_GET_CLASS (self)->writable (self) &&
+      !priv->closed)   /* writable() may have closed it */
     achat_watch_schedule (priv->watch);
 }
 
@@ -816,6 +893,8 @@ achat_channel_constructed (GObject *object)
   AchatChannel *self = ACHAT_CHANNEL (object);
   AchatChannelPrivate *priv = GET_PRIV (self);
 
+  gboolean raw_socket;
+
   G_OBJECT_CLASS (achat_channel_parent_class)->constructed (object);
 
   if (priv->socket == NULL && priv->stream == NULL)
@@ -826,13 +905,41 @@ achat_channel_constructed (GObject *object)
       return;
     }
 
+  if (priv->closed)
+    {
+      /* close() was called during initialisation (a binding's __init__):
+       * closed was emitted then; release what construction brought. */
+      transport_close (self);
+      return;
+    }
+
+  /* A socket connection is read through its socket, unless it wraps other
+   * streams (GTcpWrapperConnection: TLS or a proxy made by GSocketClient). */
+  raw_socket = priv->stream == NULL ||
+               (G_IS_SOCKET_CONNECTION (priv->stream) &&
+                !G_IS_TCP_WRAPPER_CONNECTION (priv->stream));
   if (priv->socket == NULL && G_IS_SOCKET_CONNECTION (priv->stream))
     priv->socket = g_object_ref (g_socket_connection_get_socket (G_SOCKET_CONNECTION (priv->stream)));
 
+  /* Channels of a main context share unlocked state: they must all be made
+   * and used in the thread that runs it. */
   priv->context = g_main_context_ref_thread_default ();
   priv->poller = achat_poller_acquire (priv->context);
+  if (achat_poller_get_thread (priv->poller) != g_thread_self () ||
+      !g_main_context_acquire (priv->context))
+    {
+      g_critical ("%s must be constructed in the thread that runs its main context: "
+                  "push a thread-default main context (g_main_context_push_thread_default()) "
+                  "in this thread first",
+                  G_OBJECT_TYPE_NAME (self));
+      g_clear_pointer (&priv->poller, achat_poller_release);
+      priv->closed = TRUE;
+      transport_close (self);
+      return;
+    }
+  g_main_context_release (priv->context);
 
-  if (priv->socket != NULL)
+  if (raw_socket)
     {
       priv->fd = g_socket_get_fd (priv->socket);
       priv->watch = achat_poller_watch_fd (priv->poller, priv->fd, channel_watch_cb, self);
@@ -872,7 +979,8 @@ achat_channel_constructed (GObject *object)
   else
     {
       channel_update_interest (self);
-      if (!achat_output_queue_is_empty (&priv->queue))
+      /* Pushes or close_when_done() from initialisation. */
+      if (!achat_output_queue_is_empty (&priv->queue) || priv->closing)
         achat_watch_schedule (priv->watch);
     }
 }
@@ -883,8 +991,8 @@ achat_channel_dispose (GObject *object)
   AchatChannel *self = ACHAT_CHANNEL (object);
   AchatChannelPrivate *priv = GET_PRIV (self);
 
-  /* Only reached open if construction failed: no signals from a dying
-   * object. */
+  /* Open here only if g_object_run_dispose() was called on an open
+   * channel: close quietly, no signals from a dying object. */
   if (!priv->closed)
     {
       priv->closed = TRUE;
@@ -973,6 +1081,14 @@ achat_channel_set_property (GObject      *object,
     }
 }
 
+/**
+ * AchatChannelClass::closed:
+ * @self: the channel
+ * @error: (nullable): why the channel closed, or %NULL for an orderly close
+ *
+ * Class closure of [signal@Achat.Channel::closed].
+ */
+
 static void
 achat_channel_class_init (AchatChannelClass *klass)
 {
@@ -983,6 +1099,11 @@ achat_channel_class_init (AchatChannelClass *klass)
   object_class->finalize = achat_channel_finalize;
   object_class->get_property = achat_channel_get_property;
   object_class->set_property = achat_channel_set_property;
+
+  /* Writes to a pipe whose reader is gone must fail with EPIPE, not kill
+   * the process: GSocket's class initialisation ignores SIGPIPE, as every
+   * GIO network program already has it. */
+  g_type_class_unref (g_type_class_ref (G_TYPE_SOCKET));
 
   klass->data_collected = achat_channel_real_data_collected;
   klass->terminator_found = achat_channel_real_terminator_found;

@@ -27,8 +27,6 @@ G_BEGIN_DECLS
 /**
  * AchatError:
  * @ACHAT_ERROR_FAILED: a failure with no more specific code.
- * @ACHAT_ERROR_CLOSED: the channel is closed or closing, so the operation
- *   was refused and nothing was queued.
  * @ACHAT_ERROR_NOT_POLLABLE: the stream given to a channel cannot be polled,
  *   so the channel cannot run on a main loop.
  *
@@ -37,7 +35,6 @@ G_BEGIN_DECLS
 typedef enum
 {
   ACHAT_ERROR_FAILED,
-  ACHAT_ERROR_CLOSED,
   ACHAT_ERROR_NOT_POLLABLE,
 } AchatError;
 

@@ -181,11 +181,12 @@ achat_output_queue_gather (AchatOutputQueue *queue,
     {
       Item *item = gather->cursor->data;
 
-      if (item->kind == ITEM_PRODUCER)
-        return ACHAT_GATHER_PRODUCER;
-
+      /* Full first: a producer is asked only when its chunk can be sent. */
       if (gather->n_vecs == ACHAT_OUTPUT_MAX_VECS || gather->n_bytes >= max_bytes)
         return ACHAT_GATHER_FULL;
+
+      if (item->kind == ITEM_PRODUCER)
+        return ACHAT_GATHER_PRODUCER;
 
       gather->vecs[gather->n_vecs].buffer = item_data (item) + item->offset;
       gather->vecs[gather->n_vecs].size = item->length - item->offset;

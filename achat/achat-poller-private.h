@@ -43,6 +43,7 @@ typedef struct
 
 AchatPoller     *achat_poller_acquire             (GMainContext          *context);
 void             achat_poller_release             (AchatPoller           *poller);
+GThread         *achat_poller_get_thread          (AchatPoller           *poller);
 
 AchatWatch      *achat_poller_watch_fd            (AchatPoller           *poller,
                                                    int                    fd,

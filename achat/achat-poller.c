@@ -26,6 +26,7 @@ struct _AchatPoller
   GSource source;
 
   GMainContext *context;   /* not owned: the source is attached to it */
+  GThread *thread;         /* the thread whose channels use it */
   guint users;
 
   int epfd;
@@ -186,17 +187,19 @@ poller_prepare (GSource *source,
       /* Watches whose readiness depends on application code (readable() and
        * writable() overrides) are asked before every poll, as asyncore did.
        * Hold off reaping: a hook may destroy watches. */
+      /* A hook may destroy any watch, so walk a snapshot; watches destroyed
+       * meanwhile are only freed once dispatch_depth is back to 0. */
+      AchatWatch **snapshot = g_newa (AchatWatch *, poller->prepared.length);
+      guint n = 0, i;
       GList *l;
 
-      poller->dispatch_depth++;
-      for (l = poller->prepared.head; l != NULL;)
-        {
-          AchatWatch *watch = l->data;
+      for (l = poller->prepared.head; l != NULL; l = l->next)
+        snapshot[n++] = l->data;
 
-          l = l->next;
-          if (!watch->dead && watch->prepare != NULL)
-            watch->prepare (watch->user_data);
-        }
+      poller->dispatch_depth++;
+      for (i = 0; i < n; i++)
+        if (!snapshot[i]->dead && snapshot[i]->prepare != NULL)
+          snapshot[i]->prepare (snapshot[i]->user_data);
       poller->dispatch_depth--;
       poller_reap (poller);
     }
@@ -264,10 +267,11 @@ poller_dispatch (GSource     *source,
           continue;
         watch->func (watch->user_data, condition_from_epoll (events[i].events));
 
-        /* epoll reports hang-ups and errors whatever the interest: a watch
-         * that wants nothing now (say readable() is FALSE) would make every
-         * iteration spin. Take it out of the set until it wants something. */
-        if (!watch->dead && watch->interest == 0 && watch->registered &&
+        /* epoll reports hang-ups and errors whatever the interest, and only
+         * reading consumes them (writes just fail). A watch that does not
+         * read now (readable() is FALSE, a nested loop) would make every
+         * iteration spin: take it out of the set until it wants input. */
+        if (!watch->dead && !(watch->interest & G_IO_IN) && watch->registered &&
             (events[i].events & (EPOLLHUP | EPOLLERR)))
           {
             epoll_ctl (poller->epfd, EPOLL_CTL_DEL, watch->fd, NULL);
@@ -337,6 +341,7 @@ achat_poller_acquire (GMainContext *context)
 
       poller = (AchatPoller *) source;
       poller->context = context;
+      poller->thread = g_thread_self ();
       poller->epfd = -1;
       g_queue_init (&poller->scheduled);
       g_queue_init (&poller->prepared);
@@ -358,6 +363,12 @@ achat_poller_acquire (GMainContext *context)
   G_UNLOCK (pollers);
 
   return poller;
+}
+
+GThread *
+achat_poller_get_thread (AchatPoller *poller)
+{
+  return poller->thread;
 }
 
 void
@@ -425,7 +436,8 @@ achat_poller_watch_fd (AchatPoller    *poller,
     ev.data.ptr = watch;
     if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
       g_critical ("achat: epoll_ctl(ADD, %d) failed: %s", fd, g_strerror (errno));
-    watch->registered = TRUE;
+    else
+      watch->registered = TRUE;
   }
 #else
 #endif
@@ -441,8 +453,9 @@ achat_poller_watch_streams (AchatPoller           *poller,
 {
   AchatWatch *watch = watch_new (poller, func, user_data);
 
-  watch->input = g_object_ref (input);
-  watch->output = g_object_ref (output);
+  /* NULL for a stream that cannot be polled: the channel reports it. */
+  g_set_object (&watch->input, input);
+  g_set_object (&watch->output, output);
   return watch;
 }
 
@@ -484,11 +497,18 @@ achat_watch_set_interest (AchatWatch   *watch,
         ev.events |= EPOLLIN | EPOLLRDHUP;
       if (interest & G_IO_OUT)
         ev.events |= EPOLLOUT;
+      /* A watch parked after a hang-up comes back only for input. */
+      if (!watch->registered && !(interest & G_IO_IN))
+        {
+          watch->interest = interest;
+          return;
+        }
       if (epoll_ctl (watch->poller->epfd,
                      watch->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
                      watch->fd, &ev) < 0)
         g_critical ("achat: epoll_ctl(%d) failed: %s", watch->fd, g_strerror (errno));
-      watch->registered = TRUE;
+      else
+        watch->registered = TRUE;
 #else
       /* Without epoll each descriptor gets its own source. */
       clear_source (&watch->fd_source);
@@ -533,11 +553,9 @@ achat_watch_schedule (AchatWatch *watch)
   if (watch->dead || watch->scheduled)
     return;
   watch->scheduled = TRUE;
+  /* Our prepare() returns TRUE on the next iteration. Watches are only
+   * touched from the thread that runs the context, so no wakeup is needed. */
   g_queue_push_tail_link (&watch->poller->scheduled, &watch->schedule_link);
-  /* Our prepare() will return TRUE on the next iteration; make sure one
-   * happens even if the context is blocked in poll() in another thread. */
-  if (!g_main_context_is_owner (watch->poller->context))
-    g_main_context_wakeup (watch->poller->context);
 }
 
 void

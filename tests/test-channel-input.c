@@ -1944,8 +1944,6 @@ main (int    argc,
   g_test_add_func ("/channel/input/construct/stream", test_construct_stream);
   g_test_add_func ("/channel/input/construct/pollable-stream", test_construct_pollable_stream);
   g_test_add_func ("/channel/input/construct/nothing", test_construct_nothing);
-  /* Last: readable/hangup fails on the current library (a failure stops
-   * the run without --keep-going). */
   g_test_add_func ("/channel/input/readable/gate", test_readable);
   g_test_add_func ("/channel/input/readable/hangup", test_readable_hangup);
 
