@@ -971,14 +971,17 @@ achat_channel_constructed (GObject *object)
   priv->attached = TRUE;
   g_object_ref (self);
 
-  if (overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
-    achat_watch_set_prepare (priv->watch, channel_prepare_cb);
-
   if (priv->pending_error != NULL)
     achat_watch_schedule (priv->watch);
   else
     {
-      channel_update_interest (self);
+      /* Overridden readable()/writable() are first asked by the prepare
+       * hook, before the first poll: not now, while a binding's __init__
+       * may still be running. */
+      if (overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+        achat_watch_set_prepare (priv->watch, channel_prepare_cb);
+      else
+        channel_update_interest (self);
       /* Pushes or close_when_done() from initialisation. */
       if (!achat_output_queue_is_empty (&priv->queue) || priv->closing)
         achat_watch_schedule (priv->watch);
