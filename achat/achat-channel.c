@@ -282,6 +282,23 @@ enum {
   IO_WOULD_BLOCK = -2,
 };
 
+/* After a failed system call: IO_WOULD_BLOCK, IO_ERROR with @error set, or
+ * 0 when it was interrupted and should be made again. */
+static gssize
+io_failed (const gchar  *what,
+           GError      **error)
+{
+  int errsv = errno;
+
+  if (errsv == EINTR)
+    return 0;
+  if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+    return IO_WOULD_BLOCK;
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+               "Error %s: %s", what, g_strerror (errsv));
+  return IO_ERROR;
+}
+
 static gssize
 transport_read (AchatChannel  *self,
                 guint8        *buffer,
@@ -295,18 +312,12 @@ transport_read (AchatChannel  *self,
       for (;;)
         {
           gssize n = recv (priv->fd, buffer, size, 0);
-          int errsv;
+          gssize failed;
 
           if (n >= 0)
             return n;
-          errsv = errno;
-          if (errsv == EINTR)
-            continue;
-          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
-            return IO_WOULD_BLOCK;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                       "Error receiving data: %s", g_strerror (errsv));
-          return IO_ERROR;
+          if ((failed = io_failed ("receiving data", error)) != 0)
+            return failed;
         }
     }
   else
@@ -347,18 +358,12 @@ transport_writev (AchatChannel         *self,
       for (;;)
         {
           gssize n = sendmsg (priv->fd, &msg, MSG_NOSIGNAL);
-          int errsv;
+          gssize failed;
 
           if (n >= 0)
             return n;
-          errsv = errno;
-          if (errsv == EINTR)
-            continue;
-          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
-            return IO_WOULD_BLOCK;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                       "Error sending data: %s", g_strerror (errsv));
-          return IO_ERROR;
+          if ((failed = io_failed ("sending data", error)) != 0)
+            return failed;
         }
     }
 #ifdef G_OS_UNIX
@@ -371,18 +376,12 @@ transport_writev (AchatChannel         *self,
       for (;;)
         {
           gssize n = writev (fd, (const struct iovec *) vectors, n_vectors);
-          int errsv;
+          gssize failed;
 
           if (n >= 0)
             return n;
-          errsv = errno;
-          if (errsv == EINTR)
-            continue;
-          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
-            return IO_WOULD_BLOCK;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                       "Error writing to file descriptor: %s", g_strerror (errsv));
-          return IO_ERROR;
+          if ((failed = io_failed ("writing to file descriptor", error)) != 0)
+            return failed;
         }
     }
 #endif

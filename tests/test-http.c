@@ -219,22 +219,6 @@ fixture_teardown (Fixture       *fixture,
   g_clear_object (&fixture->server);
 }
 
-static GSocket *
-connect_client (Fixture *fixture)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, fixture->port);
-  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                  G_SOCKET_PROTOCOL_TCP, &error);
-
-  g_assert_no_error (error);
-  g_socket_connect (socket, address, NULL, &error);
-  g_assert_no_error (error);
-  g_socket_set_blocking (socket, FALSE);
-  return socket;
-}
-
 /* Sends @request in pieces of @piece bytes (0: all at once), letting the
  * server run between pieces, then reads the response until the server
  * closes the connection. */
@@ -244,7 +228,7 @@ exchange (Fixture      *fixture,
           gsize         length,
           gsize         piece)
 {
-  g_autoptr(GSocket) client = connect_client (fixture);
+  g_autoptr(GSocket) client = test_tcp_connect (fixture->port);
   GByteArray *response = g_byte_array_new ();
   gint64 deadline = g_get_monotonic_time () + TEST_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
   gsize sent = 0;

@@ -29,23 +29,6 @@ make_server (GType    channel_type,
   return server;
 }
 
-/* A blocking-free client socket connected to the server. */
-static GSocket *
-connect_client (guint16 port)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
-  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                  G_SOCKET_PROTOCOL_TCP, &error);
-
-  g_assert_no_error (error);
-  g_socket_connect (socket, address, NULL, &error);
-  g_assert_no_error (error);
-  g_socket_set_blocking (socket, FALSE);
-  return socket;
-}
-
 static void
 client_send (GSocket     *socket,
              const gchar *text)
@@ -163,7 +146,7 @@ test_server_echo_clients (void)
   g_signal_connect (server, "channel-accepted", G_CALLBACK (on_channel_accepted), &accepted);
 
   for (i = 0; i < G_N_ELEMENTS (clients); i++)
-    clients[i] = connect_client (port);
+    clients[i] = test_tcp_connect (port);
 
   /* Interleave the clients; each sees only its own echoes, in order. */
   for (i = 0; i < G_N_ELEMENTS (clients); i++)
@@ -280,7 +263,7 @@ test_server_channel_type (void)
   g_assert_true (type == TEST_TYPE_LINE_CHANNEL);
   g_signal_connect (server, "channel-accepted", G_CALLBACK (store_channel), &channel);
 
-  client = connect_client (port);
+  client = test_tcp_connect (port);
   client_send (client, "one\r\ntwo\r\nthr");
   client_send (client, "ee\r\n");
   got = client_read (client, "3:three\r\n");
@@ -478,7 +461,7 @@ test_server_thread_context (void)
 
   thread = g_thread_new ("server", server_thread, &ts);
 
-  client = connect_client (ts.port);
+  client = test_tcp_connect (ts.port);
   client_send (client, "ping\r\n");
   got = client_read (client, "\r\n");
   g_assert_cmpstr (got, ==, "1:ping\r\n");

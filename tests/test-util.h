@@ -25,7 +25,8 @@ void          test_spin_for          (guint          ms);
 /* A connected AF_UNIX stream socket pair: returns one end as a GSocket
  * (for a channel) and the other as a plain non-blocking fd (the peer). */
 GSocket      *test_socket_pair       (int           *peer_fd);
-/* A loopback TCP connection through an AchatServer is in test-server.c. */
+/* A non-blocking client socket connected to 127.0.0.1:@port. */
+GSocket      *test_tcp_connect       (guint16        port);
 
 /* Writes all of @data to the peer fd (spinning the main loop while the
  * socket is full, so the channel can drain it). */
