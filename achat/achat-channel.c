@@ -101,6 +101,12 @@
  * keeps that buffer (64 KiB) alive. Shorter messages are always copies.
  * An idle channel holds no input buffer: reads go to a buffer shared by all
  * channels of the main context.
+ *
+ * GJS (1.74 and later) does not take a reference on a [struct@GLib.Bytes]
+ * passed to a *virtual function* such as `vfunc_terminator_found()`: keeping
+ * that object after the call reads freed memory. Copy what you keep
+ * (`message.toArray()`), or connect a signal handler instead, whose
+ * arguments GJS does reference. Python and C are not affected.
  */
 
 /* Messages at least this long are handed out as slices of the read buffer;
@@ -154,7 +160,7 @@ enum {
   PROP_SOCKET,
   PROP_STREAM,
   PROP_CONTEXT,
-  PROP_CLOSED,
+  PROP_OPEN,
   PROP_BYTES_RECEIVED,
   PROP_BYTES_SENT,
   N_PROPS
@@ -865,7 +871,7 @@ channel_close_internal (AchatChannel *self,
   g_clear_error (&priv->pending_error);
   transport_close (self);
 
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLOSED]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OPEN]);
   g_signal_emit (self, signals[CLOSED], 0, error);
   g_clear_error (&error);
 
@@ -1047,8 +1053,8 @@ achat_channel_get_property (GObject    *object,
     case PROP_CONTEXT:
       g_value_set_boxed (value, priv->context);
       break;
-    case PROP_CLOSED:
-      g_value_set_boolean (value, priv->closed);
+    case PROP_OPEN:
+      g_value_set_boolean (value, !priv->closed);
       break;
     case PROP_BYTES_RECEIVED:
       g_value_set_uint64 (value, priv->bytes_received);
@@ -1156,15 +1162,17 @@ achat_channel_class_init (AchatChannelClass *klass)
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   /**
-   * AchatChannel:is-closed: (getter is_closed)
+   * AchatChannel:is-open:
    *
-   * Whether the channel is closed. Notified once, just before
-   * [signal@Achat.Channel::closed] is emitted: bind a widget's sensitivity
-   * to it.
+   * Whether the channel is open: %TRUE from construction until it closes.
+   * Notified once, just before [signal@Achat.Channel::closed] is emitted,
+   * so a widget's sensitivity can be bound to it. The opposite of
+   * achat_channel_is_closed(). (Not "closed", the signal's name, nor
+   * "is-closed", which would hide that method in GJS.)
    */
-  properties[PROP_CLOSED] =
-    g_param_spec_boolean ("is-closed", NULL, NULL,
-                          FALSE,
+  properties[PROP_OPEN] =
+    g_param_spec_boolean ("is-open", NULL, NULL,
+                          TRUE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
                           G_PARAM_STATIC_STRINGS);
 
@@ -1832,7 +1840,7 @@ achat_channel_is_closing (AchatChannel *self)
 }
 
 /**
- * achat_channel_is_closed: (get-property is-closed)
+ * achat_channel_is_closed:
  * @self: an #AchatChannel
  *
  * Whether the channel is closed.

@@ -51,9 +51,9 @@ G_DECLARE_DERIVABLE_TYPE (AchatChannel, achat_channel, ACHAT, CHANNEL, GObject)
  *   does nothing
  * @readable: whether the channel wants input now; consulted on every main
  *   loop iteration when overridden. The default returns %TRUE
- * @writable: whether the channel may write now; consulted on every main
- *   loop iteration when overridden. The default returns %TRUE while output
- *   is queued
+ * @writable: whether the channel may write now; when overridden, consulted
+ *   on every main loop iteration while output is queued. The default
+ *   returns %TRUE while output is queued
  *
  * The class structure of [class@Achat.Channel]. Override the signal class
  * closures to handle input in a subclass (`do_terminator_found` in Python,

@@ -106,15 +106,16 @@ class ClosedOnceTest(ChannelTestCase):
         self.assertTrue(channel.is_closed())
         self.assertTrue(channel.is_closing())
 
-    def test_is_closed_notified_before_closed(self):
+    def test_open_notified_before_closed(self):
         channel, recorder, peer = self.line_channel()
         order = []
-        channel.connect('notify::is-closed',
-                        lambda channel, pspec: order.append(('notify', channel.props.is_closed)))
+        self.assertTrue(channel.props.is_open)
+        channel.connect('notify::is-open',
+                        lambda channel, pspec: order.append(('notify', channel.props.is_open)))
         channel.connect('closed', lambda channel, error: order.append(('closed', None)))
         peer.close()
         iterate_until(recorder.is_closed, 'the channel to close')
-        self.assertEqual(order, [('notify', True), ('closed', None)])
+        self.assertEqual(order, [('notify', False), ('closed', None)])
 
     def test_nothing_after_closed(self):
         channel, recorder, peer = self.line_channel()

@@ -1,0 +1,490 @@
+// SPDX-FileCopyrightText: 2026 The achat authors
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Helpers shared by the GJS tests: assertions, main loop waits, loopback TCP
+// pairs (GJS has no socketpair()), a peer that reads and writes the other
+// end, and a recorder of a channel's signals in the notation of
+// docs/behaviour.md: c(x) data-collected, T(m) terminator-found, closed.
+
+import GLib from 'gi://GLib';
+import Gio from 'gi://Gio';
+
+import Achat from 'gi://Achat?version=1.0';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/* Bytes ----------------------------------------------------------------- */
+
+/** A Uint8Array from a string (UTF-8), a Uint8Array, an array or a GLib.Bytes. */
+export function u8(data) {
+    if (data === null || data === undefined)
+        return new Uint8Array();
+    if (typeof data === 'string')
+        return encoder.encode(data);
+    if (data instanceof GLib.Bytes)
+        return data.toArray();
+    return Uint8Array.from(data);
+}
+
+/** Decodes UTF-8 (for messages the tests know are text). */
+export function text(data) {
+    return decoder.decode(u8(data));
+}
+
+/** Bytes as the C tests print them: printable ASCII, escapes otherwise. */
+export function show(data) {
+    let out = '';
+    for (const b of u8(data)) {
+        if (b === 0x0d)
+            out += '\\r';
+        else if (b === 0x0a)
+            out += '\\n';
+        else if (b === 0x5c)
+            out += '\\\\';
+        else if (b >= 0x20 && b < 0x7f)
+            out += String.fromCharCode(b);
+        else
+            out += `\\x${b.toString(16).padStart(2, '0')}`;
+    }
+    return out;
+}
+
+/** Concatenates Uint8Arrays. */
+export function concat(chunks) {
+    const length = chunks.reduce((n, c) => n + c.length, 0);
+    const out = new Uint8Array(length);
+    let pos = 0;
+    for (const c of chunks) {
+        out.set(c, pos);
+        pos += c.length;
+    }
+    return out;
+}
+
+/** length bytes of a pattern that depends on seed, to tell messages apart. */
+export function pattern(length, seed = 0) {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++)
+        out[i] = 0x21 + (i * 7 + seed * 13) % 90;   // printable, never \r or \n
+    return out;
+}
+
+/* Assertions ------------------------------------------------------------ */
+
+export class AssertionError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'AssertionError';
+    }
+}
+
+export function assert(condition, message = 'assertion failed') {
+    if (!condition)
+        throw new AssertionError(message);
+}
+
+function repr(value) {
+    if (value instanceof Uint8Array)
+        return `Uint8Array("${show(value)}")`;
+    if (typeof value === 'bigint')
+        return `${value}n`;
+    try {
+        return JSON.stringify(value);
+    } catch {
+        return String(value);
+    }
+}
+
+function deepEqual(a, b) {
+    if (Object.is(a, b))
+        return true;
+    if (a instanceof Uint8Array || b instanceof Uint8Array) {
+        return a instanceof Uint8Array && b instanceof Uint8Array &&
+            a.length === b.length && a.every((x, i) => x === b[i]);
+    }
+    if (Array.isArray(a) && Array.isArray(b))
+        return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
+    return false;
+}
+
+export function assertEqual(actual, expected, message = '') {
+    if (!deepEqual(actual, expected)) {
+        throw new AssertionError(`${message ? `${message}: ` : ''}expected ${
+            repr(expected)}, got ${repr(actual)}`);
+    }
+}
+
+/** Compares bytes, reporting the first difference of long ones. */
+export function assertBytes(actual, expected, message = '') {
+    const a = u8(actual), e = u8(expected);
+    if (deepEqual(a, e))
+        return;
+    const prefix = message ? `${message}: ` : '';
+    if (a.length + e.length < 200)
+        throw new AssertionError(`${prefix}expected "${show(e)}", got "${show(a)}"`);
+    let i = 0;
+    while (i < a.length && i < e.length && a[i] === e[i])
+        i++;
+    throw new AssertionError(`${prefix}${a.length} bytes where ${e.length} were expected; first difference at offset ${i}`);
+}
+
+/** fn must throw; pattern, if given, must match the message. Returns the error. */
+export function assertThrows(fn, pattern, message = '') {
+    try {
+        fn();
+    } catch (e) {
+        if (pattern && !pattern.test(String(e.message ?? e)))
+            throw new AssertionError(`${message ? `${message}: ` : ''}threw "${e.message}", not matching ${pattern}`);
+        return e;
+    }
+    throw new AssertionError(`${message ? `${message}: ` : ''}did not throw`);
+}
+
+/** error must be a GLib.Error of that domain and code. */
+export function assertError(error, domain, code, message = '') {
+    const prefix = message ? `${message}: ` : '';
+    assert(error instanceof GLib.Error, `${prefix}expected a GLib.Error, got ${repr(error)}`);
+    assert(error.matches(domain, code),
+        `${prefix}expected error ${GLib.quark_to_string(domain)} ${code}, got ${
+            GLib.quark_to_string(error.domain)} ${error.code}: ${error.message}`);
+}
+
+/* Main loop ------------------------------------------------------------- */
+
+const context = GLib.MainContext.default();
+
+/**
+ * Iterates the default main context until condition() is true; throws after
+ * timeout ms. A 10 ms tick keeps iteration(true) from sleeping past the
+ * deadline.
+ */
+export function waitFor(condition, what = 'condition', timeout = 5000) {
+    const deadline = GLib.get_monotonic_time() + timeout * 1000;
+    const tick = GLib.timeout_add(GLib.PRIORITY_DEFAULT, 10, () => GLib.SOURCE_CONTINUE);
+    try {
+        while (!condition()) {
+            if (GLib.get_monotonic_time() > deadline)
+                throw new AssertionError(`timed out after ${timeout} ms waiting for ${what}`);
+            context.iteration(true);
+        }
+    } finally {
+        GLib.source_remove(tick);
+    }
+}
+
+/** Runs the main loop for ms milliseconds (to check that nothing happens). */
+export function spin(ms) {
+    const deadline = GLib.get_monotonic_time() + ms * 1000;
+    const tick = GLib.timeout_add(GLib.PRIORITY_DEFAULT, 5, () => GLib.SOURCE_CONTINUE);
+    try {
+        while (GLib.get_monotonic_time() < deadline)
+            context.iteration(true);
+    } finally {
+        GLib.source_remove(tick);
+    }
+}
+
+/** A few non-blocking iterations: lets pending work run. */
+export function flush(n = 10) {
+    for (let i = 0; i < n; i++)
+        context.iteration(false);
+}
+
+/* Loopback pairs -------------------------------------------------------- */
+
+/** 127.0.0.1 with port 0: the kernel picks a free port. */
+export function anyLoopbackAddress() {
+    return Gio.InetSocketAddress.new_from_string('127.0.0.1', 0);
+}
+
+/**
+ * Listens on a loopback port chosen by the kernel.
+ *
+ * @param {Gio.SocketListener} listener a listener, service or Achat.Server
+ * @returns {Gio.InetSocketAddress} the address it listens on
+ */
+export function listenOnLoopback(listener) {
+    const [ok, address] = listener.add_address(anyLoopbackAddress(),
+        Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, null);
+    assert(ok, 'add_address failed');
+    assert(address.get_port() !== 0, 'no port chosen');
+    return address;
+}
+
+/**
+ * Two connected Gio.SocketConnections over loopback TCP.
+ *
+ * @returns {{server: Gio.SocketConnection, client: Gio.SocketConnection}}
+ */
+export function connectionPair() {
+    const listener = new Gio.SocketListener();
+    const address = listenOnLoopback(listener);
+    // The kernel completes the handshake without accept(): connect, then
+    // accept, both synchronous, in one thread.
+    const client = new Gio.SocketClient().connect(address, null);
+    const [server] = listener.accept(null);
+    listener.close();
+    return {server, client};
+}
+
+/**
+ * Two connected bare Gio.Sockets over loopback TCP.
+ *
+ * @returns {{socket: Gio.Socket, peer: Gio.Socket}} `socket` is the
+ *   accepted side
+ */
+export function socketPair() {
+    const listener = new Gio.SocketListener();
+    const address = listenOnLoopback(listener);
+    const peer = Gio.Socket.new(Gio.SocketFamily.IPV4, Gio.SocketType.STREAM, Gio.SocketProtocol.TCP);
+    peer.connect(address, null);
+    const [socket] = listener.accept_socket(null);
+    listener.close();
+    socket.set_blocking(false);
+    return {socket, peer};
+}
+
+/** A loopback port nobody listens on (bound, then closed). */
+export function refusedAddress() {
+    const socket = Gio.Socket.new(Gio.SocketFamily.IPV4, Gio.SocketType.STREAM, Gio.SocketProtocol.TCP);
+    socket.bind(anyLoopbackAddress(), false);
+    const port = socket.get_local_address().get_port();
+    socket.close();
+    return `127.0.0.1:${port}`;
+}
+
+/* The other end ---------------------------------------------------------- */
+
+/**
+ * The test's end of a connection: writes synchronously (small amounts: the
+ * kernel buffers them) or asynchronously, and reads everything
+ * asynchronously on the main loop once startReading() is called.
+ */
+export class Peer {
+    /** @param {Gio.SocketConnection|Gio.Socket} connection */
+    constructor(connection) {
+        if (connection instanceof Gio.Socket)
+            connection = connection.connection_factory_create_connection();
+        this.connection = connection;
+        this.chunks = [];
+        this.eof = false;
+        this.error = null;
+        this.closed = false;
+        this._cancellable = new Gio.Cancellable();
+        this._reading = false;
+        this._pendingWrites = 0;
+    }
+
+    /** Writes data (string, Uint8Array, GLib.Bytes) before returning. */
+    write(data) {
+        this.connection.get_output_stream().write_all(u8(data), null);
+    }
+
+    /** Writes data on the main loop; `peer.writing` is true until done. */
+    writeAsync(data) {
+        // write_bytes_async keeps a reference to the GLib.Bytes: no JS
+        // buffer has to outlive the call.
+        const writeRest = bytes => {
+            this.connection.get_output_stream().write_bytes_async(bytes, GLib.PRIORITY_DEFAULT,
+                this._cancellable, (stream, result) => {
+                    let n;
+                    try {
+                        n = stream.write_bytes_finish(result);
+                    } catch (e) {
+                        this._pendingWrites--;
+                        this.error ??= e;
+                        return;
+                    }
+                    if (n < bytes.get_size())
+                        writeRest(bytes.new_from_bytes(n, bytes.get_size() - n));
+                    else
+                        this._pendingWrites--;
+                });
+        };
+        this._pendingWrites++;
+        writeRest(data instanceof GLib.Bytes ? data : new GLib.Bytes(u8(data)));
+    }
+
+    get writing() {
+        return this._pendingWrites > 0;
+    }
+
+    /** Reads everything that arrives, until EOF or an error. */
+    startReading() {
+        if (this._reading)
+            return;
+        this._reading = true;
+        this._readMore();
+    }
+
+    _readMore() {
+        this.connection.get_input_stream().read_bytes_async(65536, GLib.PRIORITY_DEFAULT,
+            this._cancellable, (stream, result) => {
+                let bytes;
+                try {
+                    bytes = stream.read_bytes_finish(result);
+                } catch (e) {
+                    if (!e.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED))
+                        this.error = e;
+                    this._reading = false;
+                    return;
+                }
+                if (bytes.get_size() === 0) {
+                    this.eof = true;
+                    this._reading = false;
+                    return;
+                }
+                this.chunks.push(bytes.toArray());
+                this._readMore();
+            });
+    }
+
+    /** Everything read so far. */
+    get received() {
+        return concat(this.chunks);
+    }
+
+    get receivedLength() {
+        return this.chunks.reduce((n, c) => n + c.length, 0);
+    }
+
+    /** Waits until n bytes have been read. */
+    waitReceived(n, timeout = 5000) {
+        this.startReading();
+        waitFor(() => this.receivedLength >= n || this.eof || this.error,
+            `${n} bytes at the peer`, timeout);
+        assert(this.receivedLength >= n,
+            `the peer got ${this.receivedLength} bytes (eof=${this.eof}, error=${this.error}) where ${n} were expected`);
+    }
+
+    /** Waits for the end of the stream (or an error). */
+    waitEof(timeout = 5000) {
+        this.startReading();
+        waitFor(() => this.eof || this.error, 'EOF at the peer', timeout);
+    }
+
+    /** Stops writing: the channel reads EOF (the peer can still read). */
+    shutdownWrite() {
+        this.connection.get_socket().shutdown(false, true);
+    }
+
+    /** Closes the connection. */
+    close() {
+        if (this.closed)
+            return;
+        this.closed = true;
+        this._cancellable.cancel();
+        this.connection.close(null);
+    }
+}
+
+/**
+ * Makes the peer's write arrive as one read of its own: writes, then waits
+ * until the channel has read it.
+ */
+export function feed(channel, peer, data) {
+    const bytes = u8(data);
+    const target = channel.get_bytes_received() + bytes.length;
+    peer.write(bytes);
+    waitFor(() => channel.get_bytes_received() >= target || channel.is_closing(),
+        `the channel to read ${bytes.length} bytes`);
+}
+
+/* Recording signals ------------------------------------------------------ */
+
+/**
+ * Records a channel's signals: `log` in the notation of behaviour.md,
+ * `messages` (GLib.Bytes of terminator-found, kept), `error` of closed.
+ * With {collect: true} it also connects to data-collected (which makes the
+ * channel emit it; without a handler the channel takes its fast path).
+ */
+export class Recorder {
+    constructor(channel, {collect = false} = {}) {
+        this.channel = channel;
+        this.log = [];
+        this.messages = [];
+        this.collectedData = [];
+        this.closedCount = 0;
+        this.error = undefined;
+        this.afterClosed = [];
+        this.collectedAtClose = null;
+        this.ids = [];
+        if (collect) {
+            this.ids.push(channel.connect('data-collected', (_ch, data) => {
+                this._noteAfterClosed('data-collected');
+                this.collectedData.push(data);
+                this.log.push(`c(${show(data)})`);
+            }));
+        }
+        this.ids.push(channel.connect('terminator-found', (_ch, message) => {
+            this._noteAfterClosed('terminator-found');
+            this.messages.push(message);
+            this.log.push(`T(${show(message)})`);
+        }));
+        this.ids.push(channel.connect('closed', (ch, error) => {
+            this.closedCount++;
+            this.error = error;
+            this.collectedAtClose = ch.get_collected();
+            this.log.push(error ? `closed(${GLib.quark_to_string(error.domain)}:${error.code})` : 'closed');
+        }));
+    }
+
+    _noteAfterClosed(what) {
+        if (this.closedCount > 0)
+            this.afterClosed.push(what);
+    }
+
+    get logText() {
+        return this.log.join(' ');
+    }
+
+    get closed() {
+        return this.closedCount > 0;
+    }
+
+    waitClosed(timeout = 5000) {
+        waitFor(() => this.closedCount > 0, 'the channel to close', timeout);
+    }
+
+    waitMessages(n, timeout = 5000) {
+        waitFor(() => this.messages.length >= n || this.closed, `${n} messages`, timeout);
+        assert(this.messages.length >= n,
+            `got ${this.messages.length} messages (${this.logText}) where ${n} were expected`);
+    }
+
+    /** Asserts closed came once and nothing came after it. */
+    assertClosedOnce() {
+        assertEqual(this.closedCount, 1, 'closed emissions');
+        assertEqual(this.afterClosed, [], 'signals after closed');
+    }
+}
+
+/**
+ * A channel over one end of a loopback pair and a Peer on the other.
+ *
+ * @param {object} t the test context (the pair is closed after the test)
+ * @param {object} [options] `over`: 'stream' (a Gio.SocketConnection, the
+ *   default) or 'socket' (the bare Gio.Socket); `type`: the channel class;
+ *   `terminator`: a string or Uint8Array; `collect`: record data-collected
+ */
+export function channelPair(t, {over = 'stream', type = Achat.Channel, terminator = null, collect = false} = {}) {
+    let channel, peer;
+    if (over === 'socket') {
+        const pair = socketPair();
+        channel = new type({socket: pair.socket});
+        peer = new Peer(pair.peer);
+    } else {
+        const pair = connectionPair();
+        channel = new type({stream: pair.server});
+        peer = new Peer(pair.client);
+    }
+    if (terminator !== null)
+        channel.set_terminator(u8(terminator));
+    const recorder = new Recorder(channel, {collect});
+    t.defer(() => {
+        channel.close();
+        peer.close();
+    });
+    return {channel, peer, recorder};
+}
