@@ -422,6 +422,7 @@ typedef struct
   AchatServer *server;
   GMainContext *channel_context;
   GThread *channel_thread;
+  AchatChannel *channel;   /* weak */
 } ThreadServer;
 
 static void
@@ -431,6 +432,8 @@ thread_on_accepted (AchatServer  *server,
 {
   ts->channel_context = achat_channel_get_context (channel);
   ts->channel_thread = g_thread_self ();
+  ts->channel = channel;
+  g_object_add_weak_pointer (G_OBJECT (channel), (gpointer *) &ts->channel);
 }
 
 static gpointer
@@ -474,10 +477,9 @@ test_server_thread_context (void)
   g_main_context_push_thread_default (ts.context);
   g_socket_service_stop (G_SOCKET_SERVICE (ts.server));
   g_clear_object (&client);
-  /* Let the channel see EOF and close on its own context. */
-  test_spin_for (100);
+  /* The channel sees EOF on its own context, closes and is freed. */
+  test_spin_until (pointer_is_null, &ts.channel);
   g_clear_object (&ts.server);
-  test_spin_for (20);
   g_main_context_pop_thread_default (ts.context);
 
   g_main_loop_unref (ts.loop);

@@ -12,6 +12,14 @@
 
 #include "test-util.h"
 
+gboolean
+test_iterate (void)
+{
+  /* NULL would mean the global default context, not the thread-default
+   * one that channels made in this thread run on. */
+  return g_main_context_iteration (g_main_context_get_thread_default (), FALSE);
+}
+
 void
 test_spin_until (TestCondition condition,
                  gpointer      user_data)
@@ -23,7 +31,7 @@ test_spin_until (TestCondition condition,
       if (g_get_monotonic_time () > deadline)
         g_error ("timed out after %d ms waiting for a condition", TEST_TIMEOUT_MS);
       /* Block at most briefly, so the deadline is checked. */
-      if (!g_main_context_iteration (NULL, FALSE))
+      if (!test_iterate ())
         g_usleep (200);
     }
 }
@@ -34,7 +42,7 @@ test_spin_for (guint ms)
   gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
 
   while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
+    if (!test_iterate ())
       g_usleep (200);
 }
 
@@ -86,7 +94,7 @@ test_peer_write (int         peer_fd,
           g_assert_true (errno == EAGAIN || errno == EINTR);
           if (g_get_monotonic_time () > deadline)
             g_error ("timed out writing to the peer");
-          if (!g_main_context_iteration (NULL, FALSE))
+          if (!test_iterate ())
             g_usleep (200);
           continue;
         }
@@ -149,7 +157,7 @@ test_peer_read (int   peer_fd,
       g_assert_true (errno == EAGAIN || errno == EINTR);
       if (g_get_monotonic_time () > deadline)
         g_error ("timed out reading from the peer (%u bytes so far)", array->len);
-      if (!g_main_context_iteration (NULL, FALSE))
+      if (!test_iterate ())
         g_usleep (200);
     }
   return array;

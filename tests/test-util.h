@@ -15,6 +15,9 @@ G_BEGIN_DECLS
 
 typedef gboolean (*TestCondition) (gpointer user_data);
 
+/* One non-blocking iteration of the thread-default main context. */
+gboolean      test_iterate           (void);
+
 /* Iterates the thread-default main context until @condition holds;
  * fails the test after TEST_TIMEOUT_MS. */
 void          test_spin_until        (TestCondition  condition,
