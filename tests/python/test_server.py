@@ -8,7 +8,7 @@ import gc
 import socket
 
 import taptest
-from achattest import (Achat, ChannelTestCase, FinalizationWatch, Gio, Recorder,
+from achattest import (Achat, ChannelTestCase, FinalizationWatch, Gio, GLib, Recorder,
                        iterate_until, receive, receive_until_eof, send)
 
 
@@ -142,6 +142,50 @@ class ServerTest(ChannelTestCase):
         gc.collect()
         self.assertFalse(watch.finalized)
         self.assertEqual(watch.wrapper().lines, [b'still there'])
+
+class ConnectToHostTest(ChannelTestCase):
+    """The client side: Achat.Channel.connect_to_host_async/_finish."""
+
+    start = ServerTest.start
+
+    def connect(self, host_and_port, cancellable=None):
+        results = []
+        Achat.Channel.connect_to_host_async(
+            host_and_port, 0, cancellable,
+            lambda source, result: results.append(result))
+        iterate_until(lambda: results, 'the connection attempt')
+        return Achat.Channel.connect_to_host_finish(results[0])
+
+    def test_connect_and_talk(self):
+        port = self.start(Achat.Server.new(EchoLineChannel))
+        channel = self.connect('127.0.0.1:%d' % port)
+        self.assertIsInstance(channel, Achat.Channel)
+        channel.set_terminator(b'\n')
+        recorder = Recorder(channel)
+        channel.push(b'hello\nworld\n')
+        iterate_until(lambda: len(recorder.messages()) == 2, 'two replies')
+        self.assertEqual(recorder.messages(), [b'HELLO', b'WORLD'])
+        channel.close()
+        self.assertEqual(recorder.simple()[-1], ('closed', None))
+
+    def test_connect_refused(self):
+        listener = socket.socket()
+        listener.bind(('127.0.0.1', 0))
+        port = listener.getsockname()[1]
+        listener.close()   # nothing listens there now
+        with self.assertRaises(GLib.Error) as caught:
+            self.connect('127.0.0.1:%d' % port)
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
+                                                 Gio.IOErrorEnum.CONNECTION_REFUSED))
+
+    def test_connect_cancelled(self):
+        cancellable = Gio.Cancellable()
+        cancellable.cancel()
+        with self.assertRaises(GLib.Error) as caught:
+            self.connect('127.0.0.1:9', cancellable)
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(),
+                                                 Gio.IOErrorEnum.CANCELLED))
+
 
 if __name__ == '__main__':
     taptest.main()
