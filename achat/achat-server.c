@@ -34,6 +34,12 @@
  * g_socket_service_start (G_SOCKET_SERVICE (server));
  * ```
  *
+ * The listen backlog is %ACHAT_SERVER_DEFAULT_BACKLOG rather than
+ * [class@Gio.SocketListener]'s default of 10 (a server constructed with
+ * that value gets the larger one), so that a burst of clients is accepted
+ * without stalling; set [property@Gio.SocketListener:listen-backlog] before
+ * adding addresses to change it.
+ *
  * Channels run on the thread-default main context of the thread where the
  * connection is accepted, and keep themselves alive until they close: the
  * server keeps no reference to them.
@@ -73,6 +79,20 @@ achat_server_incoming (GSocketService    *service,
   g_signal_emit (self, signals[CHANNEL_ACCEPTED], 0, channel);
 
   return TRUE;
+}
+
+static void
+achat_server_constructed (GObject *object)
+{
+  gint backlog = 0;
+
+  G_OBJECT_CLASS (achat_server_parent_class)->constructed (object);
+
+  /* GSocketListener's default of 10 pending connections (a construct
+   * property) makes a burst of clients stall in SYN retransmits. */
+  g_object_get (object, "listen-backlog", &backlog, NULL);
+  if (backlog == 10)
+    g_socket_listener_set_backlog (G_SOCKET_LISTENER (object), ACHAT_SERVER_DEFAULT_BACKLOG);
 }
 
 static void
@@ -117,6 +137,7 @@ achat_server_class_init (AchatServerClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GSocketServiceClass *service_class = G_SOCKET_SERVICE_CLASS (klass);
 
+  object_class->constructed = achat_server_constructed;
   object_class->get_property = achat_server_get_property;
   object_class->set_property = achat_server_set_property;
 

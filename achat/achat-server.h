@@ -17,6 +17,14 @@
 
 G_BEGIN_DECLS
 
+/**
+ * ACHAT_SERVER_DEFAULT_BACKLOG:
+ *
+ * The listen backlog of a new [class@Achat.Server]: how many connections
+ * the kernel queues before they are accepted.
+ */
+#define ACHAT_SERVER_DEFAULT_BACKLOG 1024
+
 #define ACHAT_TYPE_SERVER (achat_server_get_type ())
 
 ACHAT_AVAILABLE_IN_ALL

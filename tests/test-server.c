@@ -284,6 +284,35 @@ test_server_channel_type (void)
   g_socket_service_stop (G_SOCKET_SERVICE (server));
 }
 
+/* A burst of clients is not held back by a listen backlog of 10. */
+static void
+test_server_backlog (void)
+{
+  g_autoptr(AchatServer) server = NULL;
+  GSocket *clients[300];
+  gint backlog = 0;
+  guint16 port;
+  guint i;
+
+  server = make_server (TEST_TYPE_LINE_CHANNEL, &port);
+  g_object_get (server, "listen-backlog", &backlog, NULL);
+  g_assert_cmpint (backlog, ==, ACHAT_SERVER_DEFAULT_BACKLOG);
+
+  /* Connect them all before the server accepts any, then talk to each. */
+  for (i = 0; i < G_N_ELEMENTS (clients); i++)
+    clients[i] = test_tcp_connect (port);
+  for (i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      g_autofree gchar *got = NULL;
+
+      client_send (clients[i], "hi\r\n");
+      got = client_read (clients[i], "\r\n");
+      g_assert_cmpstr (got, ==, "1:hi\r\n");
+      g_object_unref (clients[i]);
+    }
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+}
+
 static void
 test_server_channel_type_invalid (void)
 {
@@ -495,6 +524,7 @@ main (int    argc,
   g_test_add_func ("/server/echo-clients", test_server_echo_clients);
   g_test_add_func ("/server/channel-type", test_server_channel_type);
   g_test_add_func ("/server/channel-type-invalid", test_server_channel_type_invalid);
+  g_test_add_func ("/server/backlog", test_server_backlog);
   g_test_add_func ("/server/thread-context", test_server_thread_context);
   g_test_add_func ("/client/connect-to-host", test_connect_to_host);
   g_test_add_func ("/client/connect-refused", test_connect_refused);

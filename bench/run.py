@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+# SPDX-FileCopyrightText: 2026 The achat authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+"""Runs every benchmark scenario against every contender and prints a
+Markdown table: medians, min-max spread, server CPU per message, peak
+server RSS, and ratios to the raw epoll ceiling and to libevent.
+
+    bench/run.py [--build-dir _build] [--runs 5] [--only lines,frames-100]
+                 [--contenders achat,libevent,raw] [--quick]
+
+Contenders are interleaved run by run (A B C ..., A B C ...) so that drift
+on the machine hits them all alike. The server is pinned to CPU 0 and the
+load generator to CPU 1 (when the machine has two), so a wakeup costs the
+same for every contender.
+"""
+
+import argparse
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+PYTHON = '/usr/bin/python3'   # Debian's, which still has asynchat
+
+# name, loadgen arguments, messages per run (for per-message figures)
+SCENARIOS = [
+    ('lines-64', ['lines', '1000000', '64'], 1000000),
+    ('frames-100', ['frames', '200000', '100'], 200000),
+    ('frames-64k', ['frames', '4000', '65536'], 4000),
+    ('frames-1m', ['frames', '200', '1048576'], 200),
+    ('ping-1', ['ping', '1', '20000'], 20000),
+    ('ping-100', ['ping', '100', '500'], 50000),
+    ('ping-1000', ['ping', '1000', '50'], 50000),
+    ('download-1g', ['download', str(1 << 30)], 1),
+]
+
+QUICK = {
+    'lines-64': ['lines', '100000', '64'],
+    'frames-100': ['frames', '20000', '100'],
+    'frames-64k': ['frames', '400', '65536'],
+    'frames-1m': ['frames', '20', '1048576'],
+    'ping-1': ['ping', '1', '2000'],
+    'ping-100': ['ping', '100', '50'],
+    'ping-1000': ['ping', '1000', '5'],
+    'download-1g': ['download', str(64 << 20)],
+}
+
+
+def contenders(build_dir):
+    bench = os.path.join(build_dir, 'bench')
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ)
+    env['LD_LIBRARY_PATH'] = os.path.join(build_dir, 'achat')
+    found = []
+    for name, argv in [
+        ('raw', [os.path.join(bench, 'server-raw')]),
+        ('achat', [os.path.join(bench, 'server-achat')]),
+        ('libevent', [os.path.join(bench, 'server-libevent')]),
+        ('gio', [os.path.join(bench, 'server-gio')]),
+        ('asynchat', [PYTHON, os.path.join(here, 'server-asynchat.py')]),
+        ('asyncio', [PYTHON, os.path.join(here, 'server-asyncio.py')]),
+    ]:
+        if os.path.exists(argv[-1]):
+            found.append((name, argv, env))
+    return found
+
+
+def pinned(argv, cpu):
+    if os.cpu_count() and os.cpu_count() >= 2 and os.path.exists('/usr/bin/taskset'):
+        return ['/usr/bin/taskset', '-c', str(cpu)] + argv
+    return argv
+
+
+def proc_cpu_seconds(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    ticks = os.sysconf('SC_CLK_TCK')
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def proc_peak_rss_kib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1])
+    return 0
+
+
+def start_server(argv, env):
+    server = subprocess.Popen(pinned(argv, 0) + ['0'], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env, text=True)
+    deadline = time.monotonic() + 20
+    line = server.stdout.readline()
+    match = re.search(r'listening on 127\.0\.0\.1:(\d+)', line or '')
+    if not match or time.monotonic() > deadline:
+        server.kill()
+        raise RuntimeError('%s did not start: %r %s' % (argv, line, server.stderr.read()))
+    return server, int(match.group(1))
+
+
+def stop_server(server):
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def run_once(loadgen, argv, env, scenario_args, timeout):
+    server, port = start_server(argv, env)
+    try:
+        pid = server.pid
+        # taskset execs the server in place, so the pid is the server's.
+        cpu_before = proc_cpu_seconds(pid)
+        result = subprocess.run(pinned([loadgen, str(port)] + scenario_args, 1),
+                                capture_output=True, text=True, timeout=timeout)
+        cpu_after = proc_cpu_seconds(pid)
+        rss = proc_peak_rss_kib(pid)
+    finally:
+        stop_server(server)
+    if result.returncode != 0:
+        raise RuntimeError('loadgen failed: %s' % result.stderr.strip())
+    values = dict(re.findall(r'(\w+)=([\d.e+-]+)', result.stdout))
+    return float(values['seconds']), cpu_after - cpu_before, rss
+
+
+def fmt_ratio(value, reference):
+    if not reference:
+        return '-'
+    return '%.2f' % (value / reference)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--build-dir', default='_build')
+    parser.add_argument('--runs', type=int, default=5)
+    parser.add_argument('--only', default='')
+    parser.add_argument('--contenders', default='')
+    parser.add_argument('--quick', action='store_true', help='smaller runs, for a smoke test')
+    parser.add_argument('--timeout', type=float, default=300)
+    options = parser.parse_args()
+
+    loadgen = os.path.join(options.build_dir, 'bench', 'loadgen')
+    todo = [s for s in SCENARIOS if not options.only or s[0] in options.only.split(',')]
+    field = contenders(options.build_dir)
+    if options.contenders:
+        field = [c for c in field if c[0] in options.contenders.split(',')]
+    if not os.path.exists(loadgen) or not field:
+        sys.exit('build the benchmarks first: ninja -C %s' % options.build_dir)
+
+    print('machine: %s, %d CPUs, %s; runs: %d (medians), server on CPU 0, load on CPU 1'
+          % (platform.node() and platform.platform(), os.cpu_count(),
+             platform.python_version(), options.runs))
+    print()
+    print('| scenario | contender | median s | min-max s | server CPU µs/msg | peak RSS KiB | × raw | × libevent |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|')
+
+    for name, args, messages in todo:
+        if options.quick:
+            args = QUICK[name]
+            messages = max(1, messages // 10)
+        samples = {c[0]: [] for c in field}
+        for _ in range(options.runs):
+            for contender, argv, env in field:
+                try:
+                    samples[contender].append(run_once(loadgen, argv, env, args, options.timeout))
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    print('# %s %s: %s' % (name, contender, error), file=sys.stderr)
+        medians = {c: statistics.median(s[0] for s in v) for c, v in samples.items() if v}
+        for contender, values in samples.items():
+            if not values:
+                print('| %s | %s | failed | | | | | |' % (name, contender))
+                continue
+            seconds = [v[0] for v in values]
+            cpu = statistics.median(v[1] for v in values) / messages * 1e6
+            rss = max(v[2] for v in values)
+            print('| %s | %s | %.3f | %.3f-%.3f | %.2f | %d | %s | %s |' % (
+                name, contender, medians[contender], min(seconds), max(seconds), cpu, rss,
+                fmt_ratio(medians[contender], medians.get('raw')),
+                fmt_ratio(medians[contender], medians.get('libevent'))))
+        sys.stdout.flush()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,429 @@
+/* server-achat.c: the achat contender of the benchmark
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Usage: server-achat PORT [--vfunc]
+ *
+ * Speaks bench/PROTOCOL.md on 127.0.0.1:PORT (0: the kernel picks), prints
+ * `listening on 127.0.0.1:PORT` and serves until SIGTERM or SIGINT.
+ *
+ * By default each channel is a plain AchatChannel with a handler connected
+ * to "terminator-found", as the documentation teaches. With --vfunc the
+ * server makes channels of a subclass that overrides the terminator_found
+ * class closure instead, to compare the two paths.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib-unix.h>
+#include <achat/achat.h>
+
+#define CHUNK_SIZE (64 * 1024)
+
+/* Byte i of a GET stream is (i * 7 + 3) & 0xff: its period is 256, so every
+ * chunk of a stream starting at 0 is this same block. */
+static guint8 pattern_block[CHUNK_SIZE];
+static GBytes *pattern_bytes;
+
+static void
+pattern_init (void)
+{
+  gsize i;
+
+  for (i = 0; i < CHUNK_SIZE; i++)
+    pattern_block[i] = (guint8) ((i * 7 + 3) & 0xff);
+  pattern_bytes = g_bytes_new_static (pattern_block, CHUNK_SIZE);
+}
+
+/* BenchPatternProducer: n bytes of the pattern, in 64 KiB chunks. */
+
+#define BENCH_TYPE_PATTERN_PRODUCER (bench_pattern_producer_get_type ())
+G_DECLARE_FINAL_TYPE (BenchPatternProducer, bench_pattern_producer, BENCH, PATTERN_PRODUCER, GObject)
+
+struct _BenchPatternProducer
+{
+  GObject parent_instance;
+  guint64 remaining;
+};
+
+static void bench_pattern_producer_iface_init (AchatProducerInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (BenchPatternProducer, bench_pattern_producer, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (ACHAT_TYPE_PRODUCER,
+                                                      bench_pattern_producer_iface_init))
+
+static GBytes *
+bench_pattern_producer_more (AchatProducer *producer)
+{
+  BenchPatternProducer *self = BENCH_PATTERN_PRODUCER (producer);
+  gsize length;
+
+  if (self->remaining == 0)
+    return NULL;
+  if (self->remaining >= CHUNK_SIZE)
+    {
+      self->remaining -= CHUNK_SIZE;
+      return g_bytes_ref (pattern_bytes);
+    }
+  length = (gsize) self->remaining;
+  self->remaining = 0;
+  return g_bytes_new_from_bytes (pattern_bytes, 0, length);
+}
+
+static void
+bench_pattern_producer_iface_init (AchatProducerInterface *iface)
+{
+  iface->more = bench_pattern_producer_more;
+}
+
+static void
+bench_pattern_producer_class_init (BenchPatternProducerClass *klass G_GNUC_UNUSED)
+{
+}
+
+static void
+bench_pattern_producer_init (BenchPatternProducer *self G_GNUC_UNUSED)
+{
+}
+
+static AchatProducer *
+bench_pattern_producer_new (guint64 n)
+{
+  BenchPatternProducer *self = g_object_new (BENCH_TYPE_PATTERN_PRODUCER, NULL);
+
+  self->remaining = n;
+  return ACHAT_PRODUCER (self);
+}
+
+/* The protocol, shared by both channel flavours. */
+
+typedef enum
+{
+  MODE_COMMAND,
+  MODE_LINES,
+  MODE_FRAME_HEADER,
+  MODE_FRAME_BODY,
+} Mode;
+
+typedef struct
+{
+  Mode mode;
+  guint64 lines;
+  guint64 line_bytes;
+  guint64 frames;
+  guint64 frame_bytes;
+  guint32 sum;
+} Conn;
+
+static const guint8 crlf[] = "\r\n";
+
+static void
+reply (AchatChannel *channel,
+       const gchar  *format,
+       ...) G_GNUC_PRINTF (2, 3);
+
+static void
+reply (AchatChannel *channel,
+       const gchar  *format,
+       ...)
+{
+  gchar buffer[128];
+  va_list args;
+  int length;
+
+  va_start (args, format);
+  length = g_vsnprintf (buffer, sizeof buffer, format, args);
+  va_end (args);
+  g_assert (length > 0 && (gsize) length < sizeof buffer);
+  achat_channel_push (channel, (const guint8 *) buffer, (gsize) length);
+}
+
+static void
+reply_err (AchatChannel *channel)
+{
+  achat_channel_push (channel, (const guint8 *) "ERR\r\n", 5);
+}
+
+/* Parses a decimal number filling all of @data..@length. */
+static gboolean
+parse_u64 (const guint8 *data,
+           gsize         length,
+           guint64      *out)
+{
+  guint64 value = 0;
+  gsize i;
+
+  if (length == 0 || length > 19)
+    return FALSE;
+  for (i = 0; i < length; i++)
+    {
+      if (data[i] < '0' || data[i] > '9')
+        return FALSE;
+      value = value * 10 + (guint64) (data[i] - '0');
+    }
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+line_is (const guint8 *data,
+         gsize         length,
+         const gchar  *word)
+{
+  gsize word_length = strlen (word);
+
+  return length == word_length && memcmp (data, word, length) == 0;
+}
+
+static gboolean
+line_starts (const guint8 *data,
+             gsize         length,
+             const gchar  *prefix)
+{
+  gsize prefix_length = strlen (prefix);
+
+  return length >= prefix_length && memcmp (data, prefix, prefix_length) == 0;
+}
+
+static void
+handle_command (AchatChannel *channel,
+                Conn         *conn,
+                const guint8 *data,
+                gsize         length)
+{
+  guint64 n;
+
+  if (line_starts (data, length, "PING "))
+    {
+      achat_channel_push (channel, (const guint8 *) "PONG ", 5);
+      achat_channel_push (channel, data + 5, length - 5);
+      achat_channel_push (channel, crlf, 2);
+    }
+  else if (line_is (data, length, "LINES"))
+    {
+      conn->mode = MODE_LINES;
+      conn->lines = 0;
+      conn->line_bytes = 0;
+    }
+  else if (line_is (data, length, "FRAMES"))
+    {
+      conn->mode = MODE_FRAME_HEADER;
+      conn->frames = 0;
+      conn->frame_bytes = 0;
+      conn->sum = 0;
+    }
+  else if (line_starts (data, length, "GET ") &&
+           parse_u64 (data + 4, length - 4, &n))
+    {
+      g_autoptr(AchatProducer) producer = bench_pattern_producer_new (n);
+
+      achat_channel_push_with_producer (channel, producer);
+    }
+  else
+    {
+      reply_err (channel);
+    }
+}
+
+static void
+handle_message (AchatChannel *channel,
+                Conn         *conn,
+                GBytes       *message)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (message, &length);
+  guint64 n;
+  guint32 sum;
+  gsize i;
+
+  switch (conn->mode)
+    {
+    case MODE_COMMAND:
+      handle_command (channel, conn, data, length);
+      break;
+
+    case MODE_LINES:
+      if (line_is (data, length, "QUIT"))
+        {
+          reply (channel, "OK %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "\r\n",
+                 conn->lines, conn->line_bytes);
+          conn->mode = MODE_COMMAND;
+        }
+      else
+        {
+          conn->lines++;
+          conn->line_bytes += length;
+        }
+      break;
+
+    case MODE_FRAME_HEADER:
+      if (!parse_u64 (data, length, &n))
+        {
+          reply_err (channel);
+          conn->mode = MODE_COMMAND;
+        }
+      else if (n == 0)
+        {
+          reply (channel, "OK %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %u\r\n",
+                 conn->frames, conn->frame_bytes, conn->sum);
+          conn->mode = MODE_COMMAND;
+        }
+      else
+        {
+          achat_channel_set_terminator_count (channel, n);
+          conn->mode = MODE_FRAME_BODY;
+        }
+      break;
+
+    case MODE_FRAME_BODY:
+      sum = conn->sum;
+      for (i = 0; i < length; i++)
+        sum += data[i];
+      conn->sum = sum;
+      conn->frames++;
+      conn->frame_bytes += length;
+      achat_channel_set_terminator (channel, crlf, 2);
+      conn->mode = MODE_FRAME_HEADER;
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* The signal flavour: a plain AchatChannel and a connected handler. */
+
+static void
+on_terminator_found (AchatChannel *channel,
+                     GBytes       *message,
+                     gpointer      user_data)
+{
+  handle_message (channel, user_data, message);
+}
+
+static void
+conn_free (gpointer  data,
+           GClosure *closure G_GNUC_UNUSED)
+{
+  g_free (data);
+}
+
+static void
+on_channel_accepted (AchatServer  *server G_GNUC_UNUSED,
+                     AchatChannel *channel,
+                     gpointer      user_data G_GNUC_UNUSED)
+{
+  achat_channel_set_terminator (channel, crlf, 2);
+  g_signal_connect_data (channel, "terminator-found",
+                         G_CALLBACK (on_terminator_found),
+                         g_new0 (Conn, 1), conn_free, 0);
+}
+
+/* The vfunc flavour: a subclass overriding the class closure. */
+
+#define BENCH_TYPE_CHANNEL (bench_channel_get_type ())
+G_DECLARE_FINAL_TYPE (BenchChannel, bench_channel, BENCH, CHANNEL, AchatChannel)
+
+struct _BenchChannel
+{
+  AchatChannel parent_instance;
+  Conn conn;
+};
+
+G_DEFINE_FINAL_TYPE (BenchChannel, bench_channel, ACHAT_TYPE_CHANNEL)
+
+static void
+bench_channel_terminator_found (AchatChannel *channel,
+                                GBytes       *message)
+{
+  handle_message (channel, &BENCH_CHANNEL (channel)->conn, message);
+}
+
+static void
+bench_channel_class_init (BenchChannelClass *klass)
+{
+  AchatChannelClass *channel_class = ACHAT_CHANNEL_CLASS (klass);
+
+  channel_class->terminator_found = bench_channel_terminator_found;
+}
+
+static void
+bench_channel_init (BenchChannel *self)
+{
+  achat_channel_set_terminator (ACHAT_CHANNEL (self), crlf, 2);
+}
+
+/* main */
+
+static gboolean
+on_quit_signal (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(AchatServer) server = NULL;
+  g_autoptr(GInetAddress) loopback = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  gboolean vfunc = FALSE;
+  const gchar *port_arg = NULL;
+  guint64 port;
+  int i;
+
+  for (i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--vfunc") == 0)
+        vfunc = TRUE;
+      else if (port_arg == NULL)
+        port_arg = argv[i];
+      else
+        port_arg = "";
+    }
+  if (port_arg == NULL ||
+      !g_ascii_string_to_unsigned (port_arg, 10, 0, G_MAXUINT16, &port, NULL))
+    {
+      fprintf (stderr, "usage: %s PORT [--vfunc]\n", argv[0]);
+      return 2;
+    }
+
+  pattern_init ();
+  loop = g_main_loop_new (NULL, FALSE);
+
+  server = achat_server_new (vfunc ? BENCH_TYPE_CHANNEL : ACHAT_TYPE_CHANNEL);
+  loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  address = g_inet_socket_address_new (loopback, (guint16) port);
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server), address,
+                                      G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP,
+                                      NULL, &bound, &error))
+    {
+      fprintf (stderr, "listen: %s\n", error->message);
+      return 1;
+    }
+  if (!vfunc)
+    g_signal_connect (server, "channel-accepted",
+                      G_CALLBACK (on_channel_accepted), NULL);
+
+  g_unix_signal_add (SIGTERM, on_quit_signal, loop);
+  g_unix_signal_add (SIGINT, on_quit_signal, loop);
+
+  g_socket_service_start (G_SOCKET_SERVICE (server));
+  printf ("listening on 127.0.0.1:%u\n",
+          (guint) g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  fflush (stdout);
+
+  g_main_loop_run (loop);
+
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+  return 0;
+}
