@@ -538,12 +538,41 @@ channel_deliver_held (AchatChannel *self)
     channel_deliver (self, NULL, &event);
 }
 
+/* Reads once into the context's read buffer and frames what came.
+ * Returns what transport_read() returned. */
+static gssize
+channel_read_once (AchatChannel  *self,
+                   GError       **error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  AchatReadBuffer *buffer = achat_poller_take_read_buffer (priv->poller);
+  gssize n = transport_read (self, buffer->data, buffer->size, error);
+
+  if (n > 0)
+    {
+      priv->bytes_received += n;
+      channel_process_input (self, buffer, buffer->data, n);
+    }
+  achat_poller_return_read_buffer (priv->poller, buffer);
+  return n;
+}
+
+/* No more input will come: deliver what the framer holds. */
+static void
+channel_end_input (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  priv->eof = TRUE;
+  if (!priv->closed)
+    channel_deliver_held (self);
+}
+
 static void
 channel_handle_input (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   g_autoptr(GError) error = NULL;
-  AchatReadBuffer *buffer;
   gssize n;
 
   if (priv->in_input)
@@ -556,27 +585,11 @@ channel_handle_input (AchatChannel *self)
     }
 
   priv->in_input = TRUE;
-  buffer = achat_poller_take_read_buffer (priv->poller);
-  n = transport_read (self, buffer->data, buffer->size, &error);
-
-  if (n > 0)
-    {
-      priv->bytes_received += n;
-      channel_process_input (self, buffer, buffer->data, n);
-    }
-  else if (n == 0)
-    {
-      priv->eof = TRUE;
-      channel_deliver_held (self);
-    }
-  else if (n == IO_ERROR)
-    {
-      priv->eof = TRUE;
-      channel_deliver_held (self);
-      channel_close_internal (self, g_steal_pointer (&error));
-    }
-
-  achat_poller_return_read_buffer (priv->poller, buffer);
+  n = channel_read_once (self, &error);
+  if (n == 0 || n == IO_ERROR)
+    channel_end_input (self);
+  if (n == IO_ERROR)
+    channel_close_internal (self, g_steal_pointer (&error));
   priv->in_input = FALSE;
   priv->input_reentered = FALSE;
 
@@ -602,26 +615,10 @@ channel_fail_after_input (AchatChannel *self,
 
   if (!priv->in_input && !priv->eof && priv->want_input && priv->poller != NULL)
     {
-      gboolean more = TRUE;
-
       priv->in_input = TRUE;
-      while (more && !priv->closed)
-        {
-          AchatReadBuffer *buffer = achat_poller_take_read_buffer (priv->poller);
-          gssize n = transport_read (self, buffer->data, buffer->size, NULL);
-
-          if (n > 0)
-            {
-              priv->bytes_received += n;
-              channel_process_input (self, buffer, buffer->data, n);
-            }
-          else
-            more = FALSE;
-          achat_poller_return_read_buffer (priv->poller, buffer);
-        }
-      priv->eof = TRUE;
-      if (!priv->closed)
-        channel_deliver_held (self);
+      while (!priv->closed && channel_read_once (self, NULL) > 0)
+        ;
+      channel_end_input (self);
       priv->in_input = FALSE;
     }
 

@@ -186,9 +186,8 @@ poller_prepare (GSource *source,
     {
       /* Watches whose readiness depends on application code (readable() and
        * writable() overrides) are asked before every poll, as asyncore did.
-       * Hold off reaping: a hook may destroy watches. */
-      /* A hook may destroy any watch, so walk a snapshot; watches destroyed
-       * meanwhile are only freed once dispatch_depth is back to 0. */
+       * A hook may destroy any watch, so walk a snapshot; destroyed watches
+       * are only freed once dispatch_depth is back to 0. */
       AchatWatch **snapshot = g_newa (AchatWatch *, poller->prepared.length);
       guint n = 0, i;
       GList *l;
