@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-protocol.h"
+
 #define WRITE_MAX  (256 * 1024)       /* largest single write */
 #define BATCH      (256 * 1024)       /* target size of a pre-built batch */
 #define READ_CAP   (256 * 1024)
@@ -422,8 +424,7 @@ main (int argc, char **argv)
     a2 = parse_u64_arg (pos[3], "size");
 
   signal (SIGPIPE, SIG_IGN);
-  for (i = 0; i < (int) sizeof pattern; i++)
-    pattern[i] = (unsigned char) ((i * 7 + 3) & 0xff);
+  bench_pattern_fill (pattern, sizeof pattern);
 
   if (mode == MODE_PING) {
     if (a1 == 0 || a1 > 1000000)

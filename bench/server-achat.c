@@ -21,6 +21,8 @@
 #include <glib-unix.h>
 #include <achat/achat.h>
 
+#include "bench-protocol.h"
+
 #define CHUNK_SIZE (64 * 1024)
 
 /* Byte i of a GET stream is (i * 7 + 3) & 0xff: its period is 256, so every
@@ -31,10 +33,7 @@ static GBytes *pattern_bytes;
 static void
 pattern_init (void)
 {
-  gsize i;
-
-  for (i = 0; i < CHUNK_SIZE; i++)
-    pattern_block[i] = (guint8) ((i * 7 + 3) & 0xff);
+  bench_pattern_fill (pattern_block, CHUNK_SIZE);
   pattern_bytes = g_bytes_new_static (pattern_block, CHUNK_SIZE);
 }
 
@@ -147,27 +146,6 @@ reply_err (AchatChannel *channel)
   achat_channel_push (channel, (const guint8 *) "ERR\r\n", 5);
 }
 
-/* Parses a decimal number filling all of @data..@length. */
-static gboolean
-parse_u64 (const guint8 *data,
-           gsize         length,
-           guint64      *out)
-{
-  guint64 value = 0;
-  gsize i;
-
-  if (length == 0 || length > 19)
-    return FALSE;
-  for (i = 0; i < length; i++)
-    {
-      if (data[i] < '0' || data[i] > '9')
-        return FALSE;
-      value = value * 10 + (guint64) (data[i] - '0');
-    }
-  *out = value;
-  return TRUE;
-}
-
 static gboolean
 line_is (const guint8 *data,
          gsize         length,
@@ -216,7 +194,7 @@ handle_command (AchatChannel *channel,
       conn->sum = 0;
     }
   else if (line_starts (data, length, "GET ") &&
-           parse_u64 (data + 4, length - 4, &n))
+           bench_parse_u64 (data + 4, length - 4, &n))
     {
       g_autoptr(AchatProducer) producer = bench_pattern_producer_new (n);
 
@@ -260,7 +238,7 @@ handle_message (AchatChannel *channel,
       break;
 
     case MODE_FRAME_HEADER:
-      if (!parse_u64 (data, length, &n))
+      if (!bench_parse_u64 (data, length, &n))
         {
           reply_err (channel);
           conn->mode = MODE_COMMAND;

@@ -26,6 +26,8 @@
 #include <glib-unix.h>
 #include <gio/gio.h>
 
+#include "bench-protocol.h"
+
 #define CHUNK_SIZE (64 * 1024)
 
 /* Large enough for a frame header to arrive with a good part of its body,
@@ -39,10 +41,7 @@ static guint8 pattern_block[CHUNK_SIZE];
 static void
 pattern_init (void)
 {
-  gsize i;
-
-  for (i = 0; i < CHUNK_SIZE; i++)
-    pattern_block[i] = (guint8) ((i * 7 + 3) & 0xff);
+  bench_pattern_fill (pattern_block, CHUNK_SIZE);
 }
 
 typedef enum
@@ -245,27 +244,6 @@ queue_pattern (Conn    *conn,
 
 /* Input: one read_line_async() per line; frame bodies from the buffer. */
 
-/* Parses a decimal number filling all of @text. */
-static gboolean
-parse_u64 (const gchar *text,
-           gsize        length,
-           guint64     *out)
-{
-  guint64 value = 0;
-  gsize i;
-
-  if (length == 0 || length > 19)
-    return FALSE;
-  for (i = 0; i < length; i++)
-    {
-      if (text[i] < '0' || text[i] > '9')
-        return FALSE;
-      value = value * 10 + (guint64) (text[i] - '0');
-    }
-  *out = value;
-  return TRUE;
-}
-
 static void read_line (Conn *conn);
 static void read_body (Conn *conn);
 
@@ -292,7 +270,7 @@ handle_command (Conn        *conn,
       conn->sum = 0;
     }
   else if (length >= 4 && memcmp (line, "GET ", 4) == 0 &&
-           parse_u64 (line + 4, length - 4, &n))
+           bench_parse_u64 (line + 4, length - 4, &n))
     queue_pattern (conn, n);
   else
     reply (conn, "ERR\r\n");
@@ -327,7 +305,7 @@ handle_line (Conn        *conn,
       break;
 
     case MODE_FRAME_HEADER:
-      if (!parse_u64 (line, length, &n))
+      if (!bench_parse_u64 (line, length, &n))
         {
           reply (conn, "ERR\r\n");
           conn->mode = MODE_COMMAND;

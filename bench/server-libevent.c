@@ -31,6 +31,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "bench-protocol.h"
+
 #define CHUNK_SIZE (64 * 1024)
 /* Refill the output when it drops to this, up to HIGH_OUTPUT. */
 #define LOW_OUTPUT CHUNK_SIZE
@@ -68,10 +70,7 @@ static void process_input (struct conn *conn);
 static void
 pattern_init (void)
 {
-  size_t i;
-
-  for (i = 0; i < CHUNK_SIZE; i++)
-    pattern_block[i] = (unsigned char) ((i * 7 + 3) & 0xff);
+  bench_pattern_fill (pattern_block, CHUNK_SIZE);
 }
 
 static void
@@ -85,25 +84,6 @@ static void
 reply (struct conn *conn, const char *text, size_t length)
 {
   evbuffer_add (bufferevent_get_output (conn->bev), text, length);
-}
-
-/* Parses a decimal number filling all of @data..@length. */
-static int
-parse_u64 (const char *data, size_t length, uint64_t *out)
-{
-  uint64_t value = 0;
-  size_t i;
-
-  if (length == 0 || length > 19)
-    return 0;
-  for (i = 0; i < length; i++)
-    {
-      if (data[i] < '0' || data[i] > '9')
-        return 0;
-      value = value * 10 + (uint64_t) (data[i] - '0');
-    }
-  *out = value;
-  return 1;
 }
 
 /* Tops the output up to HIGH_OUTPUT with chunks of the GET stream. Returns
@@ -166,7 +146,7 @@ handle_command (struct conn *conn, const char *line, size_t length)
       conn->sum = 0;
     }
   else if (length >= 4 && memcmp (line, "GET ", 4) == 0 &&
-           parse_u64 (line + 4, length - 4, &n))
+           bench_parse_u64 (line + 4, length - 4, &n))
     {
       stream_start (conn, n);
     }
@@ -206,7 +186,7 @@ handle_line (struct conn *conn, const char *line, size_t length)
       break;
 
     case MODE_FRAME_HEADER:
-      if (!parse_u64 (line, length, &n))
+      if (!bench_parse_u64 (line, length, &n))
         {
           reply (conn, "ERR\r\n", 5);
           conn->mode = MODE_COMMAND;

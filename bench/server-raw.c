@@ -29,6 +29,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench-protocol.h"
+
 #define IN_CAP    (256 * 1024)         /* read buffer per connection */
 #define OUT_CAP   (64 * 1024 + 256)    /* reply queue per connection */
 #define CMD_MAX   (64 * 1024)          /* longest command line answered with more than ERR */
@@ -162,27 +164,6 @@ reply_ok (struct conn *c, int with_sum)
   c->out_end += (size_t) n;
 }
 
-/* Strict unsigned decimal; returns 0 on success. */
-static int
-parse_u64 (const char *p, size_t n, uint64_t *out)
-{
-  uint64_t v = 0;
-  size_t i;
-
-  if (n == 0 || n > 20)
-    return -1;
-  for (i = 0; i < n; i++) {
-    unsigned d = (unsigned char) p[i] - '0';
-    if (d > 9)
-      return -1;
-    if (v > (UINT64_MAX - d) / 10)
-      return -1;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return 0;
-}
-
 static void
 command (struct conn *c, const char *line, size_t len)
 {
@@ -203,7 +184,7 @@ command (struct conn *c, const char *line, size_t len)
     c->mode = M_HDR;
     c->count = c->bytes = 0;
     c->sum = 0;
-  } else if (len > 4 && memcmp (line, "GET ", 4) == 0 && parse_u64 (line + 4, len - 4, &n) == 0) {
+  } else if (len > 4 && memcmp (line, "GET ", 4) == 0 && bench_parse_u64 (line + 4, len - 4, &n)) {
     c->get_left = n;
     c->get_off = 0;
   } else {
@@ -322,7 +303,7 @@ process (struct conn *c)
         return;
       }
       c->in_pos = c->scan = (size_t) (t + 2 - c->in);
-      if (c->partial > 0 || parse_u64 (start, len, &n) != 0) {
+      if (c->partial > 0 || !bench_parse_u64 (start, len, &n)) {
         out_put (c, "ERR\r\n", 5);
         c->mode = M_CMD;
       } else if (n == 0) {
@@ -480,7 +461,6 @@ main (int argc, char **argv)
   int lfd, one = 1;
   long port;
   char *endp;
-  size_t i;
 
   if (argc != 2) {
     fprintf (stderr, "usage: %s PORT\n", argv[0]);
@@ -492,8 +472,7 @@ main (int argc, char **argv)
     return 2;
   }
 
-  for (i = 0; i < sizeof pattern; i++)
-    pattern[i] = (unsigned char) ((i * 7 + 3) & 0xff);
+  bench_pattern_fill (pattern, sizeof pattern);
   raise_nofile ();
 
   memset (&sa, 0, sizeof sa);
