@@ -31,6 +31,9 @@ import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from taplib import Tap  # noqa: E402
+
 STARTUP_TIMEOUT = 15.0   # GJS can be slow to start on a loaded machine
 STEP_TIMEOUT = 5.0
 EXIT_TIMEOUT = 10.0
@@ -40,30 +43,6 @@ WELCOME = "* welcome, send NICK <name>"
 BAD_NICK = "! invalid nick, use 1-16 of A-Z a-z 0-9 _ -"
 NICK_FIRST = "! send NICK <name> first"
 
-
-# TAP ---------------------------------------------------------------------
-
-class Tap:
-    def __init__(self, planned):
-        self.number = 0
-        self.failed = 0
-        print(f"1..{planned}", flush=True)
-
-    def diag(self, text):
-        for line in str(text).rstrip("\n").splitlines():
-            print(f"# {line}", flush=True)
-
-    def result(self, ok, description, diagnostics=None):
-        self.number += 1
-        print(f"{'ok' if ok else 'not ok'} {self.number} - {description}", flush=True)
-        if not ok:
-            self.failed += 1
-            if diagnostics:
-                self.diag(diagnostics)
-
-    def skip(self, description, reason):
-        self.number += 1
-        print(f"ok {self.number} - {description} # SKIP {reason}", flush=True)
 
 
 class Failure(Exception):

@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from taplib import Tap  # noqa: E402
+
 START_TIMEOUT = 10   # seconds for a server to print its port
 IO_TIMEOUT = 10      # seconds for one request
 EXIT_TIMEOUT = 10    # seconds for a server to exit after SIGTERM
@@ -45,25 +48,6 @@ def make_body():
         body[i:i + 8] = b"\r\n\r\n\0\0\0\0"
     return bytes(body)
 
-
-class Tap:
-    def __init__(self, planned):
-        self.number = 0
-        self.failed = 0
-        print(f"1..{planned}", flush=True)
-
-    def diag(self, text):
-        for line in str(text).rstrip("\n").splitlines() or [""]:
-            print(f"# {line}", flush=True)
-
-    def result(self, ok, name, diagnostics=None, directive=None):
-        self.number += 1
-        if not ok:
-            self.failed += 1
-        suffix = f" # {directive}" if directive else ""
-        print(f"{'ok' if ok else 'not ok'} {self.number} - {name}{suffix}", flush=True)
-        if diagnostics and not ok:
-            self.diag(diagnostics)
 
 
 class CheckFailed(Exception):

@@ -26,31 +26,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from taplib import Tap  # noqa: E402
+
 REDIS_SERVER = "/usr/bin/redis-server"
 STARTUP_TIMEOUT = 10.0
 RUN_TIMEOUT = 30.0
 
-
-class Tap:
-    def __init__(self):
-        self.number = 0
-        self.failed = 0
-
-    def diag(self, text):
-        for line in str(text).rstrip("\n").splitlines():
-            print(f"# {line}", flush=True)
-
-    def result(self, ok, description, diagnostics=None):
-        self.number += 1
-        print(f"{'ok' if ok else 'not ok'} {self.number} - {description}", flush=True)
-        if not ok:
-            self.failed += 1
-            if diagnostics:
-                self.diag(diagnostics)
-
-    def skip(self, description, reason):
-        self.number += 1
-        print(f"ok {self.number} - {description} # SKIP {reason}", flush=True)
 
 
 def free_port():
@@ -177,10 +159,10 @@ def main(argv):
     redis = Redis()
     try:
         if not redis.start():
-            print("1..1", flush=True)
+            tap.plan(1)
             tap.result(False, "redis-server starts", redis.log_text())
             return 1
-        print("1..22", flush=True)
+        tap.plan(22)
         r = Runner(tap, client, f"127.0.0.1:{redis.port}")
 
         # Single commands, given as arguments.
