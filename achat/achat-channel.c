@@ -1087,6 +1087,48 @@ achat_channel_set_property (GObject      *object,
 }
 
 /**
+ * AchatChannelClass::data_collected:
+ * @self: the channel
+ * @data: bytes received before the next terminator
+ *
+ * Class closure of [signal@Achat.Channel::data-collected]. The default
+ * appends @data to the message that terminator-found will carry; an
+ * override that does not chain up keeps its own buffer.
+ */
+
+/**
+ * AchatChannelClass::terminator_found:
+ * @self: the channel
+ * @message: everything collected since the previous terminator
+ *
+ * Class closure of [signal@Achat.Channel::terminator-found]. The default
+ * does nothing. In GJS, copy @message if you keep it (see the class
+ * documentation).
+ */
+
+/**
+ * AchatChannelClass::readable:
+ * @self: the channel
+ *
+ * Whether the channel wants input now. When overridden it is asked before
+ * every poll of the main loop, as asyncore did; while it returns %FALSE
+ * nothing is read, not even a hang-up.
+ *
+ * Returns: %TRUE to read; the default always does
+ */
+
+/**
+ * AchatChannelClass::writable:
+ * @self: the channel
+ *
+ * Whether the channel may write now. When overridden it is asked before
+ * every poll of the main loop while output is queued; while it returns
+ * %FALSE nothing is written.
+ *
+ * Returns: %TRUE to write; the default does while output is queued
+ */
+
+/**
  * AchatChannelClass::closed:
  * @self: the channel
  * @error: (nullable): why the channel closed, or %NULL for an orderly close

@@ -81,6 +81,15 @@ achat_server_incoming (GSocketService    *service,
   return TRUE;
 }
 
+/**
+ * AchatServerClass::channel_accepted:
+ * @self: the server
+ * @channel: the channel made for the new connection
+ *
+ * Class closure of [signal@Achat.Server::channel-accepted]. The default
+ * does nothing.
+ */
+
 static void
 achat_server_constructed (GObject *object)
 {
