@@ -15,6 +15,7 @@
 #include "achat-enums.h"
 #include "achat-error.h"
 #include "achat-framer-private.h"
+#include "achat-marshal-private.h"
 #include "achat-output-queue-private.h"
 #include "achat-poller-private.h"
 
@@ -153,6 +154,8 @@ typedef struct
   guint input_reentered : 1;
   guint in_flush : 1;
   guint want_input : 1;            /* input interest, as last computed */
+  guint dc_observed : 1;           /* see channel_observe() */
+  guint tf_observed : 1;
 } AchatChannelPrivate;
 
 enum {
@@ -255,12 +258,6 @@ achat_channel_real_data_collected (AchatChannel *self,
 
   bytes = g_bytes_get_data (data, &length);
   collected_append (priv, bytes, length);
-}
-
-static void
-achat_channel_real_terminator_found (AchatChannel *self,
-                                     GBytes       *message)
-{
 }
 
 static void
@@ -428,18 +425,25 @@ transport_close (AchatChannel *self)
 
 /* Input ----------------------------------------------------------------- */
 
-static inline gboolean
-data_collected_observed (AchatChannel *self)
+/* Whether anyone observes data-collected and terminator-found: a class
+ * handler other than the default, or a connected handler. Asking GObject
+ * costs about as much as an emission, so the answer is cached while input
+ * is delivered: computed before each read is framed, and again after
+ * handlers ran, for what they may have connected. A cached TRUE that went
+ * stale costs only time (an emission nobody handles, or one to the default
+ * handler); a FALSE is never left stale once a handler has run. */
+static void
+channel_observe (AchatChannel *self)
 {
-  return ACHAT_CHANNEL_GET_CLASS (self)->data_collected != achat_channel_real_data_collected ||
-         g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE);
-}
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  AchatChannelClass *klass = ACHAT_CHANNEL_GET_CLASS (self);
 
-static inline gboolean
-terminator_found_observed (AchatChannel *self)
-{
-  return ACHAT_CHANNEL_GET_CLASS (self)->terminator_found != achat_channel_real_terminator_found ||
-         g_signal_has_handler_pending (self, signals[TERMINATOR_FOUND], 0, FALSE);
+  priv->dc_observed =
+    klass->data_collected != achat_channel_real_data_collected ||
+    g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE);
+  priv->tf_observed =
+    klass->terminator_found != NULL ||
+    g_signal_has_handler_pending (self, signals[TERMINATOR_FOUND], 0, FALSE);
 }
 
 static GBytes *
@@ -464,7 +468,7 @@ channel_deliver (AchatChannel           *self,
 
   if (event->length > 0)
     {
-      if (data_collected_observed (self))
+      if (priv->dc_observed)
         {
           GBytes *data = event_bytes (buffer, event);
 
@@ -473,10 +477,11 @@ channel_deliver (AchatChannel           *self,
           g_bytes_unref (data);
           if (priv->closed || generation != priv->input_generation)
             return FALSE;
+          channel_observe (self);
         }
       else if (!event->terminator)
         collected_append (priv, event->data, event->length);
-      else if (!terminator_found_observed (self))
+      else if (!priv->tf_observed)
         ; /* nobody will see this message */
       else if (priv->collected_len == 0)
         message = event_bytes (buffer, event);   /* no copy for big messages */
@@ -486,7 +491,7 @@ channel_deliver (AchatChannel           *self,
 
   if (event->terminator)
     {
-      if (terminator_found_observed (self))
+      if (priv->tf_observed)
         {
           if (message == NULL)
             message = collected_take (priv);
@@ -494,6 +499,12 @@ channel_deliver (AchatChannel           *self,
           g_bytes_unref (message);
           if (priv->closed || generation != priv->input_generation)
             return FALSE;
+          /* A handler may have connected to data-collected (to stream the
+           * body that follows, say); a connected terminator-found handler
+           * that went away only costs an emission nobody handles. */
+          if (!priv->dc_observed)
+            priv->dc_observed =
+              g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE);
         }
       else
         {
@@ -514,6 +525,7 @@ channel_process_input (AchatChannel    *self,
   AchatChannelPrivate *priv = GET_PRIV (self);
   gsize pos = 0;
 
+  channel_observe (self);
   while (!priv->closed)
     {
       AchatFramerEvent event;
@@ -1153,7 +1165,10 @@ achat_channel_class_init (AchatChannelClass *klass)
   g_type_class_unref (g_type_class_ref (G_TYPE_SOCKET));
 
   klass->data_collected = achat_channel_real_data_collected;
-  klass->terminator_found = achat_channel_real_terminator_found;
+  /* terminator_found has no default: asynchat's found_terminator() was
+   * abstract too. A NULL class handler lets GLib call a single connected
+   * handler on its fast path, without boxing the message in a GValue. */
+  klass->terminator_found = NULL;
   klass->closed = achat_channel_real_closed;
   klass->readable = achat_channel_real_readable;
   klass->writable = achat_channel_real_writable;
@@ -1266,8 +1281,10 @@ achat_channel_class_init (AchatChannelClass *klass)
                   G_SIGNAL_RUN_LAST,
                   G_STRUCT_OFFSET (AchatChannelClass, data_collected),
                   NULL, NULL,
-                  NULL,
+                  g_cclosure_marshal_VOID__BOXED,
                   G_TYPE_NONE, 1, G_TYPE_BYTES);
+  g_signal_set_va_marshaller (signals[DATA_COLLECTED], G_TYPE_FROM_CLASS (klass),
+                              _achat_marshal_VOID__BYTESv);
 
   /**
    * AchatChannel::terminator-found:
@@ -1292,8 +1309,10 @@ achat_channel_class_init (AchatChannelClass *klass)
                   G_SIGNAL_RUN_LAST,
                   G_STRUCT_OFFSET (AchatChannelClass, terminator_found),
                   NULL, NULL,
-                  NULL,
+                  g_cclosure_marshal_VOID__BOXED,
                   G_TYPE_NONE, 1, G_TYPE_BYTES);
+  g_signal_set_va_marshaller (signals[TERMINATOR_FOUND], G_TYPE_FROM_CLASS (klass),
+                              _achat_marshal_VOID__BYTESv);
 
   /**
    * AchatChannel::closed:

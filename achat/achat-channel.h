@@ -46,7 +46,10 @@ G_DECLARE_DERIVABLE_TYPE (AchatChannel, achat_channel, ACHAT, CHANNEL, GObject)
  * @data_collected: class closure of [signal@Achat.Channel::data-collected];
  *   the default appends @data to the message being collected
  * @terminator_found: class closure of
- *   [signal@Achat.Channel::terminator-found]; the default does nothing
+ *   [signal@Achat.Channel::terminator-found]; %NULL in `AchatChannel`, like
+ *   Python's abstract `found_terminator()`, so there is nothing to chain up
+ *   to. (With no class handler, GLib calls a single connected handler
+ *   without boxing the message in a #GValue.)
  * @closed: class closure of [signal@Achat.Channel::closed]; the default
  *   does nothing
  * @readable: whether the channel wants input now; consulted on every main

@@ -1775,6 +1775,118 @@ test_many_lines (void)
     }
 }
 
+/* Handlers connected while input is delivered -------------------------- */
+
+/* The channel skips data-collected when nobody observes it and caches who
+ * does while it frames a read: a handler connected from another handler
+ * must still see the rest of the same read. */
+
+static void
+log_collected (AchatChannel *channel,
+               GBytes       *data,
+               GString      *log)
+{
+  gsize length;
+  const guint8 *bytes = g_bytes_get_data (data, &length);
+
+  g_string_append (log, "c(");
+  test_append_escaped (log, bytes, length);
+  g_string_append (log, ") ");
+}
+
+static void
+log_found (AchatChannel *channel,
+           GBytes       *message,
+           GString      *log)
+{
+  gsize length;
+  const guint8 *bytes = g_bytes_get_data (message, &length);
+
+  g_string_append (log, "T(");
+  test_append_escaped (log, bytes, length);
+  g_string_append (log, ") ");
+}
+
+static void
+connect_collected_on_start (AchatChannel *channel,
+                            GBytes       *message,
+                            GString      *log)
+{
+  if (g_bytes_get_size (message) == 5 &&
+      memcmp (g_bytes_get_data (message, NULL), "START", 5) == 0)
+    g_signal_connect (channel, "data-collected", G_CALLBACK (log_collected), log);
+}
+
+static void
+test_connect_collected_in_found (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  AchatChannel *channel = achat_channel_new (socket);
+  g_autoptr(GString) log = g_string_new (NULL);
+
+  set_terminator (channel, "\r\n");
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (connect_collected_on_start), log);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (log_found), log);
+
+  /* One read: the handler connected at START sees the lines after it. */
+  test_feed (channel, peer, "a\r\nSTART\r\nbc\r\nd", 15);
+  g_assert_cmpstr (log->str, ==, "T(a) T(START) c(bc) T(bc) c(d) ");
+
+  g_signal_handlers_disconnect_by_data (channel, log);
+  achat_channel_close (channel);
+  assert_finalized_after_unref (channel);
+  close (peer);
+}
+
+static void
+connect_found_on_collected (AchatChannel *channel,
+                            GBytes       *data,
+                            GString      *log)
+{
+  if (!g_signal_has_handler_pending (channel, g_signal_lookup ("terminator-found",
+                                                               ACHAT_TYPE_CHANNEL),
+                                     0, FALSE))
+    g_signal_connect (channel, "terminator-found", G_CALLBACK (log_found), log);
+}
+
+static void
+disconnect_found (AchatChannel *channel,
+                  GBytes       *message,
+                  GString      *log)
+{
+  g_signal_handlers_disconnect_by_func (channel, log_found, log);
+  g_signal_handlers_disconnect_by_func (channel, disconnect_found, log);
+}
+
+static void
+test_connect_found_in_collected (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  AchatChannel *channel = achat_channel_new (socket);
+  g_autoptr(GString) log = g_string_new (NULL);
+
+  /* Only data-collected is observed at first: the terminator-found handler
+   * it connects receives the very message that piece ends, and after
+   * that handler goes away the channel keeps framing correctly. */
+  set_terminator (channel, "\n");
+  g_signal_connect (channel, "data-collected", G_CALLBACK (connect_found_on_collected), log);
+  test_feed (channel, peer, "one\ntwo\n", 8);
+  g_assert_cmpstr (log->str, ==, "T(one) T(two) ");
+
+  g_signal_handlers_disconnect_by_func (channel, connect_found_on_collected, log);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (disconnect_found), log);
+  g_string_truncate (log, 0);
+  test_feed (channel, peer, "three\nfour\nfi", 13);
+  g_assert_cmpstr (log->str, ==, "T(three) ");
+  assert_collected (channel, "fi");
+
+  achat_channel_close (channel);
+  assert_finalized_after_unref (channel);
+  close (peer);
+}
+
 /* Construction ----------------------------------------------------------- */
 
 static void
@@ -1940,6 +2052,10 @@ main (int    argc,
   g_test_add_func ("/channel/input/reentry/nested-main-loop", test_nested_main_loop);
   g_test_add_func ("/channel/input/large/1MiB-message", test_large_message);
   g_test_add_func ("/channel/input/large/10000-lines", test_many_lines);
+  g_test_add_func ("/channel/input/observers/connect-collected-in-found",
+                   test_connect_collected_in_found);
+  g_test_add_func ("/channel/input/observers/connect-found-in-collected",
+                   test_connect_found_in_collected);
   g_test_add_func ("/channel/input/construct/socket", test_construct_socket);
   g_test_add_func ("/channel/input/construct/stream", test_construct_stream);
   g_test_add_func ("/channel/input/construct/pollable-stream", test_construct_pollable_stream);
