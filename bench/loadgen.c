@@ -10,6 +10,9 @@
  *   loadgen PORT ping C R         C connections x R sequential PING/PONG round trips
  *   loadgen PORT download N       GET N, verify the N pattern bytes
  *   options: --timeout SECONDS (default 60)
+ *            --idle SECONDS (ping only: every connection first sends "PING"
+ *            without the rest of its line and stays idle that long; the
+ *            round trips, and the time measured, start after)
  *
  * Prints one line on stdout: mode=... n=... bytes=... seconds=...
  * msgs_per_sec=... mib_per_sec=... (time from the first byte sent to the
@@ -74,6 +77,7 @@ struct conn {
 
 static enum mode mode;
 static double timeout_s = 60.0;
+static double idle_s = 0.0;
 static double deadline;
 static int epfd;
 static char expect[128];          /* lines/frames/download: the final reply line */
@@ -362,7 +366,7 @@ static void
 usage (const char *argv0)
 {
   fprintf (stderr,
-           "usage: %s PORT MODE ARGS [--timeout SECONDS]\n"
+           "usage: %s PORT MODE ARGS [--timeout SECONDS] [--idle SECONDS]\n"
            "  lines N L       N lines of L bytes in line mode\n"
            "  frames N LEN    N frames of LEN bytes in frame mode\n"
            "  ping C R        C connections, R sequential PING/PONG each\n"
@@ -393,6 +397,11 @@ main (int argc, char **argv)
       timeout_s = strtod (argv[i] + 10, &end);
       if (*end != '\0' || !(timeout_s > 0))
         fail ("bad --timeout: %s", argv[i] + 10);
+    } else if (strcmp (argv[i], "--idle") == 0 && i + 1 < argc) {
+      char *end;
+      idle_s = strtod (argv[++i], &end);
+      if (*end != '\0' || !(idle_s >= 0))
+        fail ("bad --idle: %s", argv[i]);
     } else if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0) {
       usage (argv[0]);
     } else if (npos < 8) {
@@ -434,6 +443,8 @@ main (int argc, char **argv)
     nconn = a1;
     ping_rounds = a2;
     raise_nofile (nconn + 16);
+  } else if (idle_s > 0) {
+    fail ("--idle applies to ping only");
   }
 
   deadline = now () + timeout_s;
@@ -570,6 +581,23 @@ main (int argc, char **argv)
     bytes = 0;
     break;
   }
+  }
+
+  /* Idle phase: every server-side connection holds a partial line. */
+  if (idle_s > 0) {
+    struct timespec ts;
+    uint64_t k;
+
+    for (k = 0; k < nconn; k++) {
+      if (send (conns[k].fd, conns[k].msg, 4, MSG_NOSIGNAL) != 4)
+        fail ("connection %u: short send of the idle prefix", conns[k].id);
+      conns[k].off = 4;
+    }
+    ts.tv_sec = (time_t) idle_s;
+    ts.tv_nsec = (long) ((idle_s - (double) ts.tv_sec) * 1e9);
+    while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+      ;
+    deadline = now () + timeout_s;
   }
 
   /* Run. */

@@ -19,6 +19,7 @@ import argparse
 import os
 import platform
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -36,6 +37,8 @@ SCENARIOS = [
     ('ping-1', ['ping', '1', '20000'], 20000),
     ('ping-100', ['ping', '100', '500'], 50000),
     ('ping-1000', ['ping', '1000', '50'], 50000),
+    ('ping-10000', ['ping', '10000', '5'], 50000),
+    ('idle-busy-1000', ['ping', '1000', '50', '--idle', '1'], 50000),
     ('download-1g', ['download', str(1 << 30)], 1),
 ]
 
@@ -47,6 +50,8 @@ QUICK = {
     'ping-1': ['ping', '1', '2000'],
     'ping-100': ['ping', '100', '50'],
     'ping-1000': ['ping', '1000', '5'],
+    'ping-10000': ['ping', '10000', '1'],
+    'idle-busy-1000': ['ping', '1000', '5', '--idle', '0.2'],
     'download-1g': ['download', str(64 << 20)],
 }
 
@@ -91,9 +96,16 @@ def proc_peak_rss_kib(pid):
     return 0
 
 
+def raise_nofile():
+    """Lets the server hold ping-10000's connections: soft limit = hard."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def start_server(argv, env):
     server = subprocess.Popen(pinned(argv, 0) + ['0'], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env, text=True)
+                              stderr=subprocess.PIPE, env=env, text=True,
+                              preexec_fn=raise_nofile)
     deadline = time.monotonic() + 20
     line = server.stdout.readline()
     match = re.search(r'listening on 127\.0\.0\.1:(\d+)', line or '')
