@@ -446,13 +446,22 @@ channel_observe (AchatChannel *self)
     g_signal_has_handler_pending (self, signals[TERMINATOR_FOUND], 0, FALSE);
 }
 
-static GBytes *
-event_bytes (AchatReadBuffer        *buffer,
-             const AchatFramerEvent *event)
+/* The message for @event: a slice of the read buffer when it is long, else
+ * a copy (in the context's reusable message buffer). Released with
+ * achat_poller_release_message(). */
+static void
+event_message (AchatChannelPrivate    *priv,
+               AchatReadBuffer        *buffer,
+               const AchatFramerEvent *event,
+               AchatMessage           *message)
 {
   if (buffer != NULL && event->from_input && event->length >= SLICE_MIN)
-    return achat_read_buffer_slice (buffer, event->data, event->length);
-  return g_bytes_new (event->data, event->length);
+    {
+      message->bytes = achat_read_buffer_slice (buffer, event->data, event->length);
+      message->lent = NULL;
+    }
+  else
+    achat_poller_copy_message (priv->poller, event->data, event->length, message);
 }
 
 /* Delivers one framer event; returns FALSE when delivery must stop (the
@@ -464,17 +473,18 @@ channel_deliver (AchatChannel           *self,
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   guint generation = priv->input_generation;
-  GBytes *message = NULL;
+  AchatMessage message = { NULL, };
 
   if (event->length > 0)
     {
       if (priv->dc_observed)
         {
-          GBytes *data = event_bytes (buffer, event);
+          AchatMessage data;
 
+          event_message (priv, buffer, event, &data);
           priv->collect_generation = generation;
-          g_signal_emit (self, signals[DATA_COLLECTED], 0, data);
-          g_bytes_unref (data);
+          g_signal_emit (self, signals[DATA_COLLECTED], 0, data.bytes);
+          achat_poller_release_message (priv->poller, &data);
           if (priv->closed || generation != priv->input_generation)
             return FALSE;
           channel_observe (self);
@@ -484,7 +494,7 @@ channel_deliver (AchatChannel           *self,
       else if (!priv->tf_observed)
         ; /* nobody will see this message */
       else if (priv->collected_len == 0)
-        message = event_bytes (buffer, event);   /* no copy for big messages */
+        event_message (priv, buffer, event, &message);   /* no copy for big messages */
       else
         collected_append (priv, event->data, event->length);
     }
@@ -493,10 +503,10 @@ channel_deliver (AchatChannel           *self,
     {
       if (priv->tf_observed)
         {
-          if (message == NULL)
-            message = collected_take (priv);
-          g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message);
-          g_bytes_unref (message);
+          if (message.bytes == NULL)
+            message.bytes = collected_take (priv);
+          g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message.bytes);
+          achat_poller_release_message (priv->poller, &message);
           if (priv->closed || generation != priv->input_generation)
             return FALSE;
           /* A handler may have connected to data-collected (to stream the
@@ -508,7 +518,7 @@ channel_deliver (AchatChannel           *self,
         }
       else
         {
-          g_clear_pointer (&message, g_bytes_unref);
+          achat_poller_release_message (priv->poller, &message);
           collected_reset (priv);
         }
     }

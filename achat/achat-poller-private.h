@@ -12,7 +12,9 @@
  * to the same context.
  *
  * The poller also owns what channels share per context: the read buffer
- * (an idle channel holds no input buffer at all), the list of watches that
+ * (an idle channel holds no input buffer at all), the buffer that short
+ * messages are copied into (handed back after each emission unless a handler
+ * kept the message), the list of watches that
  * asked to run on the next iteration (flushing output pushed outside a
  * dispatch), and the watches whose readiness must be recomputed before every
  * poll (channels overriding readable() or writable()).
@@ -67,5 +69,20 @@ void             achat_poller_return_read_buffer  (AchatPoller           *poller
 GBytes          *achat_read_buffer_slice          (AchatReadBuffer       *buffer,
                                                    const guint8          *data,
                                                    gsize                  length);
+
+/* A message copied into the context's reusable message buffer. */
+typedef struct
+{
+  GBytes *bytes;
+  guint8 *lent;      /* the message buffer @bytes owns, or NULL */
+  gsize lent_size;
+} AchatMessage;
+
+void             achat_poller_copy_message        (AchatPoller           *poller,
+                                                   const guint8          *data,
+                                                   gsize                  length,
+                                                   AchatMessage          *message);
+void             achat_poller_release_message     (AchatPoller           *poller,
+                                                   AchatMessage          *message);
 
 G_END_DECLS

@@ -38,6 +38,8 @@ struct _AchatPoller
   guint dispatch_depth;
 
   AchatReadBuffer *spare;
+  guint8 *message_spare;   /* see achat_poller_copy_message() */
+  gsize message_spare_size;
 };
 
 struct _AchatWatch
@@ -157,6 +159,83 @@ achat_poller_return_read_buffer (AchatPoller     *poller,
     poller->spare = buffer;
   else
     read_buffer_free (buffer);
+}
+
+/* Message buffers ------------------------------------------------------- */
+
+/* Short messages are copies (a kept message must not pin a read buffer),
+ * but a copy costs two allocations: the data and the GBytes. The data goes
+ * into a buffer that g_bytes_unref_to_data() hands back without a copy when
+ * no handler kept the message, so a stream of short messages reuses one
+ * buffer. A kept message keeps that buffer; its size is at most twice the
+ * message plus MESSAGE_SLACK, so keeping messages costs about what copies
+ * would. */
+#define MESSAGE_MIN 64
+#define MESSAGE_SLACK 256
+
+void
+achat_poller_copy_message (AchatPoller  *poller,
+                           const guint8 *data,
+                           gsize         length,
+                           AchatMessage *message)
+{
+  guint8 *buffer = NULL;
+  gsize size = 0;
+
+  if (length == 0)
+    {
+      message->bytes = g_bytes_new (NULL, 0);
+      message->lent = NULL;
+      message->lent_size = 0;
+      return;
+    }
+
+  if (poller != NULL)
+    {
+      buffer = g_steal_pointer (&poller->message_spare);
+      size = poller->message_spare_size;
+    }
+  if (buffer == NULL || size < length || size > 2 * length + MESSAGE_SLACK)
+    {
+      g_free (buffer);
+      size = MAX (length, MESSAGE_MIN);
+      buffer = g_malloc (size);
+    }
+
+  memcpy (buffer, data, length);
+  message->bytes = g_bytes_new_take (buffer, length);
+  message->lent = buffer;
+  message->lent_size = size;
+}
+
+/* Drops the emitter's reference on @message->bytes, taking the buffer back
+ * when nobody else holds one. */
+void
+achat_poller_release_message (AchatPoller  *poller,
+                              AchatMessage *message)
+{
+  gsize length;
+  guint8 *data;
+
+  if (message->lent == NULL)
+    {
+      g_clear_pointer (&message->bytes, g_bytes_unref);
+      return;
+    }
+
+  data = g_bytes_unref_to_data (g_steal_pointer (&message->bytes), &length);
+  if (data == message->lent && poller != NULL && poller->message_spare == NULL)
+    {
+      poller->message_spare = data;
+      poller->message_spare_size = message->lent_size;
+    }
+  else
+    {
+      /* A handler kept the message (@data is a copy of it), or a nested
+       * delivery already refilled the spare slot. */
+      g_free (data);
+    }
+  message->lent = NULL;
 }
 
 /* The source ------------------------------------------------------------ */
@@ -312,6 +391,7 @@ poller_finalize (GSource *source)
   g_slist_free_full (g_steal_pointer (&poller->dead), (GDestroyNotify) watch_free);
   if (poller->spare)
     read_buffer_free (g_steal_pointer (&poller->spare));
+  g_clear_pointer (&poller->message_spare, g_free);
   if (poller->epfd >= 0)
     close (poller->epfd);
 }
