@@ -1775,6 +1775,61 @@ test_many_lines (void)
     }
 }
 
+/* Short messages share one reusable buffer ----------------------------- */
+
+/* Keeps every other message; the others hand their buffer back for the
+ * next message, of another length. */
+static void
+keep_every_other (AchatChannel *channel,
+                  GBytes       *message,
+                  GPtrArray    *kept)
+{
+  static guint n;
+
+  if (n++ % 2 == 0)
+    g_ptr_array_add (kept, g_bytes_ref (message));
+}
+
+static void
+test_kept_short_messages (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  AchatChannel *channel = achat_channel_new (socket);
+  g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GString) stream = g_string_new (NULL);
+  static const gsize lengths[] = { 3, 1, 300, 2, 40, 1000, 5, 64, 64, 7, 2000, 1 };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (lengths); i++)
+    {
+      for (gsize j = 0; j < lengths[i]; j++)
+        g_string_append_c (stream, 'a' + (i + j) % 26);
+      g_string_append (stream, "\n");
+    }
+
+  set_terminator (channel, "\n");
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (keep_every_other), kept);
+  test_feed (channel, peer, stream->str, stream->len);
+
+  /* Every kept message is intact after later ones reused the buffer. */
+  g_assert_cmpuint (kept->len, ==, G_N_ELEMENTS (lengths) / 2);
+  for (i = 0; i < kept->len; i++)
+    {
+      GBytes *message = g_ptr_array_index (kept, i);
+      const guint8 *data = g_bytes_get_data (message, NULL);
+      guint k = 2 * i;
+
+      g_assert_cmpuint (g_bytes_get_size (message), ==, lengths[k]);
+      for (gsize j = 0; j < lengths[k]; j++)
+        g_assert_cmpint (data[j], ==, 'a' + (k + j) % 26);
+    }
+
+  achat_channel_close (channel);
+  assert_finalized_after_unref (channel);
+  close (peer);
+}
+
 /* Handlers connected while input is delivered -------------------------- */
 
 /* The channel skips data-collected when nobody observes it and caches who
@@ -2052,6 +2107,7 @@ main (int    argc,
   g_test_add_func ("/channel/input/reentry/nested-main-loop", test_nested_main_loop);
   g_test_add_func ("/channel/input/large/1MiB-message", test_large_message);
   g_test_add_func ("/channel/input/large/10000-lines", test_many_lines);
+  g_test_add_func ("/channel/input/kept-short-messages", test_kept_short_messages);
   g_test_add_func ("/channel/input/observers/connect-collected-in-found",
                    test_connect_collected_in_found);
   g_test_add_func ("/channel/input/observers/connect-found-in-collected",
