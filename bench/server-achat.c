@@ -214,8 +214,6 @@ handle_message (AchatChannel *channel,
   gsize length;
   const guint8 *data = g_bytes_get_data (message, &length);
   guint64 n;
-  guint32 sum;
-  gsize i;
 
   switch (conn->mode)
     {
@@ -257,10 +255,7 @@ handle_message (AchatChannel *channel,
       break;
 
     case MODE_FRAME_BODY:
-      sum = conn->sum;
-      for (i = 0; i < length; i++)
-        sum += data[i];
-      conn->sum = sum;
+      conn->sum += bench_sum_bytes (data, length);
       conn->frames++;
       conn->frame_bytes += length;
       achat_channel_set_terminator (channel, crlf, 2);

@@ -400,8 +400,6 @@ read_body (Conn *conn)
       g_autoptr(GError) error = NULL;
       gsize wanted = (gsize) MIN (conn->body_remaining, piece_size);
       gssize got;
-      guint32 sum;
-      gssize i;
 
       if (g_buffered_input_stream_get_available (buffered) < wanted)
         {
@@ -420,10 +418,7 @@ read_body (Conn *conn)
             g_debug ("read: %s", error->message);
           return;
         }
-      sum = conn->sum;
-      for (i = 0; i < got; i++)
-        sum += conn->body_buffer[i];
-      conn->sum = sum;
+      conn->sum += bench_sum_bytes (conn->body_buffer, (gsize) got);
       conn->frame_bytes += (guint64) got;
       conn->body_remaining -= (guint64) got;
     }

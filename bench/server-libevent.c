@@ -235,14 +235,10 @@ consume_body (struct conn *conn, struct evbuffer *input)
         {
           const unsigned char *p = vec[i].iov_base;
           size_t len = vec[i].iov_len;
-          uint32_t sum = conn->sum;
-          size_t j;
 
           if (len > length - done)
             len = length - done;
-          for (j = 0; j < len; j++)
-            sum += p[j];
-          conn->sum = sum;
+          conn->sum += bench_sum_bytes (p, len);
           done += len;
         }
     }

@@ -100,34 +100,6 @@ conn_close (struct conn *c)
   free (c);
 }
 
-/* Sum of bytes modulo 2^32, eight at a time in 16-bit lanes. */
-static uint32_t
-sum_bytes (const unsigned char *p, size_t n)
-{
-  const uint64_t m = 0x00ff00ff00ff00ffULL;
-  uint64_t total = 0;
-
-  while (n >= 8) {
-    uint64_t acc = 0;
-    size_t blocks = n / 8;
-    size_t i;
-
-    if (blocks > 128)
-      blocks = 128;      /* 128 * 510 < 65536: no lane overflow */
-    for (i = 0; i < blocks; i++) {
-      uint64_t x;
-      memcpy (&x, p, 8);
-      acc += (x & m) + ((x >> 8) & m);
-      p += 8;
-    }
-    n -= blocks * 8;
-    total += (acc & 0xffff) + ((acc >> 16) & 0xffff) + ((acc >> 32) & 0xffff) + (acc >> 48);
-  }
-  while (n--)
-    total += *p++;
-  return (uint32_t) total;
-}
-
 static size_t
 out_room (struct conn *c)
 {
@@ -232,7 +204,7 @@ process (struct conn *c)
       size_t n = (size_t) (end - start);
       if (n > c->body_left)
         n = (size_t) c->body_left;
-      c->sum += sum_bytes ((const unsigned char *) start, n);
+      c->sum += bench_sum_bytes ((const unsigned char *) start, n);
       c->body_left -= n;
       c->in_pos += n;
       if (c->body_left == 0)
