@@ -98,8 +98,8 @@
  * ## Messages and memory
  *
  * The [struct@GLib.Bytes] passed to the input signals may be a slice of a
- * larger read buffer when the message is long (4 KiB or more); keeping it
- * keeps that buffer (64 KiB) alive. Shorter messages are always copies.
+ * larger read buffer when the message is long (16 KiB or more); keeping it
+ * keeps that buffer (256 KiB) alive. Shorter messages are always copies.
  * An idle channel holds no input buffer: reads go to a buffer shared by all
  * channels of the main context.
  *
@@ -113,9 +113,13 @@
 /* Messages at least this long are handed out as slices of the read buffer;
  * shorter ones are copied, so a handler keeping small messages never pins a
  * whole read buffer. */
-#define SLICE_MIN (4 * 1024)
-/* Bytes gathered for one vectored write. */
-#define WRITE_BUDGET (256 * 1024)
+#define SLICE_MIN (16 * 1024)
+/* Counted messages at least this long are read in place. */
+#define DIRECT_READ_MIN (16 * 1024)
+/* Bytes gathered for one vectored write: producers are asked for up to
+ * this much ahead of what the socket took. As large as a loopback socket
+ * takes in one call, so a download costs few system calls. */
+#define WRITE_BUDGET (1024 * 1024)
 /* Bytes written in one flush before yielding to the main loop. */
 #define FLUSH_BUDGET (4 * 1024 * 1024)
 
@@ -190,13 +194,12 @@ static void channel_close_internal  (AchatChannel *self,
 
 /* Default handlers ------------------------------------------------------ */
 
-static void
-collected_append (AchatChannelPrivate *priv,
-                  const guint8        *data,
-                  gsize                length)
+/* Makes room for @length more bytes of the message being collected and
+ * returns where they go. */
+static guint8 *
+collected_reserve (AchatChannelPrivate *priv,
+                   gsize                length)
 {
-  if (length == 0)
-    return;
   if (priv->collected_cap - priv->collected_len < length)
     {
       gsize cap = MAX (priv->collected_cap, 256);
@@ -213,7 +216,17 @@ collected_append (AchatChannelPrivate *priv,
       priv->collected = g_realloc (priv->collected, cap);
       priv->collected_cap = cap;
     }
-  memcpy (priv->collected + priv->collected_len, data, length);
+  return priv->collected + priv->collected_len;
+}
+
+static void
+collected_append (AchatChannelPrivate *priv,
+                  const guint8        *data,
+                  gsize                length)
+{
+  if (length == 0)
+    return;
+  memcpy (collected_reserve (priv, length), data, length);
   priv->collected_len += length;
 }
 
@@ -560,15 +573,76 @@ channel_deliver_held (AchatChannel *self)
     channel_deliver (self, NULL, &event);
 }
 
-/* Reads once into the context's read buffer and frames what came.
+/* How many bytes of a long count-terminated message may be read straight
+ * into the message being collected, saving the copy from the read buffer;
+ * 0 when the read buffer must be used. Only the bytes the count still asks
+ * for are read, so nothing past the message lands in it; the reservation
+ * grows with what arrived (at most twice that plus one read buffer), never
+ * with what a peer announced. */
+static gsize
+channel_direct_read_size (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  guint64 count = priv->framer.count;
+
+  if (priv->framer.kind != ACHAT_FRAMER_COUNT || count < DIRECT_READ_MIN ||
+      achat_framer_get_held (&priv->framer) > 0)
+    return 0;
+
+  /* Only the default collection keeps the bytes in one place. */
+  channel_observe (self);
+  if (priv->dc_observed || !priv->tf_observed)
+    return 0;
+
+  return (gsize) MIN (count, MAX (ACHAT_READ_BUFFER_SIZE, priv->collected_len));
+}
+
+/* Reads up to @size bytes of a count-terminated message in place. */
+static gssize
+channel_read_direct (AchatChannel  *self,
+                     gsize          size,
+                     GError       **error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  guint8 *dest = collected_reserve (priv, size);
+  gssize n = transport_read (self, dest, size, error);
+  AchatFramerEvent event;
+
+  if (n <= 0)
+    return n;
+
+  priv->bytes_received += n;
+  /* Counts the bytes off the frame; they are already where
+   * collected_append() would have put them. */
+  achat_framer_next (&priv->framer, dest, (gsize) n, &event);
+  g_assert (event.data == dest && event.length == (gsize) n);
+  priv->collected_len += n;
+  if (event.terminator)
+    {
+      event.data = NULL;
+      event.length = 0;
+      channel_deliver (self, NULL, &event);
+    }
+  return n;
+}
+
+/* Reads once into the context's read buffer (or, for a long counted
+ * message, straight into the message) and frames what came.
  * Returns what transport_read() returned. */
 static gssize
 channel_read_once (AchatChannel  *self,
                    GError       **error)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
-  AchatReadBuffer *buffer = achat_poller_take_read_buffer (priv->poller);
-  gssize n = transport_read (self, buffer->data, buffer->size, error);
+  AchatReadBuffer *buffer;
+  gsize direct = channel_direct_read_size (self);
+  gssize n;
+
+  if (direct > 0)
+    return channel_read_direct (self, direct, error);
+
+  buffer = achat_poller_take_read_buffer (priv->poller);
+  n = transport_read (self, buffer->data, buffer->size, error);
 
   if (n > 0)
     {

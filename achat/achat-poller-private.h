@@ -35,6 +35,9 @@ typedef void     (*AchatWatchFunc)    (gpointer      user_data,
                                        GIOCondition  condition);
 typedef void     (*AchatWatchPrepare) (gpointer      user_data);
 
+/* Size of the context's read buffer: the most one read takes. */
+#define ACHAT_READ_BUFFER_SIZE (256 * 1024)
+
 typedef struct
 {
   guint8 *data;

@@ -18,7 +18,6 @@
 
 #include "achat-poller-private.h"
 
-#define READ_BUFFER_SIZE (64 * 1024)
 #define MAX_EVENTS 256
 
 struct _AchatPoller
@@ -110,7 +109,7 @@ read_buffer_new (void)
 {
   AchatReadBuffer *buffer = g_new0 (AchatReadBuffer, 1);
 
-  buffer->size = READ_BUFFER_SIZE;
+  buffer->size = ACHAT_READ_BUFFER_SIZE;
   buffer->data = g_malloc (buffer->size);
   buffer->state = BUFFER_OWNED;
   return buffer;

@@ -1729,6 +1729,81 @@ test_large_message (void)
     }
 }
 
+/* Long counted messages (read in place when nobody watches data-collected)
+ * in the header-then-count idiom, each followed at once by the next header,
+ * arriving in writes of many sizes: every body byte for byte, every header
+ * intact, nothing left over. */
+static void
+test_large_counted_messages (void)
+{
+  static const gsize sizes[] = { 20000, 300000, 1024 * 1024 + 3, 70000, 16 * 1024 };
+  static const gsize pieces[] = { 7, 65536, 100000, 200003, 1, 300000 };
+  g_autoptr(GByteArray) stream = g_byte_array_new ();
+  g_autoptr(GRand) rng = g_rand_new_with_seed (7);
+  gboolean record;
+  gsize i, j;
+
+  for (i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autofree gchar *header = g_strdup_printf ("LEN %" G_GSIZE_FORMAT "\r\n", sizes[i]);
+
+      g_byte_array_append (stream, (const guint8 *) header, strlen (header));
+      for (j = 0; j < sizes[i]; j++)
+        {
+          guint8 c = g_rand_int_range (rng, 0, 256);
+
+          g_byte_array_append (stream, &c, 1);
+        }
+    }
+  for (record = FALSE; record <= TRUE; record++)
+    {
+      int peer;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer);
+      AchatChannel *channel = achat_channel_new (socket);
+      Collector collector = { 0, };
+      gsize offset = 0;
+
+      collector.record = record;
+      collector.http = TRUE;
+      collector.messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      collector.since = g_byte_array_new ();
+      set_terminator (channel, "\r\n");
+      if (record)
+        g_signal_connect (channel, "data-collected", G_CALLBACK (collector_on_data), &collector);
+      g_signal_connect (channel, "terminator-found", G_CALLBACK (collector_on_found), &collector);
+
+      for (i = 0; offset < stream->len; i++)
+        {
+          gsize n = MIN (pieces[i % G_N_ELEMENTS (pieces)], stream->len - offset);
+
+          test_feed (channel, peer, stream->data + offset, n);
+          offset += n;
+        }
+
+      g_assert_cmpuint (achat_channel_get_bytes_received (channel), ==, stream->len);
+      g_assert_cmpuint (collector.messages->len, ==, 2 * G_N_ELEMENTS (sizes));
+      offset = 0;
+      for (i = 0; i < G_N_ELEMENTS (sizes); i++)
+        {
+          g_autofree gchar *header = g_strdup_printf ("LEN %" G_GSIZE_FORMAT, sizes[i]);
+
+          assert_bytes_str (g_ptr_array_index (collector.messages, 2 * i), header);
+          offset += strlen (header) + 2;
+          assert_bytes_eq (g_ptr_array_index (collector.messages, 2 * i + 1),
+                           stream->data + offset, sizes[i]);
+          offset += sizes[i];
+        }
+      assert_collected (channel, "");
+
+      g_signal_handlers_disconnect_by_data (channel, &collector);
+      achat_channel_close (channel);
+      assert_finalized_after_unref (channel);
+      close (peer);
+      g_ptr_array_unref (collector.messages);
+      g_byte_array_unref (collector.since);
+    }
+}
+
 static void
 test_many_lines (void)
 {
@@ -2106,6 +2181,7 @@ main (int    argc,
   g_test_add_func ("/channel/input/reentry/close-in-closed", test_close_in_closed);
   g_test_add_func ("/channel/input/reentry/nested-main-loop", test_nested_main_loop);
   g_test_add_func ("/channel/input/large/1MiB-message", test_large_message);
+  g_test_add_func ("/channel/input/large/counted-messages", test_large_counted_messages);
   g_test_add_func ("/channel/input/large/10000-lines", test_many_lines);
   g_test_add_func ("/channel/input/kept-short-messages", test_kept_short_messages);
   g_test_add_func ("/channel/input/observers/connect-collected-in-found",
