@@ -65,12 +65,14 @@ def contenders(build_dir):
     for name, argv in [
         ('raw', [os.path.join(bench, 'server-raw')]),
         ('achat', [os.path.join(bench, 'server-achat')]),
+        ('achat-vfunc', [os.path.join(bench, 'server-achat'), '--vfunc']),
         ('libevent', [os.path.join(bench, 'server-libevent')]),
         ('gio', [os.path.join(bench, 'server-gio')]),
         ('asynchat', [PYTHON, os.path.join(here, 'server-asynchat.py')]),
         ('asyncio', [PYTHON, os.path.join(here, 'server-asyncio.py')]),
     ]:
-        if os.path.exists(argv[-1]):
+        program = [a for a in argv if not a.startswith('--')][-1]
+        if os.path.exists(program):
             found.append((name, argv, env))
     return found
 

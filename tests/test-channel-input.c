@@ -2017,6 +2017,122 @@ test_connect_found_in_collected (void)
   close (peer);
 }
 
+/* A class handler with no handler connected is called directly, without
+ * an emission: handlers it connects or unblocks must still see the rest of
+ * the same read, whatever else is connected to the channel. */
+#define TEST_TYPE_HOOK_CHANNEL (test_hook_channel_get_type ())
+G_DECLARE_FINAL_TYPE (TestHookChannel, test_hook_channel, TEST, HOOK_CHANNEL, AchatChannel)
+
+struct _TestHookChannel
+{
+  AchatChannel parent_instance;
+  GString *log;
+  gulong blocked;
+};
+
+G_DEFINE_FINAL_TYPE (TestHookChannel, test_hook_channel, ACHAT_TYPE_CHANNEL)
+
+static gboolean
+bytes_is (GBytes      *bytes,
+          const gchar *text)
+{
+  return g_bytes_get_size (bytes) == strlen (text) &&
+         memcmp (g_bytes_get_data (bytes, NULL), text, strlen (text)) == 0;
+}
+
+static void
+test_hook_channel_terminator_found (AchatChannel *channel,
+                                    GBytes       *message)
+{
+  TestHookChannel *self = TEST_HOOK_CHANNEL (channel);
+  gsize length;
+  const guint8 *bytes = g_bytes_get_data (message, &length);
+
+  g_string_append (self->log, "V(");
+  test_append_escaped (self->log, bytes, length);
+  g_string_append (self->log, ") ");
+
+  if (bytes_is (message, "connect-found"))
+    g_signal_connect (channel, "terminator-found", G_CALLBACK (log_found), self->log);
+  else if (bytes_is (message, "connect-collected"))
+    g_signal_connect (channel, "data-collected", G_CALLBACK (log_collected), self->log);
+  else if (bytes_is (message, "unblock"))
+    g_signal_handler_unblock (channel, self->blocked);
+}
+
+static void
+test_hook_channel_finalize (GObject *object)
+{
+  g_string_free (TEST_HOOK_CHANNEL (object)->log, TRUE);
+  G_OBJECT_CLASS (test_hook_channel_parent_class)->finalize (object);
+}
+
+static void
+test_hook_channel_class_init (TestHookChannelClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = test_hook_channel_finalize;
+  ACHAT_CHANNEL_CLASS (klass)->terminator_found = test_hook_channel_terminator_found;
+}
+
+static void
+test_hook_channel_init (TestHookChannel *self)
+{
+  self->log = g_string_new (NULL);
+}
+
+static void
+on_closed_ignore (AchatChannel *channel,
+                  const GError *error,
+                  gpointer      user_data)
+{
+}
+
+static void
+test_direct_class_handler (void)
+{
+  static const struct {
+    const gchar *input;
+    const gchar *expect;
+  } cases[] = {
+    { "a\nconnect-found\nb\nc\n", "V(a) V(connect-found) T(b) V(b) T(c) V(c) " },
+    { "a\nconnect-collected\nbc\nd", "V(a) V(connect-collected) c(bc) V(bc) c(d) " },
+    { "a\nunblock\nb\n", "V(a) V(unblock) T(b) V(b) " },
+  };
+  gboolean other_handler;
+  gsize i;
+
+  /* Without any handler (one cheap check after each call), and with a
+   * handler on another signal (the precise checks). */
+  for (other_handler = FALSE; other_handler <= TRUE; other_handler++)
+    for (i = 0; i < G_N_ELEMENTS (cases); i++)
+      {
+        int peer;
+        g_autoptr(GSocket) socket = test_socket_pair (&peer);
+        TestHookChannel *hook = g_object_new (TEST_TYPE_HOOK_CHANNEL, "socket", socket, NULL);
+        AchatChannel *channel = ACHAT_CHANNEL (hook);
+
+        g_test_message ("input %s, handler on closed: %d", cases[i].input, other_handler);
+        set_terminator (channel, "\n");
+        if (other_handler)
+          g_signal_connect (channel, "closed", G_CALLBACK (on_closed_ignore), NULL);
+        if (g_str_has_prefix (cases[i].input, "a\nunblock"))
+          {
+            hook->blocked = g_signal_connect (channel, "terminator-found",
+                                              G_CALLBACK (log_found), hook->log);
+            g_signal_handler_block (channel, hook->blocked);
+          }
+
+        /* One read, so only the re-checks after each call can notice. */
+        test_feed (channel, peer, cases[i].input, strlen (cases[i].input));
+        g_assert_cmpstr (hook->log->str, ==, cases[i].expect);
+
+        g_signal_handlers_disconnect_by_data (channel, hook->log);
+        achat_channel_close (channel);
+        assert_finalized_after_unref (channel);
+        close (peer);
+      }
+}
+
 /* Construction ----------------------------------------------------------- */
 
 static void
@@ -2188,6 +2304,8 @@ main (int    argc,
                    test_connect_collected_in_found);
   g_test_add_func ("/channel/input/observers/connect-found-in-collected",
                    test_connect_found_in_collected);
+  g_test_add_func ("/channel/input/observers/direct-class-handler",
+                   test_direct_class_handler);
   g_test_add_func ("/channel/input/construct/socket", test_construct_socket);
   g_test_add_func ("/channel/input/construct/stream", test_construct_stream);
   g_test_add_func ("/channel/input/construct/pollable-stream", test_construct_pollable_stream);
