@@ -374,6 +374,42 @@ usage (const char *argv0)
   exit (2);
 }
 
+/* Drives every connection until each is done (or the deadline fails
+ * the run). */
+static void
+run_all (struct conn        *conns,
+         uint64_t            nconn,
+         struct epoll_event *evs)
+{
+  uint64_t remaining;
+  int i;
+
+  remaining = nconn;
+  for (i = 0; i < (int) nconn; i++) {
+    conns[i].done = 0;
+    send_some (&conns[i]);
+    update_events (&conns[i]);
+  }
+  while (remaining > 0) {
+    int n = wait_events (evs), k;
+    for (k = 0; k < n; k++) {
+      struct conn *c = evs[k].data.ptr;
+      uint32_t ev = evs[k].events;
+
+      if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        recv_some (c);
+      if (sending (c))
+        send_some (c);
+      if (c->done && !sending (c)) {
+        remaining--;
+        set_events (c, 0);      /* a done connection may run again */
+        continue;
+      }
+      update_events (c);
+    }
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -574,9 +610,21 @@ main (int argc, char **argv)
     break;
   }
   case MODE_PING: {
-    uint64_t k;
+    uint64_t k, rounds = ping_rounds;
+
+    /* One untimed round trip per connection first: the server has then
+     * accepted and set up every connection, and the time measured is
+     * round trips only, however many connections there are. */
+    ping_rounds = 1;
     for (k = 0; k < nconn; k++)
       ping_next (&conns[k]);
+    run_all (conns, nconn, evs);
+    ping_rounds = rounds;
+    for (k = 0; k < nconn; k++) {
+      conns[k].rounds = 0;
+      conns[k].sent = 0;
+      ping_next (&conns[k]);
+    }
     msgs = nconn * ping_rounds;
     bytes = 0;
     break;
@@ -602,30 +650,7 @@ main (int argc, char **argv)
 
   /* Run. */
   t0 = now ();
-  remaining = nconn;
-  for (i = 0; i < (int) nconn; i++) {
-    conns[i].done = 0;
-    send_some (&conns[i]);
-    update_events (&conns[i]);
-  }
-  while (remaining > 0) {
-    int n = wait_events (evs), k;
-    for (k = 0; k < n; k++) {
-      struct conn *c = evs[k].data.ptr;
-      uint32_t ev = evs[k].events;
-
-      if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        recv_some (c);
-      if (sending (c))
-        send_some (c);
-      if (c->done && !sending (c)) {
-        remaining--;
-        epoll_ctl (epfd, EPOLL_CTL_DEL, c->fd, NULL);
-        continue;
-      }
-      update_events (c);
-    }
-  }
+  run_all (conns, nconn, evs);
   t1 = now ();
   secs = t1 - t0;
 

@@ -180,16 +180,23 @@ def main():
             args = QUICK[name]
             messages = max(1, messages // 10)
         samples = {c[0]: [] for c in field}
+        # A contender that fails one run fails the scenario (its other runs
+        # would hide the failure) and is not run again for it.
+        failed = {}
         for _ in range(options.runs):
             for contender, argv, env in field:
+                if contender in failed:
+                    continue
                 try:
                     samples[contender].append(run_once(loadgen, argv, env, args, options.timeout))
                 except (RuntimeError, subprocess.TimeoutExpired) as error:
                     print('# %s %s: %s' % (name, contender, error), file=sys.stderr)
-        medians = {c: statistics.median(s[0] for s in v) for c, v in samples.items() if v}
+                    failed[contender] = str(error).split(': ')[-1][:60]
+        medians = {c: statistics.median(s[0] for s in v)
+                   for c, v in samples.items() if v and c not in failed}
         for contender, values in samples.items():
-            if not values:
-                print('| %s | %s | failed | | | | | |' % (name, contender))
+            if contender in failed:
+                print('| %s | %s | failed: %s | | | | | |' % (name, contender, failed[contender]))
                 continue
             seconds = [v[0] for v in values]
             cpu = statistics.median(v[1] for v in values) / messages * 1e6
