@@ -146,11 +146,13 @@ typedef struct
   AchatPoller *poller;
   AchatWatch *watch;
   GError *pending_error;           /* reported on the first iteration */
+  GError *input_error;             /* input stopped on it; closes once output is written */
 
   AchatFramer framer;
   guint8 *collected;               /* the message being collected */
   gsize collected_len;
   gsize collected_cap;
+  gsize max_input;                 /* 0: unlimited */
   guint input_generation;          /* bumped by discard_buffers() */
   guint collect_generation;        /* input_generation at a data-collected emission */
 
@@ -184,6 +186,7 @@ enum {
   PROP_OPEN,
   PROP_BYTES_RECEIVED,
   PROP_BYTES_SENT,
+  PROP_MAX_INPUT_SIZE,
   N_PROPS
 };
 
@@ -270,6 +273,50 @@ collected_reset (AchatChannelPrivate *priv)
     }
 }
 
+/* Input limit ----------------------------------------------------------- */
+
+/* Whether @length more bytes of the current message stay within
+ * max-input-size. The bytes the framer holds back as a possible start of
+ * the terminator (fewer than its length) are not counted until they turn
+ * out to be data: so the outcome does not depend on how reads split the
+ * stream. */
+static inline gboolean
+input_fits (AchatChannelPrivate *priv,
+            gsize                length)
+{
+  return priv->max_input == 0 ||
+         (guint64) priv->collected_len + length <= priv->max_input;
+}
+
+/* The peer exceeded max-input-size with @data: keep what fits as the
+ * collected message (the closed handler can read it), read no more, and
+ * close with the error once what was queued before is written (a reply
+ * to an earlier message still goes out). */
+static void
+channel_input_overflow (AchatChannel *self,
+                        const guint8 *data,
+                        gsize         length)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  gsize room = priv->max_input > priv->collected_len ? priv->max_input - priv->collected_len : 0;
+
+  collected_append (priv, data, MIN (room, length));
+  priv->eof = TRUE;
+  g_clear_error (&priv->input_error);
+  priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT,
+                                   "The peer sent a message longer than the channel's "
+                                   "max-input-size of %" G_GSIZE_FORMAT " bytes",
+                                   priv->max_input);
+}
+
+/* Whether input delivery must stop: the channel closed, or input ended on
+ * an error. */
+static inline gboolean
+input_stopped (AchatChannelPrivate *priv)
+{
+  return priv->closed || priv->input_error != NULL;
+}
+
 static void
 achat_channel_real_data_collected (AchatChannel *self,
                                    GBytes       *data)
@@ -284,6 +331,11 @@ achat_channel_real_data_collected (AchatChannel *self,
     return;
 
   bytes = g_bytes_get_data (data, &length);
+  if (!input_fits (priv, length))
+    {
+      channel_input_overflow (self, bytes, length);
+      return;
+    }
   collected_append (priv, bytes, length);
 }
 
@@ -553,9 +605,14 @@ channel_deliver (AchatChannel           *self,
           else
             g_signal_emit (self, signals[DATA_COLLECTED], 0, data.bytes);
           achat_poller_release_message (priv->poller, &data);
-          if (priv->closed || generation != priv->input_generation)
+          if (input_stopped (priv) || generation != priv->input_generation)
             return FALSE;
           channel_observe_again (self);
+        }
+      else if (!input_fits (priv, event->length))
+        {
+          channel_input_overflow (self, event->data, event->length);
+          return FALSE;
         }
       else if (!event->terminator)
         collected_append (priv, event->data, event->length);
@@ -578,7 +635,7 @@ channel_deliver (AchatChannel           *self,
           else
             g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message.bytes);
           achat_poller_release_message (priv->poller, &message);
-          if (priv->closed || generation != priv->input_generation)
+          if (input_stopped (priv) || generation != priv->input_generation)
             return FALSE;
           channel_observe_again (self);
         }
@@ -602,7 +659,7 @@ channel_process_input (AchatChannel    *self,
   gsize pos = 0;
 
   channel_observe (self);
-  while (!priv->closed)
+  while (!input_stopped (priv))
     {
       AchatFramerEvent event;
 
@@ -622,7 +679,7 @@ channel_deliver_held (AchatChannel *self)
   AchatFramerEvent event;
 
   channel_process_input (self, NULL, NULL, 0);
-  if (!priv->closed && achat_framer_flush (&priv->framer, &event))
+  if (!input_stopped (priv) && achat_framer_flush (&priv->framer, &event))
     channel_deliver (self, NULL, &event);
 }
 
@@ -637,6 +694,7 @@ channel_direct_read_size (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   guint64 count = priv->framer.count;
+  gsize size;
 
   if (priv->framer.kind != ACHAT_FRAMER_COUNT || count < DIRECT_READ_MIN ||
       achat_framer_get_held (&priv->framer) > 0)
@@ -647,7 +705,17 @@ channel_direct_read_size (AchatChannel *self)
   if (priv->dc_observed || !priv->tf_observed)
     return 0;
 
-  return (gsize) MIN (count, MAX (ACHAT_READ_BUFFER_SIZE, priv->collected_len));
+  size = (gsize) MIN (count, MAX (ACHAT_READ_BUFFER_SIZE, priv->collected_len));
+  if (priv->max_input != 0)
+    {
+      /* Past the limit the normal path reports the overflow. */
+      gsize room = priv->max_input > priv->collected_len ? priv->max_input - priv->collected_len : 0;
+
+      if (room < DIRECT_READ_MIN)
+        return 0;
+      size = MIN (size, room);
+    }
+  return size;
 }
 
 /* Reads up to @size bytes of a count-terminated message in place. */
@@ -713,7 +781,7 @@ channel_end_input (AchatChannel *self)
   AchatChannelPrivate *priv = GET_PRIV (self);
 
   priv->eof = TRUE;
-  if (!priv->closed)
+  if (!input_stopped (priv))
     channel_deliver_held (self);
 }
 
@@ -1007,6 +1075,11 @@ channel_close_internal (AchatChannel *self,
       return;
     }
 
+  /* An orderly close after input stopped on an error reports that error. */
+  if (error == NULL)
+    error = g_steal_pointer (&priv->input_error);
+  g_clear_error (&priv->input_error);
+
   g_object_ref (self);
   priv->closed = TRUE;
 
@@ -1174,6 +1247,7 @@ achat_channel_finalize (GObject *object)
 
   achat_framer_clear (&priv->framer);
   g_clear_pointer (&priv->collected, g_free);
+  g_clear_error (&priv->input_error);
   g_clear_pointer (&priv->context, g_main_context_unref);
 
   G_OBJECT_CLASS (achat_channel_parent_class)->finalize (object);
@@ -1208,6 +1282,9 @@ achat_channel_get_property (GObject    *object,
     case PROP_BYTES_SENT:
       g_value_set_uint64 (value, priv->bytes_sent);
       break;
+    case PROP_MAX_INPUT_SIZE:
+      g_value_set_uint64 (value, priv->max_input);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1229,6 +1306,9 @@ achat_channel_set_property (GObject      *object,
       break;
     case PROP_STREAM:
       g_set_object (&priv->stream, g_value_get_object (value));
+      break;
+    case PROP_MAX_INPUT_SIZE:
+      achat_channel_set_max_input_size (self, (gsize) g_value_get_uint64 (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1391,6 +1471,35 @@ achat_channel_class_init (AchatChannelClass *klass)
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS);
 
+  /**
+   * AchatChannel:max-input-size:
+   *
+   * The longest message, in bytes, the channel buffers. A peer that sends
+   * more without a terminator (or a count larger than this) makes the
+   * channel stop reading: every earlier message has been delivered, what
+   * was queued for output is written, and the channel closes with
+   * %ACHAT_ERROR_INPUT_LIMIT. The first max-input-size bytes of the
+   * offending message stay available from
+   * [method@Achat.Channel.get_collected] in the
+   * [signal@Achat.Channel::closed] handler; nothing after them is read.
+   * The same stream gives the same outcome however it is split into reads.
+   * A channel's input buffer is thus at most this plus the bytes held back
+   * as a possible start of the terminator (fewer than its length).
+   *
+   * Bytes a [signal@Achat.Channel::data-collected] handler keeps out of the
+   * message (by stopping the emission, or by overriding the class handler
+   * without chaining up) are not buffered by the channel and do not count.
+   *
+   * The default is %ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE (1 MiB); 0 lifts
+   * the limit, as Python's asynchat had none. A new limit applies to the
+   * bytes that arrive after it is set.
+   */
+  properties[PROP_MAX_INPUT_SIZE] =
+    g_param_spec_uint64 ("max-input-size", NULL, NULL,
+                         0, G_MAXSIZE, ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1489,6 +1598,7 @@ achat_channel_init (AchatChannel *self)
   /* Valid from here on: bindings run a subclass's __init__/_init, which may
    * set the terminator or push, before construct properties are set. */
   priv->fd = -1;
+  priv->max_input = ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE;
   achat_framer_init (&priv->framer);
   achat_output_queue_init (&priv->queue);
 }
@@ -2088,6 +2198,49 @@ achat_channel_get_bytes_received (AchatChannel *self)
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
 
   return GET_PRIV (self)->bytes_received;
+}
+
+/**
+ * achat_channel_set_max_input_size:
+ * @self: an #AchatChannel
+ * @max_size: the longest message the channel buffers, in bytes, or 0 for
+ *   no limit
+ *
+ * Sets [property@Achat.Channel:max-input-size]: how long a message the
+ * channel accepts before it closes with %ACHAT_ERROR_INPUT_LIMIT. May be
+ * called from a handler, for example to allow a long body whose length a
+ * header announced.
+ */
+void
+achat_channel_set_max_input_size (AchatChannel *self,
+                                  gsize         max_size)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+
+  priv = GET_PRIV (self);
+  if (priv->max_input == max_size)
+    return;
+  priv->max_input = max_size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_INPUT_SIZE]);
+}
+
+/**
+ * achat_channel_get_max_input_size:
+ * @self: an #AchatChannel
+ *
+ * Gets [property@Achat.Channel:max-input-size].
+ *
+ * Returns: the longest message the channel buffers, in bytes; 0 if
+ *   unlimited
+ */
+gsize
+achat_channel_get_max_input_size (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  return GET_PRIV (self)->max_input;
 }
 
 /**

@@ -35,6 +35,13 @@ typedef enum
   ACHAT_TERMINATOR_COUNT,
 } AchatTerminatorKind;
 
+/**
+ * ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE:
+ *
+ * The default [property@Achat.Channel:max-input-size]: 1 MiB.
+ */
+#define ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE (1024 * 1024)
+
 #define ACHAT_TYPE_CHANNEL (achat_channel_get_type ())
 
 ACHAT_AVAILABLE_IN_ALL
@@ -148,5 +155,11 @@ ACHAT_AVAILABLE_IN_ALL
 guint64              achat_channel_get_bytes_received     (AchatChannel        *self);
 ACHAT_AVAILABLE_IN_ALL
 guint64              achat_channel_get_bytes_sent         (AchatChannel        *self);
+
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_max_input_size     (AchatChannel        *self,
+                                                           gsize                max_size);
+ACHAT_AVAILABLE_IN_ALL
+gsize                achat_channel_get_max_input_size     (AchatChannel        *self);
 
 G_END_DECLS

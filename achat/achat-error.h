@@ -29,6 +29,8 @@ G_BEGIN_DECLS
  * @ACHAT_ERROR_FAILED: a failure with no more specific code.
  * @ACHAT_ERROR_NOT_POLLABLE: the stream given to a channel cannot be polled,
  *   so the channel cannot run on a main loop.
+ * @ACHAT_ERROR_INPUT_LIMIT: the peer sent a message longer than the
+ *   channel's [property@Achat.Channel:max-input-size].
  *
  * Error codes in the %ACHAT_ERROR domain.
  */
@@ -36,6 +38,7 @@ typedef enum
 {
   ACHAT_ERROR_FAILED,
   ACHAT_ERROR_NOT_POLLABLE,
+  ACHAT_ERROR_INPUT_LIMIT,
 } AchatError;
 
 ACHAT_AVAILABLE_IN_ALL

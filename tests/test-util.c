@@ -227,6 +227,8 @@ on_closed (AchatChannel *channel,
            TestRecorder *recorder)
 {
   recorder->n_closed++;
+  g_clear_pointer (&recorder->collected_at_close, g_bytes_unref);
+  recorder->collected_at_close = achat_channel_get_collected (channel);
   if (recorder->log->len > 0)
     g_string_append_c (recorder->log, ' ');
   if (error == NULL)
@@ -263,6 +265,7 @@ test_recorder_free (TestRecorder *recorder)
   g_object_unref (recorder->channel);
   g_string_free (recorder->log, TRUE);
   g_clear_error (&recorder->error);
+  g_clear_pointer (&recorder->collected_at_close, g_bytes_unref);
   g_free (recorder);
 }
 

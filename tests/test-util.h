@@ -60,6 +60,7 @@ typedef struct
   guint n_found;
   guint n_closed;
   GError *error;
+  GBytes *collected_at_close;     /* achat_channel_get_collected() in closed */
   gboolean record_collected;
 } TestRecorder;
 

@@ -38,6 +38,7 @@
 
 #include <achat/achat.h>
 
+#define MAX_HEADERS (64 * 1024)
 #define MAX_BODY (16 * 1024 * 1024)
 #define TOKEN_CHARS "!#$%&'*+-.^_`|~0123456789" \
                     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -235,6 +236,8 @@ expect_body (HttpRequestHandler *self)
 
       achat_channel_push (channel, (const guint8 *) go_on, strlen (go_on));
     }
+  /* The body may be longer than the header block was allowed to be. */
+  achat_channel_set_max_input_size (channel, (gsize) length);
   achat_channel_set_terminator_count (channel, length);
 }
 
@@ -293,6 +296,8 @@ http_request_handler_init (HttpRequestHandler *self)
   self->reading_headers = TRUE;
   self->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   achat_channel_set_terminator (ACHAT_CHANNEL (self), (const guint8 *) "\r\n\r\n", 4);
+  /* A peer sending endless headers is cut off (the channel closes). */
+  achat_channel_set_max_input_size (ACHAT_CHANNEL (self), MAX_HEADERS);
 }
 
 /* The server ------------------------------------------------------------ */

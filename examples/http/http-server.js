@@ -26,6 +26,7 @@ import GLib from 'gi://GLib';
 import GObject from 'gi://GObject';
 import System from 'system';
 
+const MAX_HEADERS = 64 * 1024;
 const MAX_BODY = 16 * 1024 * 1024;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const VERSION = /^HTTP\/[0-9]\.[0-9]$/;
@@ -45,6 +46,8 @@ class HttpRequestHandler extends Achat.Channel {
     _init(params) {
         super._init(params);
         this.set_terminator(encoder.encode('\r\n\r\n'));
+        // A peer sending endless headers is cut off (the channel closes).
+        this.set_max_input_size(MAX_HEADERS);
         this._readingHeaders = true;
         this._handling = false;
         this._headers = new Map();
@@ -100,6 +103,8 @@ class HttpRequestHandler extends Achat.Channel {
             if (this._headers.get('expect')?.toLowerCase() === '100-continue' &&
                 this._version === 'HTTP/1.1')
                 this.push(encoder.encode('HTTP/1.1 100 Continue\r\n\r\n'));
+            // The body may be longer than the header block was allowed to be.
+            this.set_max_input_size(Number(clen));
             this.set_terminator_count(Number(clen));
         }
     }

@@ -32,6 +32,7 @@ import gi
 gi.require_version("Achat", "1.0")
 from gi.repository import Achat, Gio, GLib  # noqa: E402
 
+MAX_HEADERS = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
@@ -48,6 +49,8 @@ class HttpRequestHandler(Achat.Channel):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.set_terminator(b"\r\n\r\n")
+        # A peer sending endless headers is cut off (the channel closes).
+        self.set_max_input_size(MAX_HEADERS)
         self.reading_headers = True
         self.handling = False
         self.headers = {}
@@ -97,6 +100,8 @@ class HttpRequestHandler(Achat.Channel):
             if (self.headers.get("expect", "").lower() == "100-continue"
                     and self.version == "HTTP/1.1"):
                 self.push(b"HTTP/1.1 100 Continue\r\n\r\n")
+            # The body may be longer than the header block was allowed to be.
+            self.set_max_input_size(int(clen))
             self.set_terminator_count(int(clen))
 
     def handle_request(self, body):

@@ -37,12 +37,12 @@ EXIT_TIMEOUT = 10    # seconds for a server to exit after SIGTERM
 CURL = shutil.which("curl") or "/usr/bin/curl"
 GJS = shutil.which("gjs")
 INDEX_START = b"achat HTTP example\n"
-BODY_SIZE = 200 * 1024
+BODY_SIZE = 3 * 1024 * 1024   # past the channel's default max-input-size (1 MiB)
 
 
 def make_body():
-    """~200 KiB of noise with NULs and header terminators in it (and at
-    its very start, where the server just found one)."""
+    """3 MiB of noise with NULs and header terminators in it (and at its
+    very start, where the server just found one)."""
     body = bytearray(random.Random(2026).randbytes(BODY_SIZE))
     for i in range(0, BODY_SIZE - 8, 997):
         body[i:i + 8] = b"\r\n\r\n\0\0\0\0"
@@ -218,6 +218,29 @@ def check_too_large(port, tmp):
                       b"\r\n").check(413)
 
 
+def check_header_flood(port, tmp):
+    # Headers past the server's 64 KiB max-input-size: the channel closes,
+    # with no response, however much more the client sends. 16 MiB is more
+    # than the kernel's buffers take, so a server that kept reading (or
+    # stopped reading without closing) fails the check.
+    line = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+    with connect(port) as client:
+        client.settimeout(IO_TIMEOUT)
+        try:
+            client.sendall(b"GET / HTTP/1.1\r\n")
+            for _ in range(16 * 1024):
+                client.sendall(line)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        except socket.timeout:
+            raise CheckFailed("the server stopped reading but kept the connection open")
+        try:
+            response = read_all(client)
+        except ConnectionResetError:
+            return
+        raise CheckFailed(f"16 MiB of headers accepted; response {response[:100]!r}")
+
+
 def check_malformed(port, tmp):
     raw_request(port, b"GET /\r\n\r\n").check(400)
     raw_request(port, b"GET / HTTP/1.1\r\nno colon here\r\n\r\n").check(400)
@@ -254,6 +277,7 @@ CHECKS = [
     ("bytes after the body are ignored", check_oversend),
     ("POST without Content-Length gets 411", check_no_length),
     ("a too large Content-Length gets 413", check_too_large),
+    ("64 KiB of headers without an end: the connection is closed", check_header_flood),
     ("malformed requests get 400", check_malformed),
     ("GET /missing and GET /echo get 404", check_missing),
     ("20 parallel requests", check_parallel),

@@ -1,0 +1,372 @@
+/* test-channel-limits.c: the input limit (max-input-size)
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <achat/achat.h>
+
+#include "test-util.h"
+
+#define MIB (1024 * 1024)
+
+static void
+assert_bytes_str (GBytes      *bytes,
+                  const gchar *expected)
+{
+  gsize length;
+  const gchar *data = g_bytes_get_data (bytes, &length);
+
+  g_assert_nonnull (bytes);
+  g_assert_cmpmem (data, length, expected, strlen (expected));
+}
+
+static AchatChannel *
+new_channel (int         *peer,
+             const gchar *terminator,
+             gsize        max_input)
+{
+  g_autoptr(GSocket) socket = test_socket_pair (peer);
+  AchatChannel *channel = achat_channel_new (socket);
+
+  if (terminator != NULL)
+    achat_channel_set_terminator (channel, (const guint8 *) terminator, strlen (terminator));
+  achat_channel_set_max_input_size (channel, max_input);
+  return channel;
+}
+
+/* Writes up to @total bytes of @fill to @peer until the channel closes it;
+ * returns how many the kernel took. */
+static guint64
+flood (int     peer,
+       guint8  fill,
+       guint64 total)
+{
+  static guint8 chunk[64 * 1024];
+  gint64 deadline = g_get_monotonic_time () + TEST_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+  guint64 sent = 0;
+
+  memset (chunk, fill, sizeof chunk);
+  while (sent < total)
+    {
+      gssize n = send (peer, chunk, MIN (sizeof chunk, total - sent), MSG_NOSIGNAL);
+
+      if (n > 0)
+        {
+          sent += n;
+          continue;
+        }
+      if (errno == EPIPE || errno == ECONNRESET)
+        break;
+      g_assert_true (errno == EAGAIN || errno == EINTR);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (!test_iterate ())
+        g_usleep (200);
+    }
+  return sent;
+}
+
+static void
+assert_limit_error (TestRecorder *recorder,
+                    gsize         limit)
+{
+  g_autofree gchar *named = g_strdup_printf ("%" G_GSIZE_FORMAT " bytes", limit);
+
+  g_assert_error (recorder->error, ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT);
+  g_assert_nonnull (strstr (recorder->error->message, "max-input-size"));
+  g_assert_nonnull (strstr (recorder->error->message, named));
+}
+
+static void
+notify_count (GObject    *object,
+              GParamSpec *pspec,
+              guint      *count)
+{
+  (*count)++;
+}
+
+static void
+test_property (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  AchatChannel *channel = achat_channel_new (socket);
+  guint notified = 0;
+  guint64 value = 0;
+
+  g_assert_cmpuint (achat_channel_get_max_input_size (channel), ==,
+                    ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE);
+  g_assert_cmpuint (ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE, ==, MIB);
+
+  g_signal_connect (channel, "notify::max-input-size", G_CALLBACK (notify_count), &notified);
+  g_object_set (channel, "max-input-size", (guint64) 4096, NULL);
+  g_assert_cmpuint (notified, ==, 1);
+  achat_channel_set_max_input_size (channel, 4096);     /* unchanged: no notify */
+  g_assert_cmpuint (notified, ==, 1);
+  achat_channel_set_max_input_size (channel, 0);
+  g_assert_cmpuint (notified, ==, 2);
+  g_object_get (channel, "max-input-size", &value, NULL);
+  g_assert_cmpuint (value, ==, 0);
+
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
+/* A message of exactly the limit passes, one byte more closes the channel,
+ * and the outcome is the same for every way of splitting the stream into
+ * two or three reads, whatever the terminator. */
+static void
+test_boundary_every_split (void)
+{
+  static const struct {
+    const gchar *terminator;
+    const gchar *stream;
+    const gchar *log;
+    const gchar *rest;
+  } cases[] = {
+    { "\n", "0123456789\nabcdefghijk\nafter\n",
+      "T(0123456789) closed(achat-error-quark:2)", "abcdefghij" },
+    { "\r\n", "0123456789\r\nabcdefghij\r\nABCDEFGHIJ\rX\r\n",
+      "T(0123456789) T(abcdefghij) closed(achat-error-quark:2)", "ABCDEFGHIJ" },
+    /* The held-back "EN" is not counted until the end shows it is data. */
+    { "END", "0123456789ENDxENDENDabcdefgEN", "T(0123456789) T(x) T() closed", "abcdefgEN" },
+    { "END", "0123456789ENDabcdefghiEN", "T(0123456789) closed(achat-error-quark:2)", "abcdefghiE" },
+  };
+  gsize c;
+
+  for (c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      gsize length = strlen (cases[c].stream);
+      gsize i, j;
+
+      for (i = 0; i <= length; i++)
+        for (j = i; j <= length; j++)
+          {
+            int peer;
+            AchatChannel *channel = new_channel (&peer, cases[c].terminator, 10);
+            g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+            gsize cuts[] = { 0, i, j, length };
+            gsize k;
+
+            for (k = 0; k + 1 < G_N_ELEMENTS (cuts); k++)
+              if (cuts[k + 1] > cuts[k] && recorder->n_closed == 0)
+                test_feed (channel, peer, cases[c].stream + cuts[k], cuts[k + 1] - cuts[k]);
+            if (recorder->n_closed == 0)
+              shutdown (peer, SHUT_WR);
+            test_recorder_wait_closed (recorder);
+
+            if (g_strcmp0 (recorder->log->str, cases[c].log) != 0)
+              g_error ("case %" G_GSIZE_FORMAT ", cuts %" G_GSIZE_FORMAT ",%" G_GSIZE_FORMAT
+                       ": '%s', expected '%s'", c, i, j, recorder->log->str, cases[c].log);
+            if (recorder->error != NULL)
+              assert_limit_error (recorder, 10);
+            assert_bytes_str (recorder->collected_at_close, cases[c].rest);
+
+            g_object_unref (channel);
+            close (peer);
+          }
+    }
+}
+
+/* 100 MiB without a terminator: the channel reads about the limit, keeps
+ * exactly the limit, and closes with the error naming it. */
+static void
+test_flood_without_terminator (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\r\n", ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  guint64 sent;
+
+  test_feed (channel, peer, "hello\r\n", 7);
+  sent = flood (peer, 'x', 100 * (guint64) MIB);
+
+  test_recorder_wait_closed (recorder);
+  g_assert_cmpstr (recorder->log->str, ==, "T(hello) closed(achat-error-quark:2)");
+  assert_limit_error (recorder, ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE);
+  g_assert_cmpuint (g_bytes_get_size (recorder->collected_at_close), ==,
+                    ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE);
+  /* It stopped reading at the limit (give or take one read). */
+  g_assert_cmpuint (achat_channel_get_bytes_received (channel), <=,
+                    7 + ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE + 256 * 1024);
+  g_assert_cmpuint (sent, <, 100 * (guint64) MIB);
+
+  g_object_unref (channel);
+  close (peer);
+}
+
+/* 0 lifts the limit; a limit raised from a handler applies to what follows. */
+static void
+test_unlimited_and_raised (void)
+{
+  g_autofree gchar *big = g_malloc (3 * MIB + 1);
+  gsize limit;
+
+  memset (big, 'b', 3 * MIB);
+  big[3 * MIB] = '\n';
+
+  for (limit = 0; limit <= 1; limit++)
+    {
+      int peer;
+      AchatChannel *channel = new_channel (&peer, "\n", limit ? 3 * MIB : 0);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+
+      test_feed (channel, peer, big, 3 * MIB + 1);
+      g_assert_cmpuint (recorder->n_found, ==, 1);
+      g_assert_cmpuint (recorder->n_closed, ==, 0);
+
+      achat_channel_close (channel);
+      g_object_unref (channel);
+      close (peer);
+    }
+}
+
+/* A count terminator past the limit fails like a long line, including when
+ * the body would be read in place; the same count passes without limit. */
+static void
+on_header_set_count (AchatChannel *channel,
+                     GBytes       *message,
+                     gpointer      user_data)
+{
+  if (achat_channel_get_terminator_kind (channel) == ACHAT_TERMINATOR_BYTES)
+    achat_channel_set_terminator_count (channel, 4 * MIB);
+}
+
+static void
+test_count_past_limit (void)
+{
+  gboolean limited;
+
+  for (limited = FALSE; limited <= TRUE; limited++)
+    {
+      int peer;
+      AchatChannel *channel = new_channel (&peer, "\n", limited ? MIB : 0);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      guint64 sent;
+
+      g_signal_connect (channel, "terminator-found", G_CALLBACK (on_header_set_count), NULL);
+      test_feed (channel, peer, "BODY\n", 5);
+      sent = flood (peer, 'z', 4 * MIB);
+
+      if (limited)
+        {
+          test_recorder_wait_closed (recorder);
+          g_assert_cmpstr (recorder->log->str, ==, "T(BODY) closed(achat-error-quark:2)");
+          assert_limit_error (recorder, MIB);
+          g_assert_cmpuint (g_bytes_get_size (recorder->collected_at_close), ==, MIB);
+        }
+      else
+        {
+          g_assert_cmpuint (sent, ==, 4 * MIB);
+          while (recorder->n_found < 2)
+            test_iterate ();
+          g_assert_cmpuint (recorder->n_closed, ==, 0);
+          achat_channel_close (channel);
+        }
+
+      g_object_unref (channel);
+      close (peer);
+    }
+}
+
+/* The default data-collected handler counts toward the limit; a handler
+ * that keeps the bytes out of the message streams any amount. */
+static void
+stream_elsewhere (AchatChannel *channel,
+                  GBytes       *data,
+                  guint64      *total)
+{
+  *total += g_bytes_get_size (data);
+  g_signal_stop_emission_by_name (channel, "data-collected");
+}
+
+static void
+test_data_collected (void)
+{
+  gboolean streaming;
+
+  for (streaming = FALSE; streaming <= TRUE; streaming++)
+    {
+      int peer;
+      AchatChannel *channel = new_channel (&peer, "\n", 64 * 1024);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, TRUE);
+      guint64 total = 0;
+      guint64 sent;
+
+      if (streaming)
+        g_signal_connect (channel, "data-collected", G_CALLBACK (stream_elsewhere), &total);
+      sent = flood (peer, 'd', 2 * MIB);
+
+      if (streaming)
+        {
+          g_assert_cmpuint (sent, ==, 2 * MIB);
+          while (total < 2 * MIB)
+            test_iterate ();
+          g_assert_cmpuint (recorder->n_closed, ==, 0);
+          g_assert_cmpuint (g_bytes_get_size (achat_channel_get_collected (channel)), ==, 0);
+          achat_channel_close (channel);
+        }
+      else
+        {
+          test_recorder_wait_closed (recorder);
+          assert_limit_error (recorder, 64 * 1024);
+          g_assert_cmpuint (g_bytes_get_size (recorder->collected_at_close), ==, 64 * 1024);
+        }
+
+      g_object_unref (channel);
+      close (peer);
+    }
+}
+
+/* What was queued before the overflow is written before the channel closes. */
+static void
+reply_ok (AchatChannel *channel,
+          GBytes       *message,
+          gpointer      user_data)
+{
+  achat_channel_push (channel, (const guint8 *) "OK\n", 3);
+}
+
+static void
+test_reply_written_before_close (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 16);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  g_autoptr(GByteArray) got = NULL;
+
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (reply_ok), NULL);
+  test_peer_write (peer, "one\ntwo\nthis line is far too long\nthree\n", 41);
+
+  got = test_peer_read (peer, G_MAXSIZE);    /* until EOF */
+  g_assert_cmpmem (got->data, got->len, "OK\nOK\n", 6);
+  test_recorder_wait_closed (recorder);
+  g_assert_cmpstr (recorder->log->str, ==, "T(one) T(two) closed(achat-error-quark:2)");
+  assert_bytes_str (recorder->collected_at_close, "this line is far");
+
+  g_object_unref (channel);
+  close (peer);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/limits/input/property", test_property);
+  g_test_add_func ("/limits/input/boundary-every-split", test_boundary_every_split);
+  g_test_add_func ("/limits/input/100MiB-without-terminator", test_flood_without_terminator);
+  g_test_add_func ("/limits/input/unlimited-and-raised", test_unlimited_and_raised);
+  g_test_add_func ("/limits/input/count-past-limit", test_count_past_limit);
+  g_test_add_func ("/limits/input/data-collected", test_data_collected);
+  g_test_add_func ("/limits/input/reply-written-before-close", test_reply_written_before_close);
+
+  return g_test_run ();
+}
