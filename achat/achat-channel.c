@@ -153,6 +153,7 @@ typedef struct
   gsize collected_len;
   gsize collected_cap;
   gsize max_input;                 /* 0: unlimited */
+  guint idle_timeout;              /* seconds; 0: none */
   guint input_generation;          /* bumped by discard_buffers() */
   guint collect_generation;        /* input_generation at a data-collected emission */
 
@@ -187,6 +188,7 @@ enum {
   PROP_BYTES_RECEIVED,
   PROP_BYTES_SENT,
   PROP_MAX_INPUT_SIZE,
+  PROP_IDLE_TIMEOUT,
   N_PROPS
 };
 
@@ -733,6 +735,7 @@ channel_read_direct (AchatChannel  *self,
     return n;
 
   priv->bytes_received += n;
+  achat_watch_touch (priv->watch);
   /* Counts the bytes off the frame; they are already where
    * collected_append() would have put them. */
   achat_framer_next (&priv->framer, dest, (gsize) n, &event);
@@ -768,6 +771,7 @@ channel_read_once (AchatChannel  *self,
   if (n > 0)
     {
       priv->bytes_received += n;
+      achat_watch_touch (priv->watch);
       channel_process_input (self, buffer, buffer->data, n);
     }
   achat_poller_return_read_buffer (priv->poller, buffer);
@@ -818,6 +822,32 @@ channel_handle_input (AchatChannel *self)
     channel_flush (self);
   else
     channel_update_interest (self);
+}
+
+/* Idle timeout ---------------------------------------------------------- */
+
+static void
+channel_idle_cb (gpointer user_data)
+{
+  AchatChannel *self = user_data;
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  channel_close_internal (self,
+                          g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                       "No data received or sent for %u seconds "
+                                       "(the channel's idle-timeout)",
+                                       priv->idle_timeout));
+}
+
+static void
+channel_apply_idle_timeout (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->watch != NULL)
+    achat_watch_set_idle_timeout (priv->watch,
+                                  (gint64) priv->idle_timeout * G_USEC_PER_SEC,
+                                  channel_idle_cb);
 }
 
 /* Output ---------------------------------------------------------------- */
@@ -901,6 +931,7 @@ channel_flush (AchatChannel *self)
         }
 
       priv->bytes_sent += n;
+      achat_watch_touch (priv->watch);
       achat_output_queue_consume (&priv->queue, n);
       if ((gsize) n < gather.n_bytes)
         {
@@ -1191,6 +1222,8 @@ achat_channel_constructed (GObject *object)
                                                 channel_watch_cb, self);
     }
 
+  channel_apply_idle_timeout (self);
+
   /* Kept alive by the main loop until closed, like asyncore's socket map. */
   priv->attached = TRUE;
   g_object_ref (self);
@@ -1285,6 +1318,9 @@ achat_channel_get_property (GObject    *object,
     case PROP_MAX_INPUT_SIZE:
       g_value_set_uint64 (value, priv->max_input);
       break;
+    case PROP_IDLE_TIMEOUT:
+      g_value_set_uint (value, priv->idle_timeout);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1309,6 +1345,9 @@ achat_channel_set_property (GObject      *object,
       break;
     case PROP_MAX_INPUT_SIZE:
       achat_channel_set_max_input_size (self, (gsize) g_value_get_uint64 (value));
+      break;
+    case PROP_IDLE_TIMEOUT:
+      achat_channel_set_idle_timeout (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1499,6 +1538,23 @@ achat_channel_class_init (AchatChannelClass *klass)
                          0, G_MAXSIZE, ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:idle-timeout:
+   *
+   * Seconds without a byte received or sent after which the channel
+   * closes with %G_IO_ERROR_TIMED_OUT, or 0 (the default) for never: a
+   * defence against peers that connect and stall (slowloris). Checked to
+   * about a tenth of a second; one check per main context serves every
+   * channel, so a timeout costs nothing per main loop iteration. Setting
+   * it starts the count again. Output that a stalled peer does not read
+   * is dropped by that close.
+   */
+  properties[PROP_IDLE_TIMEOUT] =
+    g_param_spec_uint ("idle-timeout", NULL, NULL,
+                       0, G_MAXUINT / G_USEC_PER_SEC, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                       G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2241,6 +2297,47 @@ achat_channel_get_max_input_size (AchatChannel *self)
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
 
   return GET_PRIV (self)->max_input;
+}
+
+/**
+ * achat_channel_set_idle_timeout:
+ * @self: an #AchatChannel
+ * @seconds: seconds without traffic before the channel closes, or 0 for
+ *   never
+ *
+ * Sets [property@Achat.Channel:idle-timeout]. The count starts again now.
+ */
+void
+achat_channel_set_idle_timeout (AchatChannel *self,
+                                guint         seconds)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (seconds <= G_MAXUINT / G_USEC_PER_SEC);
+
+  priv = GET_PRIV (self);
+  if (priv->closed)
+    return;
+  priv->idle_timeout = seconds;
+  channel_apply_idle_timeout (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
+}
+
+/**
+ * achat_channel_get_idle_timeout:
+ * @self: an #AchatChannel
+ *
+ * Gets [property@Achat.Channel:idle-timeout].
+ *
+ * Returns: the idle timeout in seconds; 0 if there is none
+ */
+guint
+achat_channel_get_idle_timeout (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  return GET_PRIV (self)->idle_timeout;
 }
 
 /**

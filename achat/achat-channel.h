@@ -161,5 +161,10 @@ void                 achat_channel_set_max_input_size     (AchatChannel        *
                                                            gsize                max_size);
 ACHAT_AVAILABLE_IN_ALL
 gsize                achat_channel_get_max_input_size     (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_idle_timeout       (AchatChannel        *self,
+                                                           guint                seconds);
+ACHAT_AVAILABLE_IN_ALL
+guint                achat_channel_get_idle_timeout       (AchatChannel        *self);
 
 G_END_DECLS

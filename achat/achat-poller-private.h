@@ -34,6 +34,7 @@ typedef struct _AchatWatch AchatWatch;
 typedef void     (*AchatWatchFunc)    (gpointer      user_data,
                                        GIOCondition  condition);
 typedef void     (*AchatWatchPrepare) (gpointer      user_data);
+typedef void     (*AchatWatchIdle)    (gpointer      user_data);
 
 /* Size of the context's read buffer: the most one read takes. */
 #define ACHAT_READ_BUFFER_SIZE (256 * 1024)
@@ -65,6 +66,16 @@ void             achat_watch_schedule             (AchatWatch            *watch)
 void             achat_watch_set_prepare          (AchatWatch            *watch,
                                                    AchatWatchPrepare      prepare);
 void             achat_watch_destroy              (AchatWatch            *watch);
+
+/* Calls @func (once) when achat_watch_touch() was not called for @timeout
+ * µs (0: no timeout), to about a tenth of a second. One check per context
+ * covers every watch, so idle timeouts cost nothing per main loop
+ * iteration however many channels have one. */
+void             achat_watch_set_idle_timeout     (AchatWatch            *watch,
+                                                   gint64                 timeout,
+                                                   AchatWatchIdle         func);
+/* Bytes moved in either direction: the idle deadline starts again. */
+void             achat_watch_touch                (AchatWatch            *watch);
 
 AchatReadBuffer *achat_poller_take_read_buffer    (AchatPoller           *poller);
 void             achat_poller_return_read_buffer  (AchatPoller           *poller,

@@ -19,6 +19,8 @@
 #include "achat-poller-private.h"
 
 #define MAX_EVENTS 256
+/* Idle deadlines are checked at most this often (µs). */
+#define IDLE_GRANULARITY (100 * G_TIME_SPAN_MILLISECOND)
 
 struct _AchatPoller
 {
@@ -34,6 +36,8 @@ struct _AchatPoller
   GQueue scheduled;        /* of AchatWatch, via schedule_link */
   GQueue prepared;         /* of AchatWatch, via prepare_link */
   GSList *dead;            /* watches destroyed while dispatching */
+  GQueue idle;             /* of AchatWatch with an idle timeout, via idle_link */
+  gint64 idle_check;       /* when to look at them next; G_MAXINT64: never */
   guint dispatch_depth;
 
   AchatReadBuffer *spare;
@@ -61,6 +65,11 @@ struct _AchatWatch
 
   GList schedule_link;
   GList prepare_link;
+
+  gint64 idle_timeout;             /* µs; 0: none */
+  gint64 last_active;              /* monotonic µs of the last bytes moved */
+  AchatWatchIdle idle_func;
+  GList idle_link;
   guint scheduled : 1;
   guint dead : 1;
   guint registered : 1;            /* in the epoll set */
@@ -317,6 +326,60 @@ condition_from_epoll (guint32 events)
   return condition;
 }
 
+/* Idle timeouts ---------------------------------------------------------- */
+
+/* Wakes the poller's source at @when (or later, to the granularity). */
+static void
+poller_schedule_idle_check (AchatPoller *poller,
+                            gint64       when)
+{
+  if (when == G_MAXINT64)
+    {
+      poller->idle_check = G_MAXINT64;
+      g_source_set_ready_time ((GSource *) poller, -1);
+      return;
+    }
+  when = MAX (when, g_get_monotonic_time () + IDLE_GRANULARITY);
+  poller->idle_check = when;
+  g_source_set_ready_time ((GSource *) poller, when);
+}
+
+/* One pass over the watches with an idle timeout: those idle too long are
+ * taken off the list, then told (a callback may close any channel, so
+ * nothing is called while the list is walked). Activity only moves
+ * deadlines later, so the next check is at the earliest deadline found. */
+static void
+poller_expire_idle (AchatPoller *poller)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 next = G_MAXINT64;
+  AchatWatch **expired = g_new (AchatWatch *, poller->idle.length + 1);
+  guint n = 0, i;
+  GList *l = poller->idle.head;
+
+  while (l != NULL)
+    {
+      AchatWatch *watch = l->data;
+      gint64 deadline = watch->last_active + watch->idle_timeout;
+
+      l = l->next;
+      if (deadline <= now)
+        {
+          g_queue_unlink (&poller->idle, &watch->idle_link);
+          watch->idle_timeout = 0;
+          expired[n++] = watch;
+        }
+      else
+        next = MIN (next, deadline);
+    }
+  poller_schedule_idle_check (poller, next);
+
+  for (i = 0; i < n; i++)
+    if (!expired[i]->dead)
+      expired[i]->idle_func (expired[i]->user_data);
+  g_free (expired);
+}
+
 static gboolean
 poller_dispatch (GSource     *source,
                  GSourceFunc  callback,
@@ -375,6 +438,11 @@ poller_dispatch (GSource     *source,
       }
   }
 
+  /* Also when the list emptied since the check was set: that clears the
+   * ready time, which would otherwise make every iteration dispatch us. */
+  if (poller->idle_check != G_MAXINT64 && g_get_monotonic_time () >= poller->idle_check)
+    poller_expire_idle (poller);
+
   poller->dispatch_depth--;
   poller_reap (poller);
   g_source_unref (source);
@@ -423,6 +491,8 @@ achat_poller_acquire (GMainContext *context)
       poller->epfd = -1;
       g_queue_init (&poller->scheduled);
       g_queue_init (&poller->prepared);
+      g_queue_init (&poller->idle);
+      poller->idle_check = G_MAXINT64;
 #ifdef HAVE_EPOLL
       poller->epfd = epoll_create1 (EPOLL_CLOEXEC);
       if (poller->epfd < 0)
@@ -477,6 +547,7 @@ watch_new (AchatPoller    *poller,
   AchatWatch *watch = g_new0 (AchatWatch, 1);
 
   watch->poller = poller;
+  watch->idle_link.data = watch;
   watch->func = func;
   watch->user_data = user_data;
   watch->fd = -1;
@@ -660,6 +731,7 @@ achat_watch_destroy (AchatWatch *watch)
     g_queue_unlink (&poller->scheduled, &watch->schedule_link);
   watch->scheduled = FALSE;
   achat_watch_set_prepare (watch, NULL);
+  achat_watch_set_idle_timeout (watch, 0, NULL);
 
   if (watch->fd >= 0)
     {
@@ -678,4 +750,33 @@ achat_watch_destroy (AchatWatch *watch)
   /* Events already read from epoll in this dispatch may still name it. */
   poller->dead = g_slist_prepend (poller->dead, watch);
   poller_reap (poller);
+}
+
+void
+achat_watch_set_idle_timeout (AchatWatch     *watch,
+                              gint64          timeout,
+                              AchatWatchIdle  func)
+{
+  AchatPoller *poller = watch->poller;
+
+  if (watch->dead)
+    return;
+  if (watch->idle_timeout > 0)
+    g_queue_unlink (&poller->idle, &watch->idle_link);
+  watch->idle_timeout = timeout > 0 ? timeout : 0;
+  watch->idle_func = func;
+  if (watch->idle_timeout == 0)
+    return;
+
+  watch->last_active = g_get_monotonic_time ();
+  g_queue_push_tail_link (&poller->idle, &watch->idle_link);
+  if (watch->last_active + timeout < poller->idle_check)
+    poller_schedule_idle_check (poller, watch->last_active + timeout);
+}
+
+void
+achat_watch_touch (AchatWatch *watch)
+{
+  if (watch != NULL && watch->idle_timeout > 0)
+    watch->last_active = g_get_monotonic_time ();
 }

@@ -354,6 +354,160 @@ test_reply_written_before_close (void)
   close (peer);
 }
 
+/* Idle timeout ------------------------------------------------------------ */
+
+static gdouble
+seconds_since (gint64 start)
+{
+  return (g_get_monotonic_time () - start) / (gdouble) G_USEC_PER_SEC;
+}
+
+/* A silent peer: closed with G_IO_ERROR_TIMED_OUT after the timeout (to
+ * the check's tenth of a second), with the partial message kept. */
+static void
+test_idle_silent_peer (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  guint notified = 0;
+  gint64 start;
+  gdouble waited;
+
+  g_signal_connect (channel, "notify::idle-timeout", G_CALLBACK (notify_count), &notified);
+  achat_channel_set_idle_timeout (channel, 1);
+  g_assert_cmpuint (achat_channel_get_idle_timeout (channel), ==, 1);
+  g_assert_cmpuint (notified, ==, 1);
+  start = g_get_monotonic_time ();
+  test_feed (channel, peer, "partial", 7);
+
+  test_recorder_wait_closed (recorder);
+  waited = seconds_since (start);
+  g_assert_cmpfloat (waited, >=, 0.95);
+  g_assert_cmpfloat (waited, <, 3.0);
+  g_assert_error (recorder->error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_nonnull (strstr (recorder->error->message, "1 seconds"));
+  assert_bytes_str (recorder->collected_at_close, "partial");
+
+  g_object_unref (channel);
+  close (peer);
+}
+
+/* Traffic in either direction keeps the channel open; silence after it
+ * closes it. */
+static gboolean
+tick_peer_writes (gpointer user_data)
+{
+  int *peer = user_data;
+
+  g_assert_cmpint (send (*peer, "x", 1, MSG_NOSIGNAL), ==, 1);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+tick_channel_pushes (gpointer user_data)
+{
+  achat_channel_push (user_data, (const guint8 *) "y", 1);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+test_idle_traffic_keeps_open (void)
+{
+  gboolean outgoing;
+
+  for (outgoing = FALSE; outgoing <= TRUE; outgoing++)
+    {
+      int peer;
+      AchatChannel *channel = new_channel (&peer, "\n", 0);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      guint tick;
+      gint64 start;
+
+      achat_channel_set_idle_timeout (channel, 1);
+      if (outgoing)
+        tick = g_timeout_add (300, tick_channel_pushes, channel);
+      else
+        tick = g_timeout_add (300, tick_peer_writes, &peer);
+
+      test_spin_for (2500);
+      g_assert_cmpuint (recorder->n_closed, ==, 0);
+      if (outgoing)
+        g_assert_cmpuint (achat_channel_get_bytes_sent (channel), >=, 6);
+      else
+        g_assert_cmpuint (achat_channel_get_bytes_received (channel), >=, 6);
+
+      g_source_remove (tick);
+      start = g_get_monotonic_time ();
+      test_recorder_wait_closed (recorder);
+      g_assert_cmpfloat (seconds_since (start), >=, 0.6);
+      g_assert_error (recorder->error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+
+      g_object_unref (channel);
+      close (peer);
+    }
+}
+
+/* 0 turns it off again; closing a channel takes it off the context's list
+ * (the others still expire). */
+static void
+test_idle_off_and_many (void)
+{
+  enum { N = 200 };
+  AchatChannel *channels[N];
+  TestRecorder *recorders[N];
+  int peers[N];
+  guint i, closed = 0;
+
+  for (i = 0; i < N; i++)
+    {
+      channels[i] = new_channel (&peers[i], "\n", 0);
+      recorders[i] = test_recorder_new (channels[i], FALSE);
+      achat_channel_set_idle_timeout (channels[i], 1);
+    }
+  achat_channel_set_idle_timeout (channels[0], 0);           /* off */
+  achat_channel_close (channels[1]);                         /* gone early */
+
+  for (i = 2; i < N; i++)
+    test_recorder_wait_closed (recorders[i]);
+  test_spin_for (300);
+  for (i = 0; i < N; i++)
+    {
+      closed += recorders[i]->n_closed;
+      if (i >= 2)
+        g_assert_error (recorders[i]->error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    }
+  g_assert_cmpuint (recorders[0]->n_closed, ==, 0);
+  g_assert_cmpuint (recorders[1]->n_closed, ==, 1);
+  g_assert_null (recorders[1]->error);
+  g_assert_cmpuint (closed, ==, N - 1);
+
+  /* The last channel with a timeout closes before its deadline: once that
+   * deadline passes the context goes idle again (the poller's wakeup time
+   * is cleared, or every iteration would dispatch it). */
+  {
+    int peer;
+    AchatChannel *last = new_channel (&peer, "\n", 0);
+
+    achat_channel_set_idle_timeout (last, 1);
+    achat_channel_close (last);
+    g_object_unref (last);
+    close (peer);
+  }
+  test_spin_for (1300);
+  for (i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  g_assert_false (g_main_context_iteration (NULL, FALSE));
+
+  achat_channel_close (channels[0]);
+  for (i = 0; i < N; i++)
+    {
+      test_recorder_free (recorders[i]);
+      g_object_unref (channels[i]);
+      close (peers[i]);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -367,6 +521,9 @@ main (int   argc,
   g_test_add_func ("/limits/input/count-past-limit", test_count_past_limit);
   g_test_add_func ("/limits/input/data-collected", test_data_collected);
   g_test_add_func ("/limits/input/reply-written-before-close", test_reply_written_before_close);
+  g_test_add_func ("/limits/idle/silent-peer", test_idle_silent_peer);
+  g_test_add_func ("/limits/idle/traffic-keeps-open", test_idle_traffic_keeps_open);
+  g_test_add_func ("/limits/idle/off-and-many", test_idle_off_and_many);
 
   return g_test_run ();
 }
