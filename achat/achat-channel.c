@@ -147,6 +147,8 @@ typedef struct
   AchatWatch *watch;
   GError *pending_error;           /* reported on the first iteration */
   GError *input_error;             /* input stopped on it; closes once output is written */
+  GError *close_error;             /* a write failed while input was paused: closes
+                                    * with it once the input is delivered */
 
   AchatFramer framer;
   guint8 *collected;               /* the message being collected */
@@ -172,6 +174,9 @@ typedef struct
   guint input_reentered : 1;
   guint in_flush : 1;
   guint want_input : 1;            /* input interest, as last computed */
+  guint input_paused : 1;          /* pause_input() */
+  guint resume_pending : 1;        /* held input to deliver after resume_input() */
+  guint eof_undelivered : 1;       /* the end of input came while paused */
   guint dc_observed : 1;           /* see channel_observe() */
   guint tf_observed : 1;
   guint dc_direct : 1;
@@ -189,6 +194,7 @@ enum {
   PROP_BYTES_SENT,
   PROP_MAX_INPUT_SIZE,
   PROP_IDLE_TIMEOUT,
+  PROP_INPUT_PAUSED,
   N_PROPS
 };
 
@@ -660,6 +666,15 @@ channel_process_input (AchatChannel    *self,
   AchatChannelPrivate *priv = GET_PRIV (self);
   gsize pos = 0;
 
+  if (priv->input_paused)
+    {
+      /* Read while paused (the peer went away and its last bytes are
+       * being collected): kept for resume_input(). */
+      if (data != NULL)
+        achat_framer_hold_input (&priv->framer, data, length);
+      return;
+    }
+
   channel_observe (self);
   while (!input_stopped (priv))
     {
@@ -670,6 +685,13 @@ channel_process_input (AchatChannel    *self,
         break;
       if (!channel_deliver (self, buffer, &event))
         break;
+      if (priv->input_paused)
+        {
+          /* The rest of this read waits for resume_input(). */
+          if (data != NULL)
+            achat_framer_hold_input (&priv->framer, data + pos, length - pos);
+          break;
+        }
     }
 }
 
@@ -681,8 +703,36 @@ channel_deliver_held (AchatChannel *self)
   AchatFramerEvent event;
 
   channel_process_input (self, NULL, NULL, 0);
+  if (priv->input_paused && !input_stopped (priv))
+    {
+      /* Finished by resume_input(); the channel stays open until then. */
+      priv->eof_undelivered = TRUE;
+      return;
+    }
+  priv->eof_undelivered = FALSE;
   if (!input_stopped (priv) && achat_framer_flush (&priv->framer, &event))
     channel_deliver (self, NULL, &event);
+}
+
+/* After resume_input(): delivers the input held back by the pause (and the
+ * end of input, if it came meanwhile). */
+static void
+channel_deliver_resumed (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->in_input)
+    return;   /* a nested main loop in a handler: after it returns */
+  priv->resume_pending = FALSE;
+  if (priv->input_paused || input_stopped (priv))
+    return;
+
+  priv->in_input = TRUE;
+  if (priv->eof_undelivered)
+    channel_deliver_held (self);
+  else
+    channel_process_input (self, NULL, NULL, 0);
+  priv->in_input = FALSE;
 }
 
 /* How many bytes of a long count-terminated message may be read straight
@@ -816,6 +866,8 @@ channel_handle_input (AchatChannel *self)
 
   if (priv->closed)
     return;
+  if (priv->resume_pending)
+    achat_watch_schedule (priv->watch);
 
   /* Replies pushed by the handlers go out in one write. */
   if (!achat_output_queue_is_empty (&priv->queue) || priv->closing || priv->eof)
@@ -867,6 +919,16 @@ channel_fail_after_input (AchatChannel *self,
         ;
       channel_end_input (self);
       priv->in_input = FALSE;
+    }
+
+  if (priv->input_paused && !priv->closed && (!priv->eof || priv->eof_undelivered))
+    {
+      /* Output is dead, but what the peer sent is delivered when input
+       * resumes, up to its end; then the channel closes with @error. */
+      achat_output_queue_clear (&priv->queue);
+      g_clear_error (&priv->close_error);
+      priv->close_error = error;
+      return;
     }
 
   channel_close_internal (self, error);
@@ -951,7 +1013,7 @@ channel_flush (AchatChannel *self)
   priv->in_flush = FALSE;
 
   if (!priv->closed && achat_output_queue_is_empty (&priv->queue) &&
-      (priv->closing || priv->eof))
+      (priv->closing || (priv->eof && !priv->eof_undelivered)))
     channel_close_internal (self, NULL);
 
   if (!priv->closed)
@@ -1005,7 +1067,8 @@ channel_update_interest (AchatChannel *self)
     interest = G_IO_OUT;
   else
     {
-      priv->want_input = !priv->eof && !priv->input_reentered && klass->readable (self);
+      priv->want_input = !priv->eof && !priv->input_reentered && !priv->input_paused &&
+                         klass->readable (self);
       if (priv->want_input)
         interest |= G_IO_IN;
       if (priv->write_blocked && !priv->closed && klass->writable (self))
@@ -1045,11 +1108,17 @@ channel_watch_cb (gpointer     user_data,
 
   if (condition == 0)
     {
-      /* Scheduled: an error to report, or output pushed from outside. */
+      /* Scheduled: an error to report, input held by a pause, or output
+       * pushed from outside. */
       if (priv->pending_error != NULL)
         channel_close_internal (self, g_steal_pointer (&priv->pending_error));
       else
-        channel_flush (self);
+        {
+          if (priv->resume_pending)
+            channel_deliver_resumed (self);
+          if (!priv->closed)
+            channel_flush (self);
+        }
     }
   else if (priv->connecting)
     channel_finish_connect (self);
@@ -1106,10 +1175,14 @@ channel_close_internal (AchatChannel *self,
       return;
     }
 
-  /* An orderly close after input stopped on an error reports that error. */
+  /* An orderly close after input stopped on an error, or after a write
+   * failed while input was paused, reports that error. */
   if (error == NULL)
     error = g_steal_pointer (&priv->input_error);
+  if (error == NULL)
+    error = g_steal_pointer (&priv->close_error);
   g_clear_error (&priv->input_error);
+  g_clear_error (&priv->close_error);
 
   g_object_ref (self);
   priv->closed = TRUE;
@@ -1281,6 +1354,7 @@ achat_channel_finalize (GObject *object)
   achat_framer_clear (&priv->framer);
   g_clear_pointer (&priv->collected, g_free);
   g_clear_error (&priv->input_error);
+  g_clear_error (&priv->close_error);
   g_clear_pointer (&priv->context, g_main_context_unref);
 
   G_OBJECT_CLASS (achat_channel_parent_class)->finalize (object);
@@ -1321,6 +1395,9 @@ achat_channel_get_property (GObject    *object,
     case PROP_IDLE_TIMEOUT:
       g_value_set_uint (value, priv->idle_timeout);
       break;
+    case PROP_INPUT_PAUSED:
+      g_value_set_boolean (value, priv->input_paused);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1348,6 +1425,12 @@ achat_channel_set_property (GObject      *object,
       break;
     case PROP_IDLE_TIMEOUT:
       achat_channel_set_idle_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_INPUT_PAUSED:
+      if (g_value_get_boolean (value))
+        achat_channel_pause_input (self);
+      else
+        achat_channel_resume_input (self);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1555,6 +1638,20 @@ achat_channel_class_init (AchatChannelClass *klass)
                        0, G_MAXUINT / G_USEC_PER_SEC, 0,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
                        G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:input-paused:
+   *
+   * Whether input is paused ([method@Achat.Channel.pause_input]): no input
+   * signal is emitted and the socket is not read, so the kernel's buffers
+   * fill and the peer is slowed down (TCP flow control) instead of the
+   * channel buffering without bound. Setting it to %FALSE resumes.
+   */
+  properties[PROP_INPUT_PAUSED] =
+    g_param_spec_boolean ("input-paused", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2157,13 +2254,15 @@ achat_channel_discard_buffers (AchatChannel *self)
   priv = GET_PRIV (self);
   priv->input_generation++;
   achat_framer_discard (&priv->framer);
+  priv->eof_undelivered = FALSE;
   collected_reset (priv);
   achat_output_queue_clear (&priv->queue);
   /* Nothing is half-written any more; a new push finds out afresh whether
    * the socket is full. */
   priv->write_blocked = FALSE;
 
-  if (!priv->closed && priv->closing)
+  /* A pending close (asked for, or at the end of input) happens now. */
+  if (!priv->closed && (priv->closing || priv->eof))
     channel_output_changed (self);
 }
 
@@ -2297,6 +2396,82 @@ achat_channel_get_max_input_size (AchatChannel *self)
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
 
   return GET_PRIV (self)->max_input;
+}
+
+/**
+ * achat_channel_pause_input:
+ * @self: an #AchatChannel
+ *
+ * Stops delivering input until achat_channel_resume_input(): for an
+ * application that cannot keep up (a full model, a slow consumer
+ * downstream). Called from a handler, it takes effect at once: the rest of
+ * the read being delivered is kept (at most one read, 256 KiB) and
+ * delivered first on resume. While paused the socket is not read, so the
+ * peer is held back by the kernel; the end of input and the peer's
+ * hang-up are noticed on resume too. Output is not affected.
+ */
+void
+achat_channel_pause_input (AchatChannel *self)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+
+  priv = GET_PRIV (self);
+  if (priv->input_paused)
+    return;
+  priv->input_paused = TRUE;
+  if (!priv->closed && !priv->in_input)
+    channel_update_interest (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INPUT_PAUSED]);
+}
+
+/**
+ * achat_channel_resume_input:
+ * @self: an #AchatChannel
+ *
+ * Resumes input after achat_channel_pause_input(): what was held back is
+ * delivered on the next main loop iteration, then the socket is read
+ * again. Resuming a channel that is not paused does nothing.
+ */
+void
+achat_channel_resume_input (AchatChannel *self)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+
+  priv = GET_PRIV (self);
+  if (!priv->input_paused)
+    return;
+  priv->input_paused = FALSE;
+  if (!priv->closed)
+    {
+      if (achat_framer_get_held (&priv->framer) > 0 || priv->eof_undelivered)
+        {
+          priv->resume_pending = TRUE;
+          achat_watch_schedule (priv->watch);
+        }
+      else if (!priv->in_input)
+        channel_update_interest (self);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INPUT_PAUSED]);
+}
+
+/**
+ * achat_channel_is_input_paused:
+ * @self: an #AchatChannel
+ *
+ * Gets [property@Achat.Channel:input-paused].
+ *
+ * Returns: %TRUE while input is paused
+ */
+gboolean
+achat_channel_is_input_paused (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+
+  return GET_PRIV (self)->input_paused;
 }
 
 /**

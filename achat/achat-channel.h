@@ -167,4 +167,11 @@ void                 achat_channel_set_idle_timeout       (AchatChannel        *
 ACHAT_AVAILABLE_IN_ALL
 guint                achat_channel_get_idle_timeout       (AchatChannel        *self);
 
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_pause_input            (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_resume_input           (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_is_input_paused        (AchatChannel        *self);
+
 G_END_DECLS

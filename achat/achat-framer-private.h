@@ -92,6 +92,12 @@ bool     achat_framer_flush          (AchatFramer        *framer,
 /* Drops held bytes (discard_buffers). */
 void     achat_framer_discard        (AchatFramer        *framer);
 
+/* Keeps @input, not yet framed, to be framed (after what is already held)
+ * before any new input: the consumer stopped in the middle of a read. */
+void     achat_framer_hold_input     (AchatFramer        *framer,
+                                      const uint8_t      *input,
+                                      size_t              length);
+
 size_t   achat_framer_prefix_at_end  (const uint8_t      *haystack,
                                       size_t              haystack_length,
                                       const uint8_t      *needle,

@@ -106,6 +106,18 @@ achat_framer_discard (AchatFramer *framer)
   framer->hold_len = 0;
 }
 
+void
+achat_framer_hold_input (AchatFramer   *framer,
+                         const uint8_t *input,
+                         size_t         length)
+{
+  if (length == 0)
+    return;
+  reserve (&framer->hold, &framer->hold_cap, framer->hold_len + length);
+  memcpy (framer->hold + framer->hold_len, input, length);
+  framer->hold_len += length;
+}
+
 size_t
 achat_framer_prefix_at_end (const uint8_t *haystack,
                             size_t         haystack_length,

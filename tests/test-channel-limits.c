@@ -1,4 +1,5 @@
-/* test-channel-limits.c: the input limit (max-input-size)
+/* test-channel-limits.c: limits and flow control: max-input-size,
+ * idle-timeout, pausing input, output watermarks
  *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -508,6 +509,176 @@ test_idle_off_and_many (void)
     }
 }
 
+/* Pausing input ------------------------------------------------------------ */
+
+static void
+pause_on (AchatChannel *channel,
+          GBytes       *message,
+          const gchar  *word)
+{
+  gsize length;
+  const gchar *data = g_bytes_get_data (message, &length);
+
+  if (length == strlen (word) && memcmp (data, word, length) == 0)
+    achat_channel_pause_input (channel);
+}
+
+/* Paused from a handler: the rest of the read waits, in order, for resume. */
+static void
+test_pause_in_handler (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  guint notified = 0;
+
+  g_signal_connect (channel, "notify::input-paused", G_CALLBACK (notify_count), &notified);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (pause_on), (gpointer) "a");
+  test_feed (channel, peer, "a\nb\nc\npart", 10);
+  test_spin_for (200);
+  g_assert_cmpstr (recorder->log->str, ==, "T(a)");
+  g_assert_true (achat_channel_is_input_paused (channel));
+  g_assert_cmpuint (notified, ==, 1);
+
+  g_object_set (channel, "input-paused", FALSE, NULL);
+  g_assert_cmpuint (notified, ==, 2);
+  test_spin_for (100);
+  g_assert_cmpstr (recorder->log->str, ==, "T(a) T(b) T(c)");
+  test_feed (channel, peer, "\n", 1);
+  g_assert_cmpstr (recorder->log->str, ==, "T(a) T(b) T(c) T(part)");
+
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
+/* While paused the socket is not read: the peer fills the kernel's buffers
+ * and is held back; on resume every line arrives, in order. */
+static void
+count_lines (AchatChannel *channel,
+             GBytes       *message,
+             guint64      *lines)
+{
+  g_assert_cmpuint (g_bytes_get_size (message), ==, 99);
+  (*lines)++;
+}
+
+static void
+test_pause_holds_peer_back (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  guint8 line[100];
+  guint64 lines = 0, written = 0;
+  guint64 received;
+
+  memset (line, 'l', sizeof line);
+  line[99] = '\n';
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (count_lines), &lines);
+  achat_channel_pause_input (channel);
+
+  /* Write until the kernel takes no more (bounded: 64 MiB). */
+  while (written < 64 * MIB)
+    {
+      if (send (peer, line, sizeof line, MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof line)
+        {
+          g_assert_true (errno == EAGAIN);
+          test_spin_for (50);
+          if (send (peer, line, sizeof line, MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof line)
+            break;
+        }
+      written += sizeof line;
+      test_iterate ();
+    }
+  g_assert_cmpuint (written, <, 64 * MIB);
+  received = achat_channel_get_bytes_received (channel);
+  g_assert_cmpuint (received, ==, 0);
+  g_assert_cmpuint (lines, ==, 0);
+
+  achat_channel_resume_input (channel);
+  while (lines < written / sizeof line)
+    test_iterate ();
+  g_assert_cmpuint (achat_channel_get_bytes_received (channel), ==, written);
+
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
+/* The end of input while paused: the channel stays open until resumed,
+ * then delivers the rest and closes. */
+static void
+test_pause_at_eof (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (pause_on), (gpointer) "a");
+  test_peer_write (peer, "a\nb\nrest", 8);
+  shutdown (peer, SHUT_WR);
+  test_spin_for (200);
+  g_assert_cmpstr (recorder->log->str, ==, "T(a)");
+  g_assert_false (achat_channel_is_closed (channel));
+
+  achat_channel_resume_input (channel);
+  test_recorder_wait_closed (recorder);
+  g_assert_cmpstr (recorder->log->str, ==, "T(a) T(b) closed");
+  assert_bytes_str (recorder->collected_at_close, "rest");
+
+  g_object_unref (channel);
+  close (peer);
+}
+
+/* discard_buffers() while paused drops what was held; input goes on. */
+static void
+test_pause_discard (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (pause_on), (gpointer) "a");
+  test_feed (channel, peer, "a\nb\nc\n", 6);
+  achat_channel_discard_buffers (channel);
+  achat_channel_resume_input (channel);
+  test_feed (channel, peer, "d\n", 2);
+  test_spin_for (50);
+  g_assert_cmpstr (recorder->log->str, ==, "T(a) T(d)");
+
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
+/* A write fails (the peer is gone) while input is paused: nothing the peer
+ * sent is lost; it is delivered on resume, then the channel closes with the
+ * write's error. */
+static void
+test_pause_write_fails (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  const gchar *sent = "a\nb\nlast";
+
+  achat_channel_pause_input (channel);
+  test_peer_write (peer, sent, strlen (sent));
+  close (peer);
+  achat_channel_push (channel, (const guint8 *) "x", 1);
+  test_spin_for (200);
+  g_assert_cmpstr (recorder->log->str, ==, "");
+  g_assert_false (achat_channel_is_closed (channel));
+
+  achat_channel_resume_input (channel);
+  test_recorder_wait_closed (recorder);
+  g_assert_true (g_str_has_prefix (recorder->log->str, "T(a) T(b) closed(g-io-error-quark:"));
+  g_assert_nonnull (recorder->error);
+  assert_bytes_str (recorder->collected_at_close, "last");
+
+  g_object_unref (channel);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -524,6 +695,11 @@ main (int   argc,
   g_test_add_func ("/limits/idle/silent-peer", test_idle_silent_peer);
   g_test_add_func ("/limits/idle/traffic-keeps-open", test_idle_traffic_keeps_open);
   g_test_add_func ("/limits/idle/off-and-many", test_idle_off_and_many);
+  g_test_add_func ("/flow/pause/in-handler", test_pause_in_handler);
+  g_test_add_func ("/flow/pause/holds-peer-back", test_pause_holds_peer_back);
+  g_test_add_func ("/flow/pause/at-eof", test_pause_at_eof);
+  g_test_add_func ("/flow/pause/discard", test_pause_discard);
+  g_test_add_func ("/flow/pause/write-fails", test_pause_write_fails);
 
   return g_test_run ();
 }

@@ -1555,6 +1555,75 @@ test_linear_4k (void)
 
 /* ---------------------------------------------------------------------- */
 
+/* Stopping after any event and holding the rest of the input back gives
+ * the same messages as framing straight through: what a channel does when
+ * a handler pauses input in the middle of a read. */
+static void
+frame_all (AchatFramer  *framer,
+           const guint8 *input,
+           gsize         length,
+           guint         stop_every,
+           guint        *n_events,
+           GString      *out)
+{
+  gsize pos = 0;
+
+  for (;;)
+    {
+      AchatFramerEvent event;
+
+      pos += achat_framer_next (framer, input ? input + pos : NULL, length - pos, &event);
+      if (event.length == 0 && !event.terminator)
+        break;
+      g_string_append_len (out, (const gchar *) event.data, event.length);
+      if (event.terminator)
+        g_string_append_c (out, '|');
+      if (stop_every != 0 && ++*n_events % stop_every == 0)
+        {
+          achat_framer_hold_input (framer, input ? input + pos : NULL, length - pos);
+          /* Resume: the held bytes first, with no new input. */
+          frame_all (framer, NULL, 0, 0, n_events, out);
+          return;
+        }
+    }
+}
+
+static void
+test_hold_input (void)
+{
+  static const gchar *const streams[] = {
+    "a\r\nbb\r\n\r\nccc\r", "\r\r\n\n\r\nx\r\n", "no terminator at all",
+  };
+  guint s, stop, cut;
+
+  for (s = 0; s < G_N_ELEMENTS (streams); s++)
+    for (stop = 1; stop <= 3; stop++)
+      for (cut = 0; cut <= strlen (streams[s]); cut++)
+        {
+          const guint8 *data = (const guint8 *) streams[s];
+          gsize length = strlen (streams[s]);
+          g_autoptr(GString) want = g_string_new (NULL);
+          g_autoptr(GString) got = g_string_new (NULL);
+          AchatFramer plain, paused;
+          guint n = 0;
+
+          achat_framer_init (&plain);
+          achat_framer_init (&paused);
+          achat_framer_set_bytes (&plain, (const guint8 *) "\r\n", 2);
+          achat_framer_set_bytes (&paused, (const guint8 *) "\r\n", 2);
+
+          frame_all (&plain, data, cut, 0, &n, want);
+          frame_all (&plain, data + cut, length - cut, 0, &n, want);
+          frame_all (&paused, data, cut, stop, &n, got);
+          frame_all (&paused, data + cut, length - cut, stop, &n, got);
+
+          g_assert_cmpstr (got->str, ==, want->str);
+          g_assert_cmpuint (achat_framer_get_held (&paused), ==, achat_framer_get_held (&plain));
+          achat_framer_clear (&plain);
+          achat_framer_clear (&paused);
+        }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1587,6 +1656,7 @@ main (int    argc,
                    test_count_larger_than_input);
   g_test_add_func ("/framer/edge/huge-count", test_huge_count);
   g_test_add_func ("/framer/edge/discard", test_discard);
+  g_test_add_func ("/framer/edge/hold-input", test_hold_input);
   g_test_add_func ("/framer/edge/from-input", test_from_input);
   g_test_add_func ("/framer/edge/terminator-is-copied",
                    test_terminator_is_copied);
