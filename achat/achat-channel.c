@@ -160,6 +160,9 @@ typedef struct
   guint collect_generation;        /* input_generation at a data-collected emission */
 
   AchatOutputQueue queue;
+  gsize high_watermark;
+  gsize low_watermark;
+  guint64 notified_queued;         /* queued-bytes as last notified */
 
   guint64 bytes_received;
   guint64 bytes_sent;
@@ -177,6 +180,7 @@ typedef struct
   guint input_paused : 1;          /* pause_input() */
   guint resume_pending : 1;        /* held input to deliver after resume_input() */
   guint eof_undelivered : 1;       /* the end of input came while paused */
+  guint output_full : 1;           /* past the high watermark, not yet below the low one */
   guint dc_observed : 1;           /* see channel_observe() */
   guint tf_observed : 1;
   guint dc_direct : 1;
@@ -195,6 +199,10 @@ enum {
   PROP_MAX_INPUT_SIZE,
   PROP_IDLE_TIMEOUT,
   PROP_INPUT_PAUSED,
+  PROP_QUEUED_BYTES,
+  PROP_OUTPUT_HIGH_WATERMARK,
+  PROP_OUTPUT_LOW_WATERMARK,
+  PROP_OUTPUT_FULL,
   N_PROPS
 };
 
@@ -202,6 +210,7 @@ enum {
   DATA_COLLECTED,
   TERMINATOR_FOUND,
   CLOSED,
+  OUTPUT_DRAINED,
   N_SIGNALS
 };
 
@@ -214,6 +223,7 @@ G_DEFINE_TYPE_WITH_PRIVATE (AchatChannel, achat_channel, G_TYPE_OBJECT)
 
 static void channel_update_interest (AchatChannel *self);
 static void channel_flush           (AchatChannel *self);
+static void channel_queue_changed   (AchatChannel *self);
 static void channel_close_internal  (AchatChannel *self,
                                      GError       *error);
 
@@ -940,6 +950,10 @@ channel_flush (AchatChannel *self)
   AchatChannelPrivate *priv = GET_PRIV (self);
   AchatChannelClass *klass = ACHAT_CHANNEL_GET_CLASS (self);
   gsize flushed = 0;
+  /* Producers are asked for no more than the high watermark ahead of
+   * the socket (nor more than one vectored write takes). */
+  gsize budget = priv->high_watermark > 0 ?
+                 CLAMP (priv->high_watermark, 64 * 1024, WRITE_BUDGET) : WRITE_BUDGET;
 
   if (priv->closed || priv->in_flush)
     return;
@@ -963,7 +977,7 @@ channel_flush (AchatChannel *self)
         break;
 
       achat_output_queue_gather_begin (&priv->queue, &gather);
-      while (achat_output_queue_gather (&priv->queue, &gather, WRITE_BUDGET) == ACHAT_GATHER_PRODUCER)
+      while (achat_output_queue_gather (&priv->queue, &gather, budget) == ACHAT_GATHER_PRODUCER)
         {
           g_autoptr(AchatProducer) producer = NULL;
           g_autoptr(GBytes) chunk = NULL;
@@ -995,6 +1009,7 @@ channel_flush (AchatChannel *self)
       priv->bytes_sent += n;
       achat_watch_touch (priv->watch);
       achat_output_queue_consume (&priv->queue, n);
+      channel_queue_changed (self);
       if ((gsize) n < gather.n_bytes)
         {
           priv->write_blocked = TRUE;
@@ -1022,10 +1037,42 @@ channel_flush (AchatChannel *self)
   g_object_unref (self);
 }
 
+/* After the amount of queued output changed: notifies queued-bytes and
+ * crosses the watermarks (output-full, output-drained). Handlers may push
+ * (their output is written by the flush under way, or scheduled). */
+static void
+channel_queue_changed (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  guint64 queued = priv->queue.data_bytes;
+
+  if (priv->closed || queued == priv->notified_queued)
+    return;
+  priv->notified_queued = queued;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QUEUED_BYTES]);
+  if (priv->closed)
+    return;
+
+  if (!priv->output_full && priv->high_watermark > 0 && queued >= priv->high_watermark)
+    {
+      priv->output_full = TRUE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_FULL]);
+    }
+  else if (priv->output_full && queued <= MIN (priv->low_watermark, priv->high_watermark))
+    {
+      priv->output_full = FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_FULL]);
+      if (!priv->closed)
+        g_signal_emit (self, signals[OUTPUT_DRAINED], 0);
+    }
+}
+
 static void
 channel_output_changed (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
+
+  channel_queue_changed (self);
 
   /* Inside a dispatch of this channel the flush happens when it returns;
    * otherwise on the next main loop iteration, so that consecutive pushes
@@ -1398,6 +1445,18 @@ achat_channel_get_property (GObject    *object,
     case PROP_INPUT_PAUSED:
       g_value_set_boolean (value, priv->input_paused);
       break;
+    case PROP_QUEUED_BYTES:
+      g_value_set_uint64 (value, priv->queue.data_bytes);
+      break;
+    case PROP_OUTPUT_HIGH_WATERMARK:
+      g_value_set_uint64 (value, priv->high_watermark);
+      break;
+    case PROP_OUTPUT_LOW_WATERMARK:
+      g_value_set_uint64 (value, priv->low_watermark);
+      break;
+    case PROP_OUTPUT_FULL:
+      g_value_set_boolean (value, priv->output_full);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1425,6 +1484,14 @@ achat_channel_set_property (GObject      *object,
       break;
     case PROP_IDLE_TIMEOUT:
       achat_channel_set_idle_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_OUTPUT_HIGH_WATERMARK:
+      achat_channel_set_output_watermarks (self, priv->low_watermark,
+                                           (gsize) g_value_get_uint64 (value));
+      break;
+    case PROP_OUTPUT_LOW_WATERMARK:
+      achat_channel_set_output_watermarks (self, (gsize) g_value_get_uint64 (value),
+                                           priv->high_watermark);
       break;
     case PROP_INPUT_PAUSED:
       if (g_value_get_boolean (value))
@@ -1653,6 +1720,64 @@ achat_channel_class_init (AchatChannelClass *klass)
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
                           G_PARAM_STATIC_STRINGS);
 
+  /**
+   * AchatChannel:queued-bytes:
+   *
+   * Bytes pushed and not yet written (a producer's bytes count once it
+   * has been asked for them). Notified when it changes: after pushes, and
+   * after each write.
+   */
+  properties[PROP_QUEUED_BYTES] =
+    g_param_spec_uint64 ("queued-bytes", NULL, NULL,
+                         0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:output-high-watermark:
+   *
+   * When [property@Achat.Channel:queued-bytes] reaches this many bytes,
+   * [property@Achat.Channel:output-full] becomes %TRUE: a producer of
+   * unbounded data should stop pushing until
+   * [signal@Achat.Channel::output-drained]. Pushes are never refused for
+   * it. 0 disables the watermarks. Default:
+   * %ACHAT_CHANNEL_DEFAULT_OUTPUT_HIGH_WATERMARK (1 MiB).
+   */
+  properties[PROP_OUTPUT_HIGH_WATERMARK] =
+    g_param_spec_uint64 ("output-high-watermark", NULL, NULL,
+                         0, G_MAXSIZE, ACHAT_CHANNEL_DEFAULT_OUTPUT_HIGH_WATERMARK,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:output-low-watermark:
+   *
+   * When a full channel's queued output falls to this many bytes or fewer,
+   * [property@Achat.Channel:output-full] becomes %FALSE and
+   * [signal@Achat.Channel::output-drained] is emitted. Above 0 it keeps
+   * the socket busy while the application refills. Default:
+   * %ACHAT_CHANNEL_DEFAULT_OUTPUT_LOW_WATERMARK (256 KiB); never more than
+   * the high watermark.
+   */
+  properties[PROP_OUTPUT_LOW_WATERMARK] =
+    g_param_spec_uint64 ("output-low-watermark", NULL, NULL,
+                         0, G_MAXSIZE, ACHAT_CHANNEL_DEFAULT_OUTPUT_LOW_WATERMARK,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:output-full:
+   *
+   * %TRUE from when queued output reaches the high watermark until it
+   * falls to the low one: the time to stop pushing. Bind a widget's
+   * sensitivity to it, or wait for [signal@Achat.Channel::output-drained].
+   */
+  properties[PROP_OUTPUT_FULL] =
+    g_param_spec_boolean ("output-full", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1741,6 +1866,41 @@ achat_channel_class_init (AchatChannelClass *klass)
                   NULL, NULL,
                   NULL,
                   G_TYPE_NONE, 1, G_TYPE_ERROR);
+
+  /**
+   * AchatChannel::output-drained:
+   * @self: the channel
+   *
+   * Emitted when queued output that had reached the high watermark falls
+   * to the low one ([property@Achat.Channel:output-low-watermark]): push
+   * more now. The flow control of output, as pause_input() is that of
+   * input:
+   *
+   * ```c
+   * static void
+   * send_more (AchatChannel *channel, gpointer user_data)
+   * {
+   *   MySource *source = user_data;
+   *
+   *   while (!achat_channel_is_output_full (channel) && my_source_has_more (source))
+   *     achat_channel_push_bytes (channel, my_source_next_chunk (source));
+   * }
+   *
+   * g_signal_connect (channel, "output-drained", G_CALLBACK (send_more), source);
+   * send_more (channel, source);
+   * ```
+   *
+   * A producer ([method@Achat.Channel.push_with_producer]) needs none of
+   * this: it is asked for data only as the socket takes it.
+   */
+  signals[OUTPUT_DRAINED] =
+    g_signal_new ("output-drained",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  G_STRUCT_OFFSET (AchatChannelClass, output_drained),
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 0);
 }
 
 static void
@@ -1752,6 +1912,8 @@ achat_channel_init (AchatChannel *self)
    * set the terminator or push, before construct properties are set. */
   priv->fd = -1;
   priv->max_input = ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE;
+  priv->high_watermark = ACHAT_CHANNEL_DEFAULT_OUTPUT_HIGH_WATERMARK;
+  priv->low_watermark = ACHAT_CHANNEL_DEFAULT_OUTPUT_LOW_WATERMARK;
   achat_framer_init (&priv->framer);
   achat_output_queue_init (&priv->queue);
 }
@@ -2260,6 +2422,7 @@ achat_channel_discard_buffers (AchatChannel *self)
   /* Nothing is half-written any more; a new push finds out afresh whether
    * the socket is full. */
   priv->write_blocked = FALSE;
+  channel_queue_changed (self);
 
   /* A pending close (asked for, or at the end of input) happens now. */
   if (!priv->closed && (priv->closing || priv->eof))
@@ -2396,6 +2559,90 @@ achat_channel_get_max_input_size (AchatChannel *self)
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
 
   return GET_PRIV (self)->max_input;
+}
+
+/**
+ * achat_channel_set_output_watermarks:
+ * @self: an #AchatChannel
+ * @low: [property@Achat.Channel:output-low-watermark], in bytes
+ * @high: [property@Achat.Channel:output-high-watermark], in bytes; 0
+ *   disables both
+ *
+ * Sets both output watermarks at once (@low must not exceed @high, unless
+ * @high is 0). Takes effect at the next change of the queued output.
+ */
+void
+achat_channel_set_output_watermarks (AchatChannel *self,
+                                     gsize         low,
+                                     gsize         high)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (high == 0 || low <= high);
+
+  priv = GET_PRIV (self);
+  g_object_freeze_notify (G_OBJECT (self));
+  if (priv->low_watermark != low)
+    {
+      priv->low_watermark = low;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_LOW_WATERMARK]);
+    }
+  if (priv->high_watermark != high)
+    {
+      priv->high_watermark = high;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_HIGH_WATERMARK]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+/**
+ * achat_channel_get_output_high_watermark:
+ * @self: an #AchatChannel
+ *
+ * Gets [property@Achat.Channel:output-high-watermark].
+ *
+ * Returns: the high watermark in bytes; 0 if disabled
+ */
+gsize
+achat_channel_get_output_high_watermark (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  return GET_PRIV (self)->high_watermark;
+}
+
+/**
+ * achat_channel_get_output_low_watermark:
+ * @self: an #AchatChannel
+ *
+ * Gets [property@Achat.Channel:output-low-watermark].
+ *
+ * Returns: the low watermark in bytes
+ */
+gsize
+achat_channel_get_output_low_watermark (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  return GET_PRIV (self)->low_watermark;
+}
+
+/**
+ * achat_channel_is_output_full:
+ * @self: an #AchatChannel
+ *
+ * Gets [property@Achat.Channel:output-full]: whether queued output has
+ * reached the high watermark and not yet fallen to the low one.
+ *
+ * Returns: %TRUE when the application should stop pushing
+ */
+gboolean
+achat_channel_is_output_full (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+
+  return GET_PRIV (self)->output_full;
 }
 
 /**

@@ -42,6 +42,20 @@ typedef enum
  */
 #define ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE (1024 * 1024)
 
+/**
+ * ACHAT_CHANNEL_DEFAULT_OUTPUT_HIGH_WATERMARK:
+ *
+ * The default [property@Achat.Channel:output-high-watermark]: 1 MiB.
+ */
+#define ACHAT_CHANNEL_DEFAULT_OUTPUT_HIGH_WATERMARK (1024 * 1024)
+
+/**
+ * ACHAT_CHANNEL_DEFAULT_OUTPUT_LOW_WATERMARK:
+ *
+ * The default [property@Achat.Channel:output-low-watermark]: 256 KiB.
+ */
+#define ACHAT_CHANNEL_DEFAULT_OUTPUT_LOW_WATERMARK (256 * 1024)
+
 #define ACHAT_TYPE_CHANNEL (achat_channel_get_type ())
 
 ACHAT_AVAILABLE_IN_ALL
@@ -64,6 +78,8 @@ G_DECLARE_DERIVABLE_TYPE (AchatChannel, achat_channel, ACHAT, CHANNEL, GObject)
  * @writable: whether the channel may write now; when overridden, consulted
  *   on every main loop iteration while output is queued. The default
  *   returns %TRUE while output is queued
+ * @output_drained: class closure of
+ *   [signal@Achat.Channel::output-drained]; %NULL in `AchatChannel`
  *
  * The class structure of [class@Achat.Channel]. Override the signal class
  * closures to handle input in a subclass (`do_terminator_found` in Python,
@@ -81,9 +97,10 @@ struct _AchatChannelClass
                                 const GError *error);
   gboolean (*readable)         (AchatChannel *self);
   gboolean (*writable)         (AchatChannel *self);
+  void     (*output_drained)   (AchatChannel *self);
 
   /*< private >*/
-  gpointer padding[16];
+  gpointer padding[15];
 };
 
 ACHAT_AVAILABLE_IN_ALL
@@ -166,6 +183,17 @@ void                 achat_channel_set_idle_timeout       (AchatChannel        *
                                                            guint                seconds);
 ACHAT_AVAILABLE_IN_ALL
 guint                achat_channel_get_idle_timeout       (AchatChannel        *self);
+
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_output_watermarks  (AchatChannel        *self,
+                                                           gsize                low,
+                                                           gsize                high);
+ACHAT_AVAILABLE_IN_ALL
+gsize                achat_channel_get_output_high_watermark (AchatChannel     *self);
+ACHAT_AVAILABLE_IN_ALL
+gsize                achat_channel_get_output_low_watermark  (AchatChannel     *self);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_is_output_full         (AchatChannel        *self);
 
 ACHAT_AVAILABLE_IN_ALL
 void                 achat_channel_pause_input            (AchatChannel        *self);

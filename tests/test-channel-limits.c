@@ -679,6 +679,236 @@ test_pause_write_fails (void)
   g_object_unref (channel);
 }
 
+/* Output flow control ------------------------------------------------------ */
+
+static void
+record_queued (GObject    *object,
+               GParamSpec *pspec,
+               GArray     *values)
+{
+  guint64 queued = achat_channel_get_queued_bytes (ACHAT_CHANNEL (object));
+
+  g_array_append_val (values, queued);
+}
+
+/* queued-bytes is notified on push and after the write. */
+static void
+test_queued_bytes_notify (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  g_autoptr(GArray) values = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_autoptr(GByteArray) got = NULL;
+  guint64 value = 1;
+
+  g_signal_connect (channel, "notify::queued-bytes", G_CALLBACK (record_queued), values);
+  achat_channel_push (channel, (const guint8 *) "hello", 5);
+  achat_channel_push (channel, (const guint8 *) "!\n", 2);
+  g_assert_cmpuint (values->len, ==, 2);
+  g_assert_cmpuint (g_array_index (values, guint64, 0), ==, 5);
+  g_assert_cmpuint (g_array_index (values, guint64, 1), ==, 7);
+
+  got = test_peer_read (peer, 7);
+  g_assert_cmpmem (got->data, got->len, "hello!\n", 7);
+  g_assert_cmpuint (values->len, ==, 3);
+  g_assert_cmpuint (g_array_index (values, guint64, 2), ==, 0);
+  g_object_get (channel, "queued-bytes", &value, NULL);
+  g_assert_cmpuint (value, ==, 0);
+
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
+typedef struct
+{
+  AchatChannel *channel;
+  guint n_drained;
+  guint n_full_changes;
+  guint64 queued_at_drain;
+  guint64 max_queued;
+  guint64 pushed;
+  guint64 total;
+  gsize chunk;
+} Flow;
+
+static void
+flow_on_full (GObject    *object,
+              GParamSpec *pspec,
+              Flow       *flow)
+{
+  flow->n_full_changes++;
+}
+
+static void
+flow_track_queued (GObject    *object,
+                   GParamSpec *pspec,
+                   Flow       *flow)
+{
+  flow->max_queued = MAX (flow->max_queued, achat_channel_get_queued_bytes (flow->channel));
+}
+
+/* The documented pattern: push while not full, resume on output-drained. */
+static void
+flow_send_more (AchatChannel *channel,
+                Flow         *flow)
+{
+  static guint8 block[64 * 1024];
+
+  while (!achat_channel_is_output_full (channel) && flow->pushed < flow->total)
+    {
+      gsize n = (gsize) MIN (flow->chunk, flow->total - flow->pushed);
+
+      memset (block, (guint8) (flow->pushed / flow->chunk), n);
+      g_assert_true (achat_channel_push (channel, block, n));
+      flow->pushed += n;
+    }
+}
+
+static void
+flow_on_drained (AchatChannel *channel,
+                 Flow         *flow)
+{
+  flow->n_drained++;
+  flow->queued_at_drain = achat_channel_get_queued_bytes (channel);
+  g_assert_false (achat_channel_is_output_full (channel));
+  g_assert_cmpuint (flow->queued_at_drain, <=, achat_channel_get_output_low_watermark (channel));
+  flow_send_more (channel, flow);
+}
+
+/* A peer that does not read: the queue reaches the high watermark and
+ * output-full is set; when the peer reads, output-drained comes once the
+ * queue is at the low watermark, and the producer refills. Everything
+ * arrives, and the queue never held much more than the high watermark. */
+static void
+test_watermarks (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  Flow flow = { channel, 0, 0, 0, 0, 0, 16 * MIB, 64 * 1024 };
+  guint64 got = 0;
+  guint before;
+
+  achat_channel_set_output_watermarks (channel, 64 * 1024, 256 * 1024);
+  g_assert_cmpuint (achat_channel_get_output_low_watermark (channel), ==, 64 * 1024);
+  g_assert_cmpuint (achat_channel_get_output_high_watermark (channel), ==, 256 * 1024);
+  g_signal_connect (channel, "notify::output-full", G_CALLBACK (flow_on_full), &flow);
+  g_signal_connect (channel, "notify::queued-bytes", G_CALLBACK (flow_track_queued), &flow);
+  g_signal_connect (channel, "output-drained", G_CALLBACK (flow_on_drained), &flow);
+
+  flow_send_more (channel, &flow);
+  g_assert_true (achat_channel_is_output_full (channel));
+  g_assert_cmpuint (flow.n_full_changes, ==, 1);
+  /* The kernel takes what fits in its buffers (the queue drains and is
+   * refilled meanwhile), then the queue stays full. */
+  test_spin_for (200);
+  g_assert_true (achat_channel_is_output_full (channel));
+  before = flow.n_drained;
+  test_spin_for (200);
+  g_assert_cmpuint (flow.n_drained, ==, before);
+  g_assert_cmpuint (flow.pushed, <, flow.total);
+
+  /* The peer reads everything, slowly enough for several cycles. */
+  while (got < flow.total)
+    {
+      g_autoptr(GByteArray) piece = test_peer_read (peer, MIN (flow.total - got, 200 * 1024));
+
+      got += piece->len;
+    }
+  g_assert_cmpuint (flow.pushed, ==, flow.total);
+  g_assert_cmpuint (flow.n_drained, >=, before + 2);
+  /* Each cycle: full, then drained. */
+  g_assert_cmpuint (flow.n_full_changes, ==,
+                    2 * flow.n_drained + (achat_channel_is_output_full (channel) ? 1 : 0));
+  g_assert_cmpuint (flow.max_queued, <, 256 * 1024 + flow.chunk);
+
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
+/* A producer of 1 GiB and a peer that never reads: the producer is asked
+ * only for what the socket takes (plus one vectored write), so memory
+ * stays bounded however long it waits. */
+#define TEST_TYPE_COUNTING_PRODUCER (test_counting_producer_get_type ())
+G_DECLARE_FINAL_TYPE (TestCountingProducer, test_counting_producer, TEST, COUNTING_PRODUCER, GObject)
+
+struct _TestCountingProducer
+{
+  GObject parent_instance;
+  guint64 remaining;
+  guint64 produced;
+};
+
+static void test_counting_producer_iface_init (AchatProducerInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestCountingProducer, test_counting_producer, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (ACHAT_TYPE_PRODUCER,
+                                                      test_counting_producer_iface_init))
+
+static GBytes *
+test_counting_producer_more (AchatProducer *producer)
+{
+  TestCountingProducer *self = TEST_COUNTING_PRODUCER (producer);
+  gsize n = (gsize) MIN (self->remaining, 64 * 1024);
+
+  if (n == 0)
+    return NULL;
+  self->remaining -= n;
+  self->produced += n;
+  return g_bytes_new_take (g_malloc0 (n), n);
+}
+
+static void
+test_counting_producer_iface_init (AchatProducerInterface *iface)
+{
+  iface->more = test_counting_producer_more;
+}
+
+static void
+test_counting_producer_class_init (TestCountingProducerClass *klass)
+{
+}
+
+static void
+test_counting_producer_init (TestCountingProducer *self)
+{
+}
+
+static void
+test_producer_peer_never_reads (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  g_autoptr(TestCountingProducer) producer = g_object_new (TEST_TYPE_COUNTING_PRODUCER, NULL);
+  int sndbuf = 0, rcvbuf = 0;
+  socklen_t len = sizeof (int);
+  guint64 after_first, bound;
+
+  producer->remaining = 1024 * (guint64) MIB;
+  achat_channel_set_output_watermarks (channel, 64 * 1024, 256 * 1024);
+  achat_channel_push_with_producer (channel, ACHAT_PRODUCER (producer));
+  test_spin_for (300);
+  after_first = producer->produced;
+  test_spin_for (700);
+
+  /* Nothing more once the socket is full, and never more than the kernel
+   * took plus the high watermark plus a chunk. */
+  g_assert_cmpuint (producer->produced, ==, after_first);
+  g_assert_no_errno (getsockopt (peer, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len));
+  g_assert_no_errno (getsockopt (g_socket_get_fd (achat_channel_get_socket (channel)),
+                                 SOL_SOCKET, SO_SNDBUF, &sndbuf, &len));
+  bound = (guint64) sndbuf + rcvbuf + 256 * 1024 + 64 * 1024;
+  g_test_message ("produced %" G_GUINT64_FORMAT " bytes; kernel buffers %d + %d",
+                  producer->produced, sndbuf, rcvbuf);
+  g_assert_cmpuint (producer->produced, <=, bound);
+  g_assert_cmpuint (achat_channel_get_queued_bytes (channel), <=, 256 * 1024 + 64 * 1024);
+
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -700,6 +930,9 @@ main (int   argc,
   g_test_add_func ("/flow/pause/at-eof", test_pause_at_eof);
   g_test_add_func ("/flow/pause/discard", test_pause_discard);
   g_test_add_func ("/flow/pause/write-fails", test_pause_write_fails);
+  g_test_add_func ("/flow/output/queued-bytes", test_queued_bytes_notify);
+  g_test_add_func ("/flow/output/watermarks", test_watermarks);
+  g_test_add_func ("/flow/output/1GiB-producer-peer-never-reads", test_producer_peer_never_reads);
 
   return g_test_run ();
 }
