@@ -2042,40 +2042,61 @@ on_request_reply_big (AchatChannel *channel,
   g_assert_true (achat_channel_push_bytes (channel, reply));
 }
 
+/* The peer shuts down its write side right after its request: it still
+ * gets the whole reply, whether the handler leaves the close to the end of
+ * input or asks for close_when_done() itself (Python's asynchat closed at
+ * once and dropped the reply). */
+static void
+on_request_reply_and_close (AchatChannel *channel,
+                            GBytes       *request,
+                            GBytes       *reply)
+{
+  on_request_reply_big (channel, request, reply);
+  achat_channel_close_when_done (channel);
+}
+
 static void
 test_half_close (void)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  AchatChannel *channel = achat_channel_new (socket);
-  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
-  g_autoptr(GByteArray) got = NULL;
-  g_autoptr(GBytes) reply = NULL;
   gsize size = 4 * 1024 * 1024;
   guint8 *pattern = g_malloc (size);
+  g_autoptr(GBytes) reply = NULL;
+  gboolean explicit_close;
   gsize i;
 
   for (i = 0; i < size; i++)
     pattern[i] = (guint8) ((i * 31 + 7) % 251);
   reply = g_bytes_new_take (pattern, size);
 
-  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
-  g_signal_connect (channel, "terminator-found", G_CALLBACK (on_request_reply_big), reply);
+  for (explicit_close = FALSE; explicit_close <= TRUE; explicit_close++)
+    {
+      int peer;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer);
+      AchatChannel *channel = achat_channel_new (socket);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      g_autoptr(GByteArray) got = NULL;
 
-  test_peer_write (peer, "GET\n", 4);
-  g_assert_no_errno (shutdown (peer, SHUT_WR));
+      achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+      g_signal_connect (channel, "terminator-found",
+                        explicit_close ? G_CALLBACK (on_request_reply_and_close)
+                                       : G_CALLBACK (on_request_reply_big),
+                        reply);
 
-  /* Everything arrives, then EOF. */
-  got = test_peer_read (peer, G_MAXSIZE);
-  g_assert_cmpuint (got->len, ==, size);
-  g_assert_cmpmem (got->data, got->len, g_bytes_get_data (reply, NULL), size);
+      test_peer_write (peer, "GET\n", 4);
+      g_assert_no_errno (shutdown (peer, SHUT_WR));
 
-  test_recorder_wait_closed (recorder);
-  g_assert_cmpstr (recorder->log->str, ==, "T(GET) closed");
-  g_assert_cmpuint (achat_channel_get_bytes_sent (channel), ==, size);
+      /* Everything arrives, then EOF. */
+      got = test_peer_read (peer, G_MAXSIZE);
+      g_assert_cmpuint (got->len, ==, size);
+      g_assert_cmpmem (got->data, got->len, g_bytes_get_data (reply, NULL), size);
 
-  g_object_unref (channel);
-  close (peer);
+      test_recorder_wait_closed (recorder);
+      g_assert_cmpstr (recorder->log->str, ==, "T(GET) closed");
+      g_assert_cmpuint (achat_channel_get_bytes_sent (channel), ==, size);
+
+      g_object_unref (channel);
+      close (peer);
+    }
 }
 
 int
