@@ -1,0 +1,377 @@
+/* test-faults.c: peers and applications doing the wrong thing at the wrong
+ * time: connections dropped by the thousand, and close, discard,
+ * close_when_done and unref from inside every signal handler.
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test-util.h"
+
+/* Connections dropped abruptly ------------------------------------------- */
+
+typedef struct
+{
+  guint accepted;
+  guint closed;
+  guint with_error;
+} Churn;
+
+static void
+churn_on_closed (AchatChannel *channel,
+                 const GError *error,
+                 Churn        *churn)
+{
+  churn->closed++;
+  if (error != NULL)
+    churn->with_error++;
+}
+
+static void
+churn_on_accepted (AchatServer  *server,
+                   AchatChannel *channel,
+                   Churn        *churn)
+{
+  churn->accepted++;
+  achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
+  g_signal_connect (channel, "closed", G_CALLBACK (churn_on_closed), churn);
+}
+
+static guint
+count_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *entry;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((entry = readdir (dir)) != NULL)
+    if (entry->d_name[0] != '.')
+      n++;
+  closedir (dir);
+  return n;
+}
+
+static guint64
+rss_kib (void)
+{
+  g_autofree gchar *status = NULL;
+  const gchar *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, "VmRSS:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + 6, NULL, 10);
+}
+
+/* Opens @n connections (in batches, so the listen backlog never
+ * overflows), waits until the server made a channel for each, has half of
+ * them send a partial line, then resets all of them at once. */
+static void
+churn_round (guint16  port,
+             Churn   *churn,
+             guint    n)
+{
+  struct sockaddr_in address = { 0, };
+  int *fds = g_new (int, n);
+  guint target = churn->accepted + n;
+  guint closed_target = churn->closed + n;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  guint i;
+
+  address.sin_family = AF_INET;
+  address.sin_port = g_htons (port);
+  address.sin_addr.s_addr = g_htonl (INADDR_LOOPBACK);
+
+  for (i = 0; i < n; i++)
+    {
+      fds[i] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      g_assert_cmpint (fds[i], >=, 0);
+      g_assert_no_errno (connect (fds[i], (struct sockaddr *) &address, sizeof address));
+      if (i % 50 == 49)
+        while (churn->accepted < target - n + i + 1)
+          {
+            g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+            if (!test_iterate ())
+              g_usleep (100);
+          }
+    }
+  while (churn->accepted < target)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (!test_iterate ())
+        g_usleep (100);
+    }
+
+  for (i = 0; i < n; i++)
+    {
+      struct linger reset = { 1, 0 };
+
+      if (i % 2 == 0)
+        g_assert_cmpint (send (fds[i], "partial line", 12, MSG_NOSIGNAL), ==, 12);
+      g_assert_no_errno (setsockopt (fds[i], SOL_SOCKET, SO_LINGER, &reset, sizeof reset));
+      close (fds[i]);
+    }
+  while (churn->closed < closed_target)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (!test_iterate ())
+        g_usleep (100);
+    }
+  g_free (fds);
+}
+
+static void
+test_churn (void)
+{
+  guint16 port;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
+  Churn churn = { 0, };
+  guint fds_before, fds_after;
+  guint64 rss_warm, rss_after;
+
+  g_socket_listener_add_address (G_SOCKET_LISTENER (server), any, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
+  g_assert_no_error (error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  g_signal_connect (server, "channel-accepted", G_CALLBACK (churn_on_accepted), &churn);
+  g_socket_service_start (G_SOCKET_SERVICE (server));
+
+  /* Warm up: GLib's types, the poller, and malloc's heap grown to what
+   * 2,000 live channels need (freed memory stays in the process). */
+  churn_round (port, &churn, 2000);
+  test_spin_for (100);
+  fds_before = count_fds ();
+  rss_warm = rss_kib ();
+
+  churn_round (port, &churn, 2000);
+  churn_round (port, &churn, 2000);
+  test_spin_for (100);
+  fds_after = count_fds ();
+  rss_after = rss_kib ();
+
+  g_test_message ("6,000 connections dropped; fds %u -> %u; RSS %" G_GUINT64_FORMAT
+                  " -> %" G_GUINT64_FORMAT " KiB; %u closed with an error",
+                  fds_before, fds_after, rss_warm, rss_after, churn.with_error);
+  g_assert_cmpuint (churn.accepted, ==, 6000);
+  g_assert_cmpuint (churn.closed, ==, 6000);
+  g_assert_cmpuint (fds_after, ==, fds_before);
+  /* 4,000 connections leaking even 256 bytes each would be 1,000 KiB. */
+  g_assert_cmpuint (rss_after, <=, rss_warm + 512);
+
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+}
+
+/* Every action from every handler ----------------------------------------- */
+
+typedef enum
+{
+  ACT_CLOSE,
+  ACT_DISCARD,
+  ACT_CLOSE_WHEN_DONE,
+  ACT_UNREF,
+  N_ACTS
+} Act;
+
+static const gchar *const act_names[] = { "close", "discard", "close-when-done", "unref" };
+
+typedef struct
+{
+  Act act;
+  AchatChannel *owned;      /* the test's reference, until ACT_UNREF drops it */
+  guint n_done;
+  guint n_closed;
+  gboolean after_closed;    /* an input or output signal after closed */
+} Reentry;
+
+static void
+reentry_act (AchatChannel *channel,
+             Reentry      *r)
+{
+  if (r->n_done++ > 0)
+    return;
+  switch (r->act)
+    {
+    case ACT_CLOSE:
+      achat_channel_close (channel);
+      break;
+    case ACT_DISCARD:
+      achat_channel_discard_buffers (channel);
+      break;
+    case ACT_CLOSE_WHEN_DONE:
+      achat_channel_close_when_done (channel);
+      break;
+    case ACT_UNREF:
+      g_clear_object (&r->owned);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+reentry_on_bytes (AchatChannel *channel,
+                  GBytes       *bytes,
+                  Reentry      *r)
+{
+  if (r->n_closed > 0)
+    r->after_closed = TRUE;
+}
+
+static void
+reentry_on_bytes_act (AchatChannel *channel,
+                      GBytes       *bytes,
+                      Reentry      *r)
+{
+  reentry_on_bytes (channel, bytes, r);
+  reentry_act (channel, r);
+}
+
+static void
+reentry_on_closed (AchatChannel *channel,
+                   const GError *error,
+                   Reentry      *r)
+{
+  r->n_closed++;
+}
+
+/* Connected after reentry_on_closed(), which counts the emission. */
+static void
+reentry_on_closed_act (AchatChannel *channel,
+                       const GError *error,
+                       Reentry      *r)
+{
+  reentry_act (channel, r);
+}
+
+static void
+reentry_on_drained_act (AchatChannel *channel,
+                        Reentry      *r)
+{
+  if (r->n_closed > 0)
+    r->after_closed = TRUE;
+  reentry_act (channel, r);
+}
+
+static void
+reentry_on_notify_act (GObject    *object,
+                       GParamSpec *pspec,
+                       Reentry    *r)
+{
+  reentry_act (ACHAT_CHANNEL (object), r);
+}
+
+static void
+test_reentry_matrix (void)
+{
+  static const gchar *const signals[] = {
+    "data-collected", "terminator-found", "closed", "output-drained", "notify::queued-bytes",
+  };
+  gsize s;
+  guint a;
+
+  for (s = 0; s < G_N_ELEMENTS (signals); s++)
+    for (a = 0; a < N_ACTS; a++)
+      {
+        int peer;
+        g_autoptr(GSocket) socket = test_socket_pair (&peer);
+        AchatChannel *channel = achat_channel_new (socket);
+        GWeakRef weak;
+        Reentry r = { a, channel, 0, 0, FALSE };
+        gint64 deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+        gboolean output = g_str_equal (signals[s], "output-drained") ||
+                          g_str_has_prefix (signals[s], "notify::");
+
+        g_test_message ("%s from %s", act_names[a], signals[s]);
+        g_weak_ref_init (&weak, channel);
+        achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+        g_signal_connect (channel, "data-collected", G_CALLBACK (reentry_on_bytes), &r);
+        g_signal_connect (channel, "terminator-found", G_CALLBACK (reentry_on_bytes), &r);
+        g_signal_connect (channel, "closed", G_CALLBACK (reentry_on_closed), &r);
+
+        if (g_str_equal (signals[s], "closed"))
+          g_signal_connect (channel, "closed", G_CALLBACK (reentry_on_closed_act), &r);
+        else if (g_str_equal (signals[s], "output-drained"))
+          g_signal_connect (channel, "output-drained", G_CALLBACK (reentry_on_drained_act), &r);
+        else if (output)
+          g_signal_connect (channel, signals[s], G_CALLBACK (reentry_on_notify_act), &r);
+        else
+          g_signal_connect (channel, signals[s], G_CALLBACK (reentry_on_bytes_act), &r);
+
+        if (output)
+          {
+            /* Enough output to pass the watermarks; the loop below reads
+             * it at the peer. */
+            static guint8 block[1024 * 1024];
+
+            achat_channel_set_output_watermarks (channel, 1024, 64 * 1024);
+            achat_channel_push (channel, block, sizeof block);
+          }
+        else
+          test_peer_write (peer, "one\ntwo\nthree\npart", 18);
+
+        /* A close is what makes "closed" run. */
+        if (g_str_equal (signals[s], "closed"))
+          {
+            close (peer);
+            peer = -1;
+          }
+        while (r.n_done == 0)
+          {
+            gchar sink[65536];
+
+            g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+            if (peer >= 0 && read (peer, sink, sizeof sink) < 0)
+              g_assert_true (errno == EAGAIN);
+            if (!test_iterate ())
+              g_usleep (100);
+          }
+
+        /* Then the peer goes away: every channel ends up closed. */
+        if (peer >= 0)
+          close (peer);
+        while (r.n_closed == 0)
+          {
+            g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+            if (!test_iterate ())
+              g_usleep (100);
+          }
+        test_spin_for (20);
+
+        g_assert_cmpuint (r.n_done, >=, 1);
+        g_assert_cmpuint (r.n_closed, ==, 1);
+        g_assert_false (r.after_closed);
+        /* Closed and nobody holds it: gone. */
+        g_clear_object (&r.owned);
+        {
+          g_autoptr(GObject) still = g_weak_ref_get (&weak);
+
+          g_assert_null (still);
+        }
+        g_weak_ref_clear (&weak);
+      }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/faults/6000-connections-dropped", test_churn);
+  g_test_add_func ("/faults/every-action-from-every-handler", test_reentry_matrix);
+
+  return g_test_run ();
+}
