@@ -12,6 +12,7 @@
 
 #include <achat/achat.h>
 
+#include "test-producer.h"
 #include "test-util.h"
 
 #define MIB (1024 * 1024)
@@ -830,64 +831,19 @@ test_watermarks (void)
 }
 
 /* A producer of 1 GiB and a peer that never reads: the producer is asked
- * only for what the socket takes (plus one vectored write), so memory
+ * only for what the socket takes (plus the high watermark), so memory
  * stays bounded however long it waits. */
-#define TEST_TYPE_COUNTING_PRODUCER (test_counting_producer_get_type ())
-G_DECLARE_FINAL_TYPE (TestCountingProducer, test_counting_producer, TEST, COUNTING_PRODUCER, GObject)
-
-struct _TestCountingProducer
-{
-  GObject parent_instance;
-  guint64 remaining;
-  guint64 produced;
-};
-
-static void test_counting_producer_iface_init (AchatProducerInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (TestCountingProducer, test_counting_producer, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (ACHAT_TYPE_PRODUCER,
-                                                      test_counting_producer_iface_init))
-
-static GBytes *
-test_counting_producer_more (AchatProducer *producer)
-{
-  TestCountingProducer *self = TEST_COUNTING_PRODUCER (producer);
-  gsize n = (gsize) MIN (self->remaining, 64 * 1024);
-
-  if (n == 0)
-    return NULL;
-  self->remaining -= n;
-  self->produced += n;
-  return g_bytes_new_take (g_malloc0 (n), n);
-}
-
-static void
-test_counting_producer_iface_init (AchatProducerInterface *iface)
-{
-  iface->more = test_counting_producer_more;
-}
-
-static void
-test_counting_producer_class_init (TestCountingProducerClass *klass)
-{
-}
-
-static void
-test_counting_producer_init (TestCountingProducer *self)
-{
-}
-
 static void
 test_producer_peer_never_reads (void)
 {
   int peer;
   AchatChannel *channel = new_channel (&peer, "\n", 0);
-  g_autoptr(TestCountingProducer) producer = g_object_new (TEST_TYPE_COUNTING_PRODUCER, NULL);
+  g_autoptr(TestProducer) producer = test_producer_new_pattern (0, 1024 * (guint64) MIB,
+                                                                64 * 1024, FALSE);
   int sndbuf = 0, rcvbuf = 0;
   socklen_t len = sizeof (int);
   guint64 after_first, bound;
 
-  producer->remaining = 1024 * (guint64) MIB;
   achat_channel_set_output_watermarks (channel, 64 * 1024, 256 * 1024);
   achat_channel_push_with_producer (channel, ACHAT_PRODUCER (producer));
   test_spin_for (300);
@@ -916,6 +872,7 @@ main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
+  pattern_init ();
 
   g_test_add_func ("/limits/input/property", test_property);
   g_test_add_func ("/limits/input/boundary-every-split", test_boundary_every_split);
