@@ -168,8 +168,13 @@ test_churn (void)
   g_assert_cmpuint (churn.accepted, ==, 6000);
   g_assert_cmpuint (churn.closed, ==, 6000);
   g_assert_cmpuint (fds_after, ==, fds_before);
-  /* 4,000 connections leaking even 256 bytes each would be 1,000 KiB. */
-  g_assert_cmpuint (rss_after, <=, rss_warm + 512);
+  /* 4,000 connections leaking even 256 bytes each would be 1,000 KiB.
+   * Under ASan or valgrind freed memory sits in a quarantine, so RSS says
+   * nothing; the tool checks for leaks itself. */
+  if (g_getenv ("ACHAT_TEST_MEMORY_TOOL") == NULL)
+    g_assert_cmpuint (rss_after, <=, rss_warm + 512);
+  else
+    g_test_message ("RSS not compared under %s", g_getenv ("ACHAT_TEST_MEMORY_TOOL"));
 
   g_socket_service_stop (G_SOCKET_SERVICE (server));
 }
