@@ -39,6 +39,7 @@
  * message (terminator excluded), and the next message starts empty. So for
  * most protocols one handler is enough:
  *
+ * <!-- snippet: examples/snippets/api-snippets.c#channel-overview-handler -->
  * ```c
  * static void
  * on_line (AchatChannel *channel, GBytes *line, gpointer user_data)
@@ -50,7 +51,12 @@
  *   achat_channel_push (channel, data, len);
  *   achat_channel_push (channel, (const guint8 *) "\r\n", 2);
  * }
+ * ```
  *
+ * and, for a connection:
+ *
+ * <!-- snippet: examples/snippets/api-snippets.c#channel-overview-setup -->
+ * ```c
  * AchatChannel *channel = achat_channel_new_for_stream (G_IO_STREAM (connection));
  * achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
  * g_signal_connect (channel, "terminator-found", G_CALLBACK (on_line), NULL);
@@ -1876,6 +1882,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * more now. The flow control of output, as pause_input() is that of
    * input:
    *
+   * <!-- snippet: examples/snippets/api-snippets.c#output-drained -->
    * ```c
    * static void
    * send_more (AchatChannel *channel, gpointer user_data)
@@ -1883,9 +1890,18 @@ achat_channel_class_init (AchatChannelClass *klass)
    *   MySource *source = user_data;
    *
    *   while (!achat_channel_is_output_full (channel) && my_source_has_more (source))
-   *     achat_channel_push_bytes (channel, my_source_next_chunk (source));
-   * }
+   *     {
+   *       g_autoptr(GBytes) chunk = my_source_next_chunk (source);
    *
+   *       achat_channel_push_bytes (channel, chunk);
+   *     }
+   * }
+   * ```
+   *
+   * started with:
+   *
+   * <!-- snippet: examples/snippets/api-snippets.c#output-drained-connect -->
+   * ```c
    * g_signal_connect (channel, "output-drained", G_CALLBACK (send_more), source);
    * send_more (channel, source);
    * ```

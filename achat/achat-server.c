@@ -21,8 +21,9 @@
  * [class@Achat.Channel] whose initialisation sets its terminator. To listen
  * on loopback only, on a port the kernel picks (as tests should):
  *
+ * <!-- snippet: examples/snippets/api-snippets.c#server-loopback -->
  * ```c
- * g_autoptr(AchatServer) server = achat_server_new (MY_TYPE_LINE_CHANNEL);
+ * g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
  * g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
  * g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
  * g_autoptr(GSocketAddress) bound = NULL;
@@ -30,7 +31,7 @@
  * g_socket_listener_add_address (G_SOCKET_LISTENER (server), address,
  *                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
  *                                NULL, &bound, &error);
- * g_signal_connect (server, "channel-accepted", G_CALLBACK (on_accepted), NULL);
+ * g_signal_connect (server, "channel-accepted", G_CALLBACK (on_accepted), &accepted);
  * g_socket_service_start (G_SOCKET_SERVICE (server));
  * ```
  *

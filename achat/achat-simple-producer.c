@@ -17,11 +17,11 @@
  *
  * Chunks are slices of the original bytes: nothing is copied.
  *
+ * <!-- snippet: examples/snippets/api-snippets.c#simple-producer -->
  * ```c
  * g_autoptr(GBytes) body = g_bytes_new_static ("hello world!", 12);
  * g_autoptr(AchatSimpleProducer) producer = achat_simple_producer_new (body, 5);
  * // more() returns "hello", " worl", "d!", then NULL
- * achat_channel_push_with_producer (channel, ACHAT_PRODUCER (producer));
  * ```
  */
 

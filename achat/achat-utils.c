@@ -22,6 +22,7 @@
  * of a terminator that may be completed by the next read. As Python's
  * `asynchat.find_prefix_at_end()`:
  *
+ * <!-- snippet: examples/snippets/api-snippets.c#find-prefix -->
  * ```c
  * achat_find_prefix_at_end ((const guint8 *) "qwerty\r", 7,
  *                           (const guint8 *) "\r\n", 2);   // 1

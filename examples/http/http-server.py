@@ -45,6 +45,7 @@ INDEX_PAGE = (
 )
 
 
+# snippet-begin handler
 class HttpRequestHandler(Achat.Channel):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -67,6 +68,7 @@ class HttpRequestHandler(Achat.Channel):
                 self.handle_request(b"")
         elif not self.handling:
             self.handle_request(data)
+# snippet-end handler
 
     def parse_headers(self, text):
         """Parses the request line and the header fields; False if malformed."""
