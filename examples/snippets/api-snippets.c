@@ -155,6 +155,14 @@ test_output_drained (void)
 static void
 on_accepted (AchatServer *server, AchatChannel *channel, gpointer user_data)
 {
+  AchatChannel **accepted = user_data;
+
+  *accepted = g_object_ref (channel);
+}
+
+static void
+on_closed (AchatChannel *channel, const GError *error, gpointer user_data)
+{
   *(gboolean *) user_data = TRUE;
 }
 
@@ -162,7 +170,8 @@ static void
 test_server_loopback (void)
 {
   g_autoptr(GError) error = NULL;
-  gboolean accepted = FALSE;
+  g_autoptr(AchatChannel) accepted = NULL;
+  gboolean closed = FALSE;
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) connection = NULL;
   /* snippet-begin server-loopback */
@@ -181,7 +190,13 @@ test_server_loopback (void)
   g_assert_no_error (error);
   connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (bound), NULL, &error);
   g_assert_no_error (error);
-  spin_until (&accepted);
+  while (accepted == NULL)
+    g_main_context_iteration (NULL, TRUE);
+
+  /* The client hangs up: the channel closes and lets go of itself. */
+  g_signal_connect (accepted, "closed", G_CALLBACK (on_closed), &closed);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  spin_until (&closed);
   g_socket_service_stop (G_SOCKET_SERVICE (server));
 }
 
