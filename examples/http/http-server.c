@@ -236,13 +236,16 @@ expect_body (HttpRequestHandler *self)
 
       achat_channel_push (channel, (const guint8 *) go_on, strlen (go_on));
     }
+  /* snippet-begin body */
   /* The body may be longer than the header block was allowed to be. */
   achat_channel_set_max_input_size (channel, (gsize) length);
   achat_channel_set_terminator_count (channel, length);
+  /* snippet-end body */
 }
 
 /* The channel --------------------------------------------------------- */
 
+/* snippet-begin handler */
 static void
 http_request_handler_terminator_found (AchatChannel *channel,
                                        GBytes       *message)
@@ -266,6 +269,7 @@ http_request_handler_terminator_found (AchatChannel *channel,
   else if (!self->handling)
     handle_request (self, message);
 }
+/* snippet-end handler */
 
 static void
 http_request_handler_finalize (GObject *object)

@@ -53,6 +53,7 @@ class HttpRequestHandler extends Achat.Channel {
         this._headers = new Map();
     }
 
+    // snippet-begin handler
     vfunc_terminator_found(message) {
         const data = message.toArray();
         if (this._readingHeaders) {
@@ -67,6 +68,7 @@ class HttpRequestHandler extends Achat.Channel {
             this._handleRequest(data);
         }
     }
+    // snippet-end handler
 
     // Parses the request line and the header fields; false if malformed.
     _parseHeaders(text) {
