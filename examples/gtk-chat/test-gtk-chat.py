@@ -200,6 +200,10 @@ def main():
         wait_until(lambda: window_shows("refused the connection"), "the refusal message")
         ok(True, "a refused connection is explained in the window")
 
+        activate("connect", "nonexistent.invalid:7000 alice")
+        wait_until(lambda: window_shows("could not be found"), "the unknown host message")
+        ok(True, "a host that does not resolve is explained in the window")
+
         # Connect through the application's action, as a launcher or a script would.
         activate("connect", f"127.0.0.1:{port} alice")
         wait_until(lambda: window_shows("* alice joined"), "the window to show alice joining")
@@ -261,6 +265,20 @@ def main():
         wait_until(lambda: window_shows("Disconnected:"), "the disconnected state")
         ok(window_shows("Reconnect"), "the server stops: the window shows it is disconnected, "
                                       "with a Reconnect button")
+
+        # The server comes back on the same port: Reconnect joins again.
+        server = subprocess.Popen([server_exe, str(port)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        processes.append(server)
+        server.stdout.readline()
+        carol = Client(port)
+        carol.send(b"NICK carol\r\n")
+        carol.read_line_with(b"* carol joined")
+        activate("reconnect")
+        carol.read_line_with(b"* alice joined")
+        carol.send(b"welcome back\r\n")
+        wait_until(lambda: window_shows("<carol> welcome back"), "carol's line after the reconnect")
+        ok(True, "Reconnect: the application rejoins the restarted server and talks again")
 
         activate("quit")
         status = app.wait(timeout=TIMEOUT)
