@@ -162,8 +162,14 @@ class ChatWindow(Gtk.ApplicationWindow):
             GLib.idle_add(self._scroll_to_end, priority=GLib.PRIORITY_LOW)
 
     def _scroll_to_end(self):
-        adjustment = self.scroller.get_vadjustment()
-        adjustment.set_value(adjustment.get_upper())
+        # Ask the list view itself to bring the last row into view: it knows
+        # where that row is even before the adjustment's upper bound has
+        # caught up with the new rows (setting the adjustment directly races
+        # with the list's size estimate).
+        n_items = self.messages.get_n_items()
+        if n_items:
+            self.messages_view.activate_action("list.scroll-to-item",
+                                               GLib.Variant.new_uint32(n_items - 1))
         return GLib.SOURCE_REMOVE
 
 
