@@ -10,10 +10,12 @@
  * terminator between two events and the change applies to the rest of the
  * same input, exactly like asynchat's handle_read() loop.
  *
- * Between two inputs the engine keeps at most (terminator length - 1) bytes:
- * a proper prefix of the terminator seen at the end of the previous input.
- * Every input byte is examined once (plus that short held prefix), so the
- * search is linear in the bytes received however a frame is fragmented.
+ * Between two inputs the engine keeps at most (longest terminator length - 1)
+ * bytes: what may be the start of a terminator, seen at the end of the
+ * previous input (or, for length-prefixed frames, at most header size - 1
+ * bytes: the start of a header). Every input byte is examined a bounded
+ * number of times, so the search is linear in the bytes received however a
+ * frame is fragmented.
  */
 
 #pragma once
@@ -32,7 +34,21 @@ typedef enum
   ACHAT_FRAMER_NONE = 0,
   ACHAT_FRAMER_BYTES = 1,
   ACHAT_FRAMER_COUNT = 2,
+  ACHAT_FRAMER_LENGTH = 3,     /* a binary length header, then the payload */
 } AchatFramerKind;
+
+/* Most byte-string terminators set at once, and the longest header. */
+#define ACHAT_FRAMER_MAX_TERMINATORS 16
+#define ACHAT_FRAMER_MAX_HEADER      8
+
+typedef enum
+{
+  ACHAT_FRAMER_OK = 0,
+  /* A length header announced a frame longer than the maximum. */
+  ACHAT_FRAMER_FRAME_TOO_LONG,
+  /* A length header, once adjusted, gives a negative length. */
+  ACHAT_FRAMER_FRAME_INVALID,
+} AchatFramerStatus;
 
 typedef struct
 {
@@ -42,17 +58,46 @@ typedef struct
   const uint8_t *data;
   size_t length;
   bool from_input;
-  /* A terminator (or the end of a count) follows data. */
+  /* A terminator (or the end of a count or of a frame) follows data. */
   bool terminator;
+  /* With a terminator under ACHAT_FRAMER_BYTES: which of the terminators
+   * matched (its index in the set). 0 otherwise. */
+  unsigned term_index;
+  /* Not ACHAT_FRAMER_OK: the stream cannot be framed any further (no data,
+   * no terminator; nothing consumed past the refused header, whose last
+   * bytes the call that finds it consumes); @frame_length is the payload
+   * length the header announced (after the adjustment, saturated to 0 when
+   * negative, to UINT64_MAX beyond it: too long whatever the maximum).
+   * Every later call returns the same error and consumes nothing until the
+   * terminator is set again (achat_framer_set_max_length() does not count).
+   * The caller keeps the input it did not consume (hold_input), or drops
+   * it. */
+  AchatFramerStatus status;
+  uint64_t frame_length;
 } AchatFramerEvent;
 
 typedef struct
 {
   AchatFramerKind kind;
+  /* Bytes terminators: all of the set, one after the other; the first one
+   * is term[0 .. term_len). */
   uint8_t *term;
   size_t term_len;
   size_t term_cap;
-  uint64_t count;        /* bytes still to come for a count terminator */
+  size_t n_terms;        /* 1 for achat_framer_set_bytes(), 0 if not BYTES */
+  size_t term_max;       /* the longest terminator of the set */
+  struct _AchatFramerSet *set;   /* lookup tables when n_terms > 1 */
+  uint64_t count;        /* bytes still to come for a count terminator, or
+                          * of the current length-prefixed frame */
+
+  /* Length-prefixed frames */
+  uint64_t max_length;
+  int64_t adjustment;
+  uint64_t frame_length; /* announced by the refused header */
+  uint8_t header_size;
+  bool big_endian;
+  uint8_t length_state;  /* reading a header, a payload, or refused */
+  AchatFramerStatus status;
 
   uint8_t *hold;         /* held-back input, processed before new input */
   size_t hold_len;
@@ -72,20 +117,60 @@ void     achat_framer_set_count      (AchatFramer        *framer,
                                       uint64_t            count);
 void     achat_framer_set_none       (AchatFramer        *framer);
 
+/* Several byte-string terminators (1 <= n <= ACHAT_FRAMER_MAX_TERMINATORS,
+ * each at least one byte; duplicates allowed). The earliest match in the
+ * stream wins; of those matching at the same position, the longest (the
+ * first of equal ones). n == 1 is achat_framer_set_bytes(). The engine
+ * holds at most (longest terminator - 1) bytes between inputs. */
+void     achat_framer_set_bytes_multi (AchatFramer        *framer,
+                                       const uint8_t *const *terminators,
+                                       const size_t       *lengths,
+                                       size_t              n);
+size_t   achat_framer_get_n_terminators (const AchatFramer *framer);
+/* The terminator at @index (< n), or NULL when the kind is not BYTES. */
+const uint8_t *achat_framer_get_terminator (const AchatFramer *framer,
+                                            size_t             index,
+                                            size_t            *length);
+
+/* Length-prefixed frames: a @header_size byte (1, 2, 4 or 8) unsigned
+ * length in network (@big_endian) or little-endian order, plus
+ * @adjustment (negative for headers that count themselves: -4 for a
+ * 4-byte header counting itself), gives the payload length. The header is
+ * not delivered; the payload is, as data events, with a terminator event
+ * at its end (a lone terminator event for an empty payload). A frame
+ * longer than @max_length (0 = no maximum) is refused with
+ * ACHAT_FRAMER_FRAME_TOO_LONG as soon as its header is complete, before any
+ * of its payload is buffered. */
+void     achat_framer_set_length     (AchatFramer        *framer,
+                                      unsigned            header_size,
+                                      bool                big_endian,
+                                      int64_t             adjustment,
+                                      uint64_t            max_length);
+/* Changes the maximum of the current length setting (a frame already
+ * announced is not checked again). */
+void     achat_framer_set_max_length (AchatFramer        *framer,
+                                      uint64_t            max_length);
+
+/* True in the middle of a length-prefixed frame: part of a header (any
+ * held byte), or a payload not complete yet (a refused frame included). */
+bool     achat_framer_in_frame       (const AchatFramer  *framer);
+
 /* Returns the number of input bytes consumed and fills @event.  An event with
- * no data and no terminator means the engine needs more input; it is only
- * returned once all of @input has been consumed. */
+ * no data, no terminator and status ACHAT_FRAMER_OK means the engine needs
+ * more input; it is only returned once all of @input has been consumed. */
 size_t   achat_framer_next           (AchatFramer        *framer,
                                       const uint8_t      *input,
                                       size_t              length,
                                       AchatFramerEvent   *event);
 
-/* Number of bytes held back (a partial terminator, or bytes left over from a
- * terminator change that were not reprocessed yet). */
+/* Number of bytes held back (a partial terminator, a partial length header,
+ * or bytes left over from a terminator change that were not reprocessed
+ * yet). */
 size_t   achat_framer_get_held       (const AchatFramer  *framer);
 
 /* End of stream: hands back every held byte as data (no terminator) and
- * empties the engine.  Returns false when nothing was held. */
+ * empties the engine (a partial length header comes back as data too, so
+ * no byte is lost).  Returns false when nothing was held. */
 bool     achat_framer_flush          (AchatFramer        *framer,
                                       AchatFramerEvent   *event);
 

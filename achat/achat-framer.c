@@ -44,6 +44,36 @@ reserve (uint8_t **buf,
   *cap = new_cap;
 }
 
+/* Several terminators: where each one is in framer->term, and which ones
+ * may start at a given byte. */
+typedef struct _AchatFramerSet
+{
+  size_t offset[ACHAT_FRAMER_MAX_TERMINATORS];
+  size_t length[ACHAT_FRAMER_MAX_TERMINATORS];
+  /* Indices of the terminators, longest first (the first of equal ones
+   * first): the order in which they are tried at a position. */
+  uint8_t order[ACHAT_FRAMER_MAX_TERMINATORS];
+  /* Bit j: terminator order[j] starts with that byte. */
+  uint16_t first[256];
+  /* The first byte of every terminator when they all share it, or -1. */
+  int lone_first;
+} AchatFramerSet;
+
+enum
+{
+  LENGTH_HEADER = 0,   /* reading a header (its first bytes are held) */
+  LENGTH_PAYLOAD,      /* count payload bytes still to come */
+  LENGTH_REFUSED,      /* a header was refused: framer->status says why */
+};
+
+static void
+length_reset (AchatFramer *framer)
+{
+  framer->length_state = LENGTH_HEADER;
+  framer->status = ACHAT_FRAMER_OK;
+  framer->frame_length = 0;
+}
+
 void
 achat_framer_init (AchatFramer *framer)
 {
@@ -55,6 +85,7 @@ void
 achat_framer_clear (AchatFramer *framer)
 {
   free (framer->term);
+  free (framer->set);
   free (framer->hold);
   free (framer->scratch);
   achat_framer_init (framer);
@@ -70,11 +101,132 @@ achat_framer_set_bytes (AchatFramer   *framer,
       achat_framer_set_none (framer);
       return;
     }
+  /* The terminator may be one of the framer's own (already in term):
+   * reserve() keeps the storage when it is big enough, as it then is. */
   reserve (&framer->term, &framer->term_cap, length);
   memmove (framer->term, terminator, length);
   framer->term_len = length;
+  framer->n_terms = 1;
+  framer->term_max = length;
   framer->kind = ACHAT_FRAMER_BYTES;
   framer->count = 0;
+  length_reset (framer);
+}
+
+void
+achat_framer_set_bytes_multi (AchatFramer          *framer,
+                              const uint8_t *const *terminators,
+                              const size_t         *lengths,
+                              size_t                n)
+{
+  AchatFramerSet *set;
+  uint8_t *storage;
+  size_t total = 0, i, j;
+
+  if (n == 1)
+    {
+      achat_framer_set_bytes (framer, terminators[0], lengths[0]);
+      return;
+    }
+  /* Outside the contract: no terminator at all rather than a guess. */
+  if (n == 0 || n > ACHAT_FRAMER_MAX_TERMINATORS)
+    {
+      achat_framer_set_none (framer);
+      return;
+    }
+  for (i = 0; i < n; i++)
+    {
+      if (lengths[i] == 0)
+        {
+          achat_framer_set_none (framer);
+          return;
+        }
+      total += lengths[i];
+    }
+
+  /* The terminators may be the framer's own (from
+   * achat_framer_get_terminator()): then copied into new storage first. */
+  storage = framer->term;
+  for (i = 0; i < n && storage != NULL; i++)
+    {
+      uintptr_t t = (uintptr_t) terminators[i];
+      uintptr_t base = (uintptr_t) framer->term;
+
+      if (t + lengths[i] > base && t < base + framer->term_cap)
+        storage = NULL;
+    }
+  if (storage == NULL || framer->term_cap < total)
+    storage = xrealloc (NULL, total);
+  if (framer->set == NULL)
+    framer->set = xrealloc (NULL, sizeof *framer->set);
+  set = framer->set;
+  total = 0;
+  framer->term_max = 0;
+  for (i = 0; i < n; i++)
+    {
+      memcpy (storage + total, terminators[i], lengths[i]);
+      set->offset[i] = total;
+      set->length[i] = lengths[i];
+      total += lengths[i];
+      if (lengths[i] > framer->term_max)
+        framer->term_max = lengths[i];
+
+      /* Insertion sort, stable: longest first, then by index. */
+      for (j = i; j > 0 && set->length[set->order[j - 1]] < lengths[i]; j--)
+        set->order[j] = set->order[j - 1];
+      set->order[j] = (uint8_t) i;
+    }
+  if (storage != framer->term)
+    {
+      free (framer->term);
+      framer->term = storage;
+      framer->term_cap = total;
+    }
+  framer->term_len = lengths[0];
+  framer->n_terms = n;
+
+  memset (set->first, 0, sizeof set->first);
+  set->lone_first = storage[0];
+  for (j = 0; j < n; j++)
+    {
+      uint8_t b = storage[set->offset[set->order[j]]];
+
+      set->first[b] |= (uint16_t) (1u << j);
+      if (b != set->lone_first)
+        set->lone_first = -1;
+    }
+
+  framer->kind = ACHAT_FRAMER_BYTES;
+  framer->count = 0;
+  length_reset (framer);
+}
+
+size_t
+achat_framer_get_n_terminators (const AchatFramer *framer)
+{
+  return framer->kind == ACHAT_FRAMER_BYTES ? framer->n_terms : 0;
+}
+
+const uint8_t *
+achat_framer_get_terminator (const AchatFramer *framer,
+                             size_t             index,
+                             size_t            *length)
+{
+  if (framer->kind != ACHAT_FRAMER_BYTES || index >= framer->n_terms)
+    {
+      if (length != NULL)
+        *length = 0;
+      return NULL;
+    }
+  if (framer->n_terms == 1)
+    {
+      if (length != NULL)
+        *length = framer->term_len;
+      return framer->term;
+    }
+  if (length != NULL)
+    *length = framer->set->length[index];
+  return framer->term + framer->set->offset[index];
 }
 
 void
@@ -84,6 +236,9 @@ achat_framer_set_count (AchatFramer *framer,
   framer->kind = ACHAT_FRAMER_COUNT;
   framer->count = count;
   framer->term_len = 0;
+  framer->n_terms = 0;
+  framer->term_max = 0;
+  length_reset (framer);
 }
 
 void
@@ -92,6 +247,50 @@ achat_framer_set_none (AchatFramer *framer)
   framer->kind = ACHAT_FRAMER_NONE;
   framer->count = 0;
   framer->term_len = 0;
+  framer->n_terms = 0;
+  framer->term_max = 0;
+  length_reset (framer);
+}
+
+void
+achat_framer_set_length (AchatFramer *framer,
+                         unsigned     header_size,
+                         bool         big_endian,
+                         int64_t      adjustment,
+                         uint64_t     max_length)
+{
+  /* 1, 2, 4 or 8 by contract; any size up to 8 works. */
+  if (header_size == 0 || header_size > ACHAT_FRAMER_MAX_HEADER)
+    {
+      achat_framer_set_none (framer);
+      return;
+    }
+  framer->kind = ACHAT_FRAMER_LENGTH;
+  framer->count = 0;
+  framer->term_len = 0;
+  framer->n_terms = 0;
+  framer->term_max = 0;
+  framer->header_size = (uint8_t) header_size;
+  framer->big_endian = big_endian;
+  framer->adjustment = adjustment;
+  framer->max_length = max_length;
+  length_reset (framer);
+}
+
+void
+achat_framer_set_max_length (AchatFramer *framer,
+                             uint64_t     max_length)
+{
+  framer->max_length = max_length;
+}
+
+bool
+achat_framer_in_frame (const AchatFramer *framer)
+{
+  if (framer->kind != ACHAT_FRAMER_LENGTH)
+    return false;
+  /* A refused frame is never complete: the stream stopped inside it. */
+  return framer->length_state != LENGTH_HEADER || framer->hold_len > 0;
 }
 
 size_t
@@ -202,9 +401,13 @@ event_set (AchatFramerEvent *event,
   event->length = length;
   event->from_input = from_input && length > 0;
   event->terminator = terminator;
+  event->term_index = 0;
+  event->status = ACHAT_FRAMER_OK;
+  event->frame_length = 0;
 }
 
-/* Held bytes under a count or no terminator: hand them out as data. */
+/* Held bytes under a count, a length-prefixed payload or no terminator:
+ * hand them out as data. */
 static size_t
 next_from_hold_plain (AchatFramer      *framer,
                       AchatFramerEvent *event)
@@ -212,12 +415,15 @@ next_from_hold_plain (AchatFramer      *framer,
   size_t take = framer->hold_len;
   bool terminator = false;
 
-  if (framer->kind == ACHAT_FRAMER_COUNT && framer->count > 0)
+  if ((framer->kind == ACHAT_FRAMER_COUNT ||
+       framer->kind == ACHAT_FRAMER_LENGTH) && framer->count > 0)
     {
       if (framer->count < take)
         take = (size_t) framer->count;
       framer->count -= take;
       terminator = framer->count == 0;
+      if (terminator && framer->kind == ACHAT_FRAMER_LENGTH)
+        framer->length_state = LENGTH_HEADER;
     }
 
   reserve (&framer->scratch, &framer->scratch_cap, take);
@@ -292,6 +498,322 @@ next_from_hold_bytes (AchatFramer      *framer,
   }
 }
 
+/* Several terminators.  What data (of which the end may be the end of what
+ * is known of the stream) holds first: */
+typedef enum
+{
+  SCAN_NONE,    /* no terminator, nor the start of one cut by the end */
+  SCAN_MATCH,   /* at *pos, terminator *index, and no longer one can win */
+  SCAN_PARTIAL, /* at *pos, a terminator cut by the end of data: undecided */
+} ScanResult;
+
+/* The first position where a terminator matches or is cut by the end of
+ * data. At that position the terminators are tried longest first, so the
+ * first one that matches wins, unless a longer one was still undecided.
+ * Stopping at the first such position keeps the search linear. */
+static ScanResult
+scan_multi (const AchatFramer *framer,
+            const uint8_t     *data,
+            size_t             length,
+            size_t            *pos,
+            unsigned          *index)
+{
+  const AchatFramerSet *set = framer->set;
+  size_t q;
+
+  for (q = 0; q < length; q++)
+    {
+      unsigned mask, j;
+      size_t rest;
+
+      if (set->lone_first >= 0)
+        {
+          const uint8_t *hit = memchr (data + q, set->lone_first, length - q);
+
+          if (hit == NULL)
+            break;
+          q = (size_t) (hit - data);
+        }
+      mask = set->first[data[q]];
+      if (mask == 0)
+        continue;
+
+      rest = length - q;
+      for (j = 0; mask != 0; j++, mask >>= 1)
+        {
+          unsigned t;
+          size_t tl;
+          const uint8_t *tb;
+
+          if ((mask & 1) == 0)
+            continue;
+          t = set->order[j];
+          tl = set->length[t];
+          tb = framer->term + set->offset[t];
+          if (tl <= rest)
+            {
+              if (memcmp (data + q, tb, tl) == 0)
+                {
+                  *pos = q;
+                  *index = t;
+                  return SCAN_MATCH;
+                }
+            }
+          else if (memcmp (data + q, tb, rest) == 0)
+            {
+              *pos = q;
+              return SCAN_PARTIAL;
+            }
+        }
+    }
+  return SCAN_NONE;
+}
+
+static size_t
+next_multi (AchatFramer      *framer,
+            const uint8_t    *input,
+            size_t            length,
+            AchatFramerEvent *event)
+{
+  size_t p = 0;
+  unsigned index = 0;
+
+  switch (scan_multi (framer, input, length, &p, &index))
+    {
+    case SCAN_MATCH:
+      event_set (event, input, p, true, true);
+      event->term_index = index;
+      return p + framer->set->length[index];
+    case SCAN_PARTIAL:
+      set_hold (framer, input + p, length - p);
+      event_set (event, input, p, true, false);
+      return length;
+    case SCAN_NONE:
+    default:
+      event_set (event, input, length, true, false);
+      return length;
+    }
+}
+
+/* next_from_hold_bytes() for several terminators.  The window is the held
+ * bytes and up to (longest - 1) input bytes: every terminator starting in
+ * the held bytes fits in it, so what the scan says about a position in the
+ * held bytes is final, unless the window holds all of the input, in which
+ * case its end is the end of what is known. */
+static size_t
+next_from_hold_multi (AchatFramer      *framer,
+                      const uint8_t    *input,
+                      size_t            length,
+                      AchatFramerEvent *event)
+{
+  size_t k = framer->hold_len;
+  size_t tm = framer->term_max;
+  size_t extra = length < tm - 1 ? length : tm - 1;
+  size_t wl = k + extra;
+  size_t p = 0;
+  unsigned index = 0;
+  ScanResult r;
+  uint8_t *w;
+
+  reserve (&framer->scratch, &framer->scratch_cap, wl);
+  w = framer->scratch;
+  memcpy (w, framer->hold, k);
+  if (extra)
+    memcpy (w + k, input, extra);
+
+  r = scan_multi (framer, w, wl, &p, &index);
+
+  if (r == SCAN_MATCH && p < k)
+    {
+      /* A terminator starts in the held bytes. */
+      size_t end = p + framer->set->length[index];
+      size_t consumed = 0;
+
+      if (end <= k)
+        {
+          /* Entirely inside them (the terminators changed). */
+          memmove (framer->hold, framer->hold + end, k - end);
+          framer->hold_len = k - end;
+        }
+      else
+        {
+          consumed = end - k;
+          framer->hold_len = 0;
+        }
+      event_set (event, w, p, false, true);
+      event->term_index = index;
+      return consumed;
+    }
+
+  if (r == SCAN_PARTIAL && p < k)
+    {
+      /* Undecided in the held bytes: only when all of the input is in the
+       * window (otherwise every terminator would fit). Hold from there. */
+      set_hold (framer, w + p, wl - p);
+      event_set (event, w, p, false, false);
+      return length;
+    }
+
+  if (r == SCAN_MATCH || length >= tm - 1)
+    {
+      /* No terminator can start in the held bytes: they are plain data.
+       * The window is a copy, so the held storage can be emptied. */
+      framer->hold_len = 0;
+      event_set (event, w, k, false, false);
+      return 0;
+    }
+
+  /* The whole input fits in the window and holds no terminator. */
+  if (r == SCAN_NONE)
+    p = wl;
+  set_hold (framer, w + p, wl - p);
+  event_set (event, w, p, false, false);
+  return length;
+}
+
+/* Length-prefixed frames */
+
+static void
+event_refused (const AchatFramer *framer,
+               AchatFramerEvent  *event)
+{
+  event_set (event, NULL, 0, false, false);
+  event->status = framer->status;
+  event->frame_length = framer->frame_length;
+}
+
+/* The payload length a header announces, or why it is refused. */
+static AchatFramerStatus
+decode_header (const AchatFramer *framer,
+               const uint8_t     *header,
+               uint64_t          *frame_length)
+{
+  unsigned hs = framer->header_size, i;
+  uint64_t raw = 0;
+  int64_t adj = framer->adjustment;
+
+  for (i = 0; i < hs; i++)
+    {
+      unsigned b = framer->big_endian ? i : hs - 1 - i;
+
+      raw = (raw << 8) | header[b];
+    }
+
+  if (adj >= 0)
+    {
+      if (raw > UINT64_MAX - (uint64_t) adj)
+        {
+          /* Beyond any length: saturated, and too long whatever the
+           * maximum. */
+          *frame_length = UINT64_MAX;
+          return ACHAT_FRAMER_FRAME_TOO_LONG;
+        }
+      raw += (uint64_t) adj;
+    }
+  else
+    {
+      /* -adj without overflow, INT64_MIN included. */
+      uint64_t minus = (uint64_t) (-(adj + 1)) + 1;
+
+      if (raw < minus)
+        {
+          *frame_length = 0;
+          return ACHAT_FRAMER_FRAME_INVALID;
+        }
+      raw -= minus;
+    }
+
+  *frame_length = raw;
+  if (framer->max_length != 0 && raw > framer->max_length)
+    return ACHAT_FRAMER_FRAME_TOO_LONG;
+  return ACHAT_FRAMER_OK;
+}
+
+/* A header (its first bytes may be held), then the payload: from the held
+ * bytes first (left over from a change), then straight from the input. */
+static size_t
+next_length (AchatFramer      *framer,
+             const uint8_t    *input,
+             size_t            length,
+             AchatFramerEvent *event)
+{
+  size_t consumed = 0;
+  size_t take;
+
+  if (framer->length_state == LENGTH_REFUSED)
+    {
+      event_refused (framer, event);
+      return 0;
+    }
+
+  if (framer->length_state == LENGTH_HEADER)
+    {
+      size_t hs = framer->header_size;
+      const uint8_t *header;
+      uint64_t frame_length;
+      AchatFramerStatus status;
+
+      if (framer->hold_len >= hs)
+        header = framer->hold;
+      else if (length < hs - framer->hold_len)
+        {
+          /* Part of a header: held until the rest comes. */
+          achat_framer_hold_input (framer, input, length);
+          event_set (event, NULL, 0, false, false);
+          return length;
+        }
+      else if (framer->hold_len > 0)
+        {
+          consumed = hs - framer->hold_len;
+          achat_framer_hold_input (framer, input, consumed);
+          header = framer->hold;
+        }
+      else
+        {
+          consumed = hs;
+          header = input;
+        }
+
+      status = decode_header (framer, header, &frame_length);
+      if (header == framer->hold)
+        {
+          framer->hold_len -= hs;
+          memmove (framer->hold, framer->hold + hs, framer->hold_len);
+        }
+
+      if (status != ACHAT_FRAMER_OK)
+        {
+          /* Nothing more is framed until the terminator is set again. */
+          framer->length_state = LENGTH_REFUSED;
+          framer->status = status;
+          framer->frame_length = frame_length;
+          event_refused (framer, event);
+          return consumed;
+        }
+      if (frame_length == 0)
+        {
+          event_set (event, NULL, 0, false, true);
+          return consumed;
+        }
+      framer->length_state = LENGTH_PAYLOAD;
+      framer->count = frame_length;
+    }
+
+  /* The payload. */
+  if (framer->hold_len > 0)
+    return consumed + next_from_hold_plain (framer, event);
+
+  take = length - consumed;
+  if (framer->count < take)
+    take = (size_t) framer->count;
+  framer->count -= take;
+  if (framer->count == 0)
+    framer->length_state = LENGTH_HEADER;
+  event_set (event, take ? input + consumed : NULL, take, true,
+             framer->count == 0);
+  return consumed + take;
+}
+
 size_t
 achat_framer_next (AchatFramer      *framer,
                    const uint8_t    *input,
@@ -301,18 +823,30 @@ achat_framer_next (AchatFramer      *framer,
   if (framer->hold_len > 0)
     {
       if (framer->kind == ACHAT_FRAMER_BYTES)
-        return next_from_hold_bytes (framer, input, length, event);
+        {
+          if (framer->n_terms > 1)
+            return next_from_hold_multi (framer, input, length, event);
+          return next_from_hold_bytes (framer, input, length, event);
+        }
+      if (framer->kind == ACHAT_FRAMER_LENGTH)
+        return next_length (framer, input, length, event);
       return next_from_hold_plain (framer, event);
     }
 
   if (length == 0)
     {
+      /* A refused header is reported on every call. */
+      if (framer->kind == ACHAT_FRAMER_LENGTH)
+        return next_length (framer, input, length, event);
       event_set (event, NULL, 0, false, false);
       return 0;
     }
 
   switch (framer->kind)
     {
+    case ACHAT_FRAMER_LENGTH:
+      return next_length (framer, input, length, event);
+
     case ACHAT_FRAMER_COUNT:
       if (framer->count > 0)
         {
@@ -333,8 +867,13 @@ achat_framer_next (AchatFramer      *framer,
 
     case ACHAT_FRAMER_BYTES:
       {
-        ptrdiff_t p = find_terminator (framer, input, length);
+        ptrdiff_t p;
         size_t m;
+
+        if (framer->n_terms > 1)
+          return next_multi (framer, input, length, event);
+
+        p = find_terminator (framer, input, length);
 
         if (p >= 0)
           {

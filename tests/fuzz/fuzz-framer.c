@@ -3,14 +3,20 @@
  * The input is a small program: feeds of arbitrary bytes in arbitrary
  * read sizes, terminator changes between reads, and terminator changes made
  * "by a handler" right after a terminator event (the asynchat idiom of a
- * header line followed by a counted body). The engine's output is checked
- * against a plain reference splitter that sees the whole stream at once:
+ * header line followed by a counted body). A terminator is one byte string,
+ * a set of several, a count, none, or length-prefixed frames (any header
+ * size, byte order, adjustment and maximum); the maximum may also change
+ * alone. The engine's output is checked against a plain reference splitter
+ * that sees the whole stream at once:
  *
  *  - every byte fed comes out exactly once and in order (data, then the
- *    terminator bytes the engine consumed);
- *  - the messages, and the bytes collected after the last one, are the
- *    reference's;
- *  - the engine never holds more than a partial terminator between reads.
+ *    terminator bytes the engine consumed; the length headers it consumed
+ *    before the data);
+ *  - the messages (with the index of the terminator that ended them, or
+ *    the refused frame), and the bytes collected after the last one, are
+ *    the reference's;
+ *  - the engine never holds more than a partial terminator (or header)
+ *    between reads, except the input a refused frame left untouched.
  *
  * Any failure aborts (a crash for libFuzzer). Plain C and the engine only:
  * no GLib. Build with clang -fsanitize=fuzzer,address,undefined (see
@@ -31,6 +37,8 @@
 #define MAX_STREAM   (64 * 1024)
 #define MAX_CHANGES  1024
 #define MAX_MESSAGES (64 * 1024)
+#define MAX_TERMS    ACHAT_FRAMER_MAX_TERMINATORS
+#define MAX_TERM_LEN 4
 
 #define CHECK(cond) \
   do { if (!(cond)) { fprintf (stderr, "fuzz-framer: %s:%d: %s\n", __FILE__, __LINE__, #cond); abort (); } } while (0)
@@ -38,9 +46,17 @@
 typedef struct
 {
   AchatFramerKind kind;
-  uint8_t term[4];
-  size_t term_len;
+  bool max_only;          /* achat_framer_set_max_length() alone */
+  /* bytes: n_terms terminators (1: achat_framer_set_bytes()) */
+  size_t n_terms;
+  uint8_t term[MAX_TERMS][MAX_TERM_LEN];
+  size_t term_len[MAX_TERMS];
   uint64_t count;
+  /* length-prefixed frames */
+  unsigned header_size;
+  bool big_endian;
+  int64_t adjustment;
+  uint64_t max_length;
 } Setting;
 
 typedef struct
@@ -51,21 +67,34 @@ typedef struct
 
 typedef struct
 {
+  bool refused;           /* a refused frame, not a terminator */
+  unsigned term_index;
+  AchatFramerStatus status;
+  uint64_t frame_length;
+} Message;
+
+typedef struct
+{
   /* the stream, in order, as fed */
   uint8_t stream[MAX_STREAM];
   size_t fed;
-  /* what the engine delivered: data and consumed terminator bytes */
+  /* what the engine delivered: data, consumed terminator and header bytes */
   size_t delivered;
   /* messages: ends[] are offsets into msg_bytes */
   uint8_t *msg_bytes;
   size_t msg_len, msg_cap;
   size_t ends[MAX_MESSAGES];
+  Message info[MAX_MESSAGES];
   size_t n_messages;
   size_t collected;       /* bytes since the last message end, in msg_bytes */
   Change changes[MAX_CHANGES];
   size_t n_changes;
   Setting pending[MAX_CHANGES];   /* to apply after the next terminators */
   size_t n_pending, next_pending;
+  /* the engine refused a frame and was not set again since */
+  bool refused;
+  AchatFramerStatus refused_status;
+  uint64_t refused_length;
 } Run;
 
 static void
@@ -92,16 +121,37 @@ bytes_append (uint8_t      **buf,
 }
 
 static void
-apply (AchatFramer   *framer,
+apply (Run           *run,
+       AchatFramer   *framer,
        const Setting *s)
 {
+  if (s->max_only)
+    {
+      achat_framer_set_max_length (framer, s->max_length);
+      return;
+    }
+  run->refused = false;
   switch (s->kind)
     {
     case ACHAT_FRAMER_BYTES:
-      achat_framer_set_bytes (framer, s->term, s->term_len);
+      if (s->n_terms == 1)
+        achat_framer_set_bytes (framer, s->term[0], s->term_len[0]);
+      else
+        {
+          const uint8_t *ptrs[MAX_TERMS];
+
+          for (size_t j = 0; j < s->n_terms; j++)
+            ptrs[j] = s->term[j];
+          achat_framer_set_bytes_multi (framer, ptrs, s->term_len, s->n_terms);
+        }
+      CHECK (achat_framer_get_n_terminators (framer) == s->n_terms);
       break;
     case ACHAT_FRAMER_COUNT:
       achat_framer_set_count (framer, s->count);
+      break;
+    case ACHAT_FRAMER_LENGTH:
+      achat_framer_set_length (framer, s->header_size, s->big_endian,
+                               s->adjustment, s->max_length);
       break;
     case ACHAT_FRAMER_NONE:
     default:
@@ -121,6 +171,49 @@ record_change (Run           *run,
   run->n_changes++;
 }
 
+static void
+record_message (Run           *run,
+                const Message *m)
+{
+  CHECK (run->n_messages < MAX_MESSAGES);
+  run->info[run->n_messages] = *m;
+  run->ends[run->n_messages++] = run->msg_len;
+  run->collected = 0;
+}
+
+/* A handler changing the terminator, after a terminator or a refusal. */
+static void
+handler_change (Run         *run,
+                AchatFramer *framer)
+{
+  if (run->next_pending < run->n_pending)
+    {
+      const Setting *s = &run->pending[run->next_pending++];
+
+      apply (run, framer, s);
+      record_change (run, run->delivered, s);
+    }
+}
+
+/* The most bytes the engine may hold between reads. */
+static size_t
+held_limit (const AchatFramer *framer)
+{
+  size_t n = achat_framer_get_n_terminators (framer), longest = 0;
+
+  if (framer->kind == ACHAT_FRAMER_LENGTH)
+    return framer->header_size - 1;
+  for (size_t j = 0; j < n; j++)
+    {
+      size_t tl;
+
+      CHECK (achat_framer_get_terminator (framer, j, &tl) != NULL);
+      if (tl > longest)
+        longest = tl;
+    }
+  return longest ? longest - 1 : 0;
+}
+
 /* Pulls events from the engine for one input (NULL, 0: held bytes only). */
 static void
 drain (Run           *run,
@@ -135,16 +228,61 @@ drain (Run           *run,
     {
       AchatFramerEvent ev;
       AchatFramerKind kind = framer->kind;
-      size_t term_len = kind == ACHAT_FRAMER_BYTES ? framer->term_len : 0;
-      uint8_t term[4];
+      size_t header_size = kind == ACHAT_FRAMER_LENGTH ? framer->header_size : 0;
+      size_t held_before = achat_framer_get_held (framer);
+      size_t held_after, consumed, framed;
+      Message m = { false, 0, ACHAT_FRAMER_OK, 0 };
 
-      CHECK (term_len <= sizeof term);
-      if (term_len > 0)
-        memcpy (term, framer->term, term_len);
-      pos += achat_framer_next (framer, input ? input + pos : NULL, length - pos, &ev);
-      CHECK (pos <= length);
+      consumed = achat_framer_next (framer, input ? input + pos : NULL, length - pos, &ev);
+      CHECK (consumed <= length - pos);
+      pos += consumed;
+      held_after = achat_framer_get_held (framer);
+      /* What left the engine: data, and terminator or header bytes. */
+      CHECK (consumed + held_before >= held_after + ev.length);
+      framed = consumed + held_before - held_after - ev.length;
+
+      if (kind == ACHAT_FRAMER_LENGTH && framed > 0)
+        {
+          /* A header, before the data. */
+          CHECK (framed == header_size);
+          CHECK (run->delivered + framed <= run->fed);
+          run->delivered += framed;
+        }
+
+      if (ev.status != ACHAT_FRAMER_OK)
+        {
+          CHECK (kind == ACHAT_FRAMER_LENGTH);
+          CHECK (ev.length == 0 && ev.data == NULL && !ev.terminator && !ev.from_input);
+          CHECK (ev.status == ACHAT_FRAMER_FRAME_TOO_LONG || ev.status == ACHAT_FRAMER_FRAME_INVALID);
+          CHECK (achat_framer_in_frame (framer));
+          if (framed == 0)
+            {
+              /* Reported again: nothing moves until a new setting. The
+               * rest of the input waits in the engine. */
+              CHECK (run->refused);
+              CHECK (ev.status == run->refused_status && ev.frame_length == run->refused_length);
+              CHECK (consumed == 0 && held_after == held_before);
+              achat_framer_hold_input (framer, input ? input + pos : NULL, length - pos);
+              return;
+            }
+          run->refused = true;
+          run->refused_status = ev.status;
+          run->refused_length = ev.frame_length;
+          m.refused = true;
+          m.status = ev.status;
+          m.frame_length = ev.frame_length;
+          record_message (run, &m);
+          handler_change (run, framer);
+          CHECK (++guard <= 2 * (length + MAX_STREAM) + 4);
+          continue;
+        }
+
       if (ev.length == 0 && !ev.terminator)
-        break;
+        {
+          CHECK (pos == length);
+          CHECK (ev.term_index == 0);
+          break;
+        }
       CHECK (++guard <= 2 * (length + MAX_STREAM) + 4);
 
       /* In order and exactly once: what comes out is the stream. */
@@ -158,107 +296,315 @@ drain (Run           *run,
         {
           if (kind == ACHAT_FRAMER_BYTES)
             {
-              CHECK (run->delivered + term_len <= run->fed);
-              CHECK (memcmp (run->stream + run->delivered, term, term_len) == 0);
-              run->delivered += term_len;
-            }
-          CHECK (run->n_messages < MAX_MESSAGES);
-          run->ends[run->n_messages++] = run->msg_len;
-          run->collected = 0;
+              size_t tl;
+              const uint8_t *t = achat_framer_get_terminator (framer, ev.term_index, &tl);
 
-          /* A handler changing the terminator. */
-          if (run->next_pending < run->n_pending)
-            {
-              const Setting *s = &run->pending[run->next_pending++];
-
-              apply (framer, s);
-              record_change (run, run->delivered, s);
+              CHECK (t != NULL);
+              CHECK (framed == tl);
+              CHECK (run->delivered + tl <= run->fed);
+              CHECK (memcmp (run->stream + run->delivered, t, tl) == 0);
+              run->delivered += tl;
+              m.term_index = ev.term_index;
             }
+          else
+            CHECK (ev.term_index == 0);
+          record_message (run, &m);
+          handler_change (run, framer);
+        }
+      else
+        {
+          CHECK (ev.term_index == 0);
+          CHECK (kind == ACHAT_FRAMER_LENGTH || framed == 0);
         }
     }
   CHECK (pos == length);
 }
 
-/* The reference: the whole stream, the changes at their offsets. */
+/* The reference, message by message. */
+typedef struct
+{
+  const Run *run;
+  size_t mi, mstart;
+  uint8_t *coll;
+  size_t coll_len, coll_cap;
+} Expect;
+
+static void
+expect_message (Expect        *x,
+                const Message *m)
+{
+  const Run *run = x->run;
+  const Message *got;
+
+  CHECK (x->mi < run->n_messages);
+  got = &run->info[x->mi];
+  CHECK (run->ends[x->mi] - x->mstart == x->coll_len);
+  CHECK (x->coll_len == 0 || memcmp (run->msg_bytes + x->mstart, x->coll, x->coll_len) == 0);
+  CHECK (got->refused == m->refused);
+  CHECK (got->term_index == m->term_index);
+  CHECK (got->status == m->status);
+  CHECK (got->frame_length == m->frame_length);
+  x->mstart = run->ends[x->mi++];
+  x->coll_len = 0;
+}
+
+static void
+expect_data (Expect        *x,
+             const uint8_t *data,
+             size_t         n)
+{
+  bytes_append (&x->coll, &x->coll_len, &x->coll_cap, data, n);
+}
+
+/* At q, the longest terminator matching in the whole stream (the first of
+ * equal ones), or -1; *cut when one is cut by the end of the stream. */
+static int
+match_at (const uint8_t *s,
+          size_t         n,
+          size_t         q,
+          const Setting *cur,
+          bool          *cut)
+{
+  int best = -1;
+
+  *cut = false;
+  for (size_t j = 0; j < cur->n_terms; j++)
+    {
+      size_t tl = cur->term_len[j];
+
+      if (q + tl <= n)
+        {
+          if (memcmp (s + q, cur->term[j], tl) == 0 &&
+              (best < 0 || tl > cur->term_len[best]))
+            best = (int) j;
+        }
+      else if (memcmp (s + q, cur->term[j], n - q) == 0)
+        *cut = true;
+    }
+  return best;
+}
+
+/* A length header, computed wide: true and the length, or false and why. */
+static bool
+frame_length_of (const Setting     *cur,
+                 const uint8_t     *h,
+                 uint64_t          *length,
+                 AchatFramerStatus *status)
+{
+  uint64_t raw = 0;
+
+  for (unsigned j = 0; j < cur->header_size; j++)
+    raw |= (uint64_t) h[j] << (8 * (cur->big_endian ? cur->header_size - 1 - j : j));
+#ifdef __SIZEOF_INT128__
+  {
+    __int128 v = (__int128) raw + cur->adjustment;
+
+    if (v < 0)
+      {
+        *status = ACHAT_FRAMER_FRAME_INVALID;
+        *length = 0;
+        return false;
+      }
+    if (v > (__int128) UINT64_MAX)
+      {
+        *status = ACHAT_FRAMER_FRAME_TOO_LONG;
+        *length = UINT64_MAX;
+        return false;
+      }
+    *length = (uint64_t) v;
+  }
+#else
+  if (cur->adjustment < 0 && raw < (uint64_t) 0 - (uint64_t) cur->adjustment)
+    {
+      *status = ACHAT_FRAMER_FRAME_INVALID;
+      *length = 0;
+      return false;
+    }
+  if (cur->adjustment > 0 && raw + (uint64_t) cur->adjustment < raw)
+    {
+      *status = ACHAT_FRAMER_FRAME_TOO_LONG;
+      *length = UINT64_MAX;
+      return false;
+    }
+  *length = raw + (uint64_t) cur->adjustment;
+#endif
+  if (cur->max_length != 0 && *length > cur->max_length)
+    {
+      *status = ACHAT_FRAMER_FRAME_TOO_LONG;
+      return false;
+    }
+  *status = ACHAT_FRAMER_OK;
+  return true;
+}
+
+/* The reference: the whole stream, the changes at their offsets.
+ *
+ *  - bytes: at the first position where a terminator matches, the longest
+ *    one; a terminator cut by the end of the stream leaves everything from
+ *    its start undecided (held, then handed back at the end);
+ *  - a count fires once and then collects;
+ *  - length: header, payload, end; a refused header stops everything until
+ *    the next change, right after it; a partial header or payload at the
+ *    end is data. */
 static void
 reference_check (const Run *run)
 {
-  Setting cur = { ACHAT_FRAMER_NONE, { 0 }, 0, 0 };
-  size_t pos = 0, ci = 0, mi = 0, mstart = 0;
-  size_t end = run->fed;
-  uint8_t *coll = NULL;
-  size_t coll_len = 0, coll_cap = 0;
+  Setting cur;
+  const uint8_t *s = run->stream;
+  size_t n = run->fed;
+  size_t pos = 0, ci = 0;
+  uint64_t left = 0;
+  bool in_payload = false, refused = false;
+  Expect x = { run, 0, 0, NULL, 0, 0 };
 
+  memset (&cur, 0, sizeof cur);
+  cur.kind = ACHAT_FRAMER_NONE;
   for (;;)
     {
       size_t limit;
+      bool last;
 
       while (ci < run->n_changes && run->changes[ci].offset <= pos)
         {
+          const Setting *c = &run->changes[ci].setting;
+
           CHECK (run->changes[ci].offset == pos);
-          cur = run->changes[ci].setting;
-          if (cur.kind == ACHAT_FRAMER_COUNT && cur.count == 0)
-            cur.kind = ACHAT_FRAMER_NONE;
+          if (c->max_only)
+            cur.max_length = c->max_length;
+          else
+            {
+              cur = *c;
+              left = cur.kind == ACHAT_FRAMER_COUNT ? cur.count : 0;
+              in_payload = refused = false;
+            }
           ci++;
         }
-      limit = ci < run->n_changes ? run->changes[ci].offset : end;
-      if (pos == end && ci == run->n_changes)
+      last = ci == run->n_changes;
+      limit = last ? n : run->changes[ci].offset;
+      CHECK (limit <= n);
+      if (pos == n && last)
         break;
 
       if (cur.kind == ACHAT_FRAMER_BYTES)
         {
-          size_t q, found = SIZE_MAX;
+          size_t q;
+          int found = -1;
+          bool cut = false;
 
-          for (q = pos; q + cur.term_len <= limit; q++)
-            if (memcmp (run->stream + q, cur.term, cur.term_len) == 0)
-              {
-                found = q;
-                break;
-              }
-          if (found != SIZE_MAX)
+          for (q = pos; q < limit; q++)
             {
-              bytes_append (&coll, &coll_len, &coll_cap, run->stream + pos, found - pos);
-              CHECK (mi < run->n_messages);
-              CHECK (run->ends[mi] - mstart == coll_len);
-              CHECK (coll_len == 0 || memcmp (run->msg_bytes + mstart, coll, coll_len) == 0);
-              mstart = run->ends[mi++];
-              coll_len = 0;
-              pos = found + cur.term_len;
+              found = match_at (s, n, q, &cur, &cut);
+              if (found >= 0 || cut)
+                break;
+            }
+          if (cut)
+            {
+              /* Undecided to the end: no change can come after it. */
+              CHECK (last);
+              expect_data (&x, s + pos, n - pos);
+              break;
+            }
+          if (found >= 0)
+            {
+              Message m = { false, (unsigned) found, ACHAT_FRAMER_OK, 0 };
+
+              expect_data (&x, s + pos, q - pos);
+              expect_message (&x, &m);
+              pos = q + cur.term_len[found];
               continue;
             }
         }
-      else if (cur.kind == ACHAT_FRAMER_COUNT && cur.count > 0)
+      else if (cur.kind == ACHAT_FRAMER_COUNT && left > 0)
         {
           size_t take = limit - pos;
 
-          if (cur.count < take)
-            take = (size_t) cur.count;
-          bytes_append (&coll, &coll_len, &coll_cap, run->stream + pos, take);
+          if (left < take)
+            take = (size_t) left;
+          expect_data (&x, s + pos, take);
           pos += take;
-          cur.count -= take;
-          if (cur.count == 0)
+          left -= take;
+          if (left == 0)
             {
-              CHECK (mi < run->n_messages);
-              CHECK (run->ends[mi] - mstart == coll_len);
-              CHECK (coll_len == 0 || memcmp (run->msg_bytes + mstart, coll, coll_len) == 0);
-              mstart = run->ends[mi++];
-              coll_len = 0;
-              cur.kind = ACHAT_FRAMER_NONE;   /* a spent count collects */
+              Message m = { false, 0, ACHAT_FRAMER_OK, 0 };
+
+              expect_message (&x, &m);
             }
+          continue;
+        }
+      else if (cur.kind == ACHAT_FRAMER_LENGTH && refused)
+        {
+          /* Nothing moves until the next change, right after the header. */
+          CHECK (last);
+          expect_data (&x, s + pos, n - pos);
+          break;
+        }
+      else if (cur.kind == ACHAT_FRAMER_LENGTH && in_payload)
+        {
+          size_t take = limit - pos;
+
+          if (left < take)
+            take = (size_t) left;
+          expect_data (&x, s + pos, take);
+          pos += take;
+          left -= take;
+          if (left == 0)
+            {
+              Message m = { false, 0, ACHAT_FRAMER_OK, 0 };
+
+              expect_message (&x, &m);
+              in_payload = false;
+            }
+          continue;
+        }
+      else if (cur.kind == ACHAT_FRAMER_LENGTH)
+        {
+          Message m = { false, 0, ACHAT_FRAMER_OK, 0 };
+          uint64_t length;
+
+          if (limit - pos < cur.header_size)
+            {
+              /* A partial header is held: no change can split it. */
+              CHECK (last);
+              expect_data (&x, s + pos, n - pos);
+              break;
+            }
+          if (!frame_length_of (&cur, s + pos, &length, &m.status))
+            {
+              m.refused = true;
+              m.frame_length = length;
+              expect_message (&x, &m);
+              refused = true;
+            }
+          else if (length == 0)
+            expect_message (&x, &m);
+          else
+            {
+              in_payload = true;
+              left = length;
+            }
+          pos += cur.header_size;
           continue;
         }
 
       /* No terminator before the next change (or the end): all data. */
-      bytes_append (&coll, &coll_len, &coll_cap, run->stream + pos, limit - pos);
+      expect_data (&x, s + pos, limit - pos);
       pos = limit;
-      if (ci == run->n_changes)
+      if (last)
         break;
     }
 
-  CHECK (mi == run->n_messages);
-  CHECK (run->msg_len - mstart == coll_len);
-  CHECK (coll_len == 0 || memcmp (run->msg_bytes + mstart, coll, coll_len) == 0);
-  free (coll);
+  CHECK (x.mi == run->n_messages);
+  CHECK (run->msg_len - x.mstart == x.coll_len);
+  CHECK (x.coll_len == 0 || memcmp (run->msg_bytes + x.mstart, x.coll, x.coll_len) == 0);
+  free (x.coll);
+}
+
+static uint8_t
+next_byte (const uint8_t *data,
+           size_t         size,
+           size_t        *i)
+{
+  return *i < size ? data[(*i)++] : 0;
 }
 
 static size_t
@@ -267,24 +613,87 @@ take_setting (const uint8_t *data,
               size_t         i,
               Setting       *s)
 {
-  uint8_t k = i < size ? data[i++] : 0;
+  uint8_t k = next_byte (data, size, &i);
 
   memset (s, 0, sizeof *s);
   switch (k % 3)
     {
     case 0:
       s->kind = ACHAT_FRAMER_BYTES;
-      s->term_len = 1 + (k / 3) % 4;
-      for (size_t j = 0; j < s->term_len; j++)
+      s->n_terms = 1;
+      s->term_len[0] = 1 + (k / 3) % 4;
+      for (size_t j = 0; j < s->term_len[0]; j++)
         /* A small alphabet makes matches and overlaps likely. */
-        s->term[j] = i < size ? (uint8_t) ('a' + data[i++] % 3) : 'a';
+        s->term[0][j] = i < size ? (uint8_t) ('a' + data[i++] % 3) : 'a';
       break;
     case 1:
       s->kind = ACHAT_FRAMER_COUNT;
-      s->count = i < size ? data[i++] : 0;
+      s->count = next_byte (data, size, &i);
       break;
     default:
-      s->kind = ACHAT_FRAMER_NONE;
+      switch ((k / 3) % 4)
+        {
+        case 1:
+          {
+            /* Several terminators, usually a few (up to the most). */
+            uint8_t b = next_byte (data, size, &i);
+
+            s->kind = ACHAT_FRAMER_BYTES;
+            s->n_terms = b & 0x80 ? 2 + b % (MAX_TERMS - 1) : 2 + b % 3;
+            for (size_t t = 0; t < s->n_terms; t++)
+              {
+                uint8_t l = next_byte (data, size, &i);
+
+                s->term_len[t] = 1 + l % MAX_TERM_LEN;
+                for (size_t j = 0; j < s->term_len[t]; j++)
+                  s->term[t][j] = (uint8_t) ('a' + next_byte (data, size, &i) % 3);
+              }
+            break;
+          }
+        case 2:
+        case 3:
+          {
+            static const unsigned sizes[] = { 1, 2, 4, 8 };
+            static const int64_t extremes[] = {
+              INT64_MIN, INT64_MAX, -1, 1, INT64_MIN + 1, INT64_MAX - 1, -255, 256,
+            };
+            uint8_t b = next_byte (data, size, &i);
+            uint8_t m;
+            uint64_t letters = 0;
+
+            s->header_size = sizes[b & 3];
+            s->big_endian = (b & 4) != 0;
+            for (unsigned j = 0; j < s->header_size; j++)
+              letters = (letters << 8) | 'a';
+            switch ((b >> 3) & 3)
+              {
+              case 0:
+                s->adjustment = 0;
+                break;
+              case 1:
+                s->adjustment = -(int64_t) s->header_size;
+                break;
+              case 2:
+                /* Headers made of the small alphabet give short frames. */
+                s->adjustment = -(int64_t) letters + (int8_t) next_byte (data, size, &i);
+                break;
+              default:
+                s->adjustment = extremes[next_byte (data, size, &i) % 8];
+                break;
+              }
+            m = next_byte (data, size, &i);
+            s->max_length = m & 0x80 ? (m & 0x7f) : 0;
+            if (m == 0x7f)
+              s->max_length = UINT64_MAX - 1;
+            if ((k / 3) % 4 == 3 && (b & 0x60) == 0x60)
+              s->max_only = true;
+            s->kind = ACHAT_FRAMER_LENGTH;
+            break;
+          }
+        default:
+          s->kind = ACHAT_FRAMER_NONE;
+          break;
+        }
       break;
     }
   return i;
@@ -306,6 +715,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   run->fed = run->delivered = 0;
   run->msg_len = run->n_messages = run->collected = 0;
   run->n_changes = run->n_pending = run->next_pending = 0;
+  run->refused = false;
   achat_framer_init (&framer);
 
   while (i < size)
@@ -333,8 +743,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
             run->fed += n;
             drain (run, &framer, buf, n);
             CHECK (run->delivered + achat_framer_get_held (&framer) == run->fed);
-            if (framer.kind == ACHAT_FRAMER_BYTES)
-              CHECK (achat_framer_get_held (&framer) < framer.term_len);
+            if (!run->refused)
+              CHECK (achat_framer_get_held (&framer) <= held_limit (&framer));
             break;
           }
         case 4: case 5:
@@ -342,7 +752,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
           i = take_setting (data, size, i, &s);
           if (run->n_changes < MAX_CHANGES - 1)
             {
-              apply (&framer, &s);
+              apply (run, &framer, &s);
               record_change (run, run->delivered, &s);
               /* Held bytes may now form messages (a shorter terminator). */
               drain (run, &framer, NULL, 0);
@@ -362,6 +772,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   /* End of stream: what is held comes out as data. */
   if (achat_framer_flush (&framer, &ev))
     {
+      CHECK (ev.status == ACHAT_FRAMER_OK && !ev.terminator);
       CHECK (run->delivered + ev.length <= run->fed);
       CHECK (memcmp (ev.data, run->stream + run->delivered, ev.length) == 0);
       run->delivered += ev.length;
