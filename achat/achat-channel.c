@@ -4,6 +4,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* memmem */
+#endif
+
 #include "config.h"
 
 #include <errno.h>
@@ -157,6 +161,12 @@ typedef struct
                                     * with it once the input is delivered */
 
   AchatFramer framer;
+  guint matched_index;             /* of the terminator that ended the last message */
+  GBytes *matched_copy;            /* it, kept when the terminator changed since */
+  guint frame_header_size;         /* the last length-prefix setting (for push_frame()) */
+  gint frame_adjustment;
+  guint64 max_frame;               /* 0: none */
+  gboolean frame_big_endian;
   guint8 *collected;               /* the message being collected */
   gsize collected_len;
   gsize collected_cap;
@@ -172,6 +182,11 @@ typedef struct
 
   guint64 bytes_received;
   guint64 bytes_sent;
+
+  GTlsConnection *tls;             /* the stream is TLS (from the start, or after STARTTLS) */
+  GTask *tls_task;                 /* start_tls_*_async() under way */
+  GCancellable *tls_cancellable;   /* the handshake's: cancelled when the channel closes */
+  gulong tls_cancel_id;            /* on the task's cancellable */
 
   guint attached : 1;              /* holds a reference on itself */
   guint connecting : 1;
@@ -192,7 +207,26 @@ typedef struct
   guint dc_direct : 1;
   guint tf_direct : 1;
   guint no_handlers : 1;           /* none at all, on any signal */
+  guint tls_state : 2;             /* TlsState */
 } AchatChannelPrivate;
+
+/* A switch to TLS: input stops at the point where it was asked for; the
+ * output queued before it is written in plaintext (a barrier in the queue
+ * holds back what is pushed after), then the handshake runs with no input
+ * or output of ours, then both resume through the TLS connection. */
+typedef enum
+{
+  TLS_NONE,
+  TLS_DRAINING,       /* writing the plaintext queued before the switch */
+  TLS_HANDSHAKING,
+} TlsState;
+
+typedef struct
+{
+  gboolean server;
+  GSocketConnectable *identity;    /* client */
+  GTlsCertificate *certificate;    /* server */
+} TlsStart;
 
 enum {
   PROP_0,
@@ -209,6 +243,7 @@ enum {
   PROP_OUTPUT_HIGH_WATERMARK,
   PROP_OUTPUT_LOW_WATERMARK,
   PROP_OUTPUT_FULL,
+  PROP_TLS_CONNECTION,
   N_PROPS
 };
 
@@ -217,6 +252,7 @@ enum {
   TERMINATOR_FOUND,
   CLOSED,
   OUTPUT_DRAINED,
+  TLS_HANDSHAKING_SIGNAL,
   N_SIGNALS
 };
 
@@ -231,6 +267,13 @@ static void channel_update_interest (AchatChannel *self);
 static void channel_flush           (AchatChannel *self);
 static void channel_queue_changed   (AchatChannel *self);
 static void channel_close_internal  (AchatChannel *self,
+                                     GError       *error);
+static void channel_tls_begin       (AchatChannel *self);
+static void channel_watch_cb        (gpointer      user_data,
+                                     GIOCondition  condition);
+static void channel_prepare_cb      (gpointer      user_data);
+static gboolean overrides_readiness (AchatChannelClass *klass);
+static void channel_tls_fail        (AchatChannel *self,
                                      GError       *error);
 
 /* Default handlers ------------------------------------------------------ */
@@ -650,6 +693,9 @@ channel_deliver (AchatChannel           *self,
 
   if (event->terminator)
     {
+      priv->matched_index = priv->framer.kind == ACHAT_FRAMER_BYTES ? event->term_index : G_MAXUINT;
+      if (G_UNLIKELY (priv->matched_copy != NULL))
+        g_clear_pointer (&priv->matched_copy, g_bytes_unref);
       if (priv->tf_observed)
         {
           if (message.bytes == NULL)
@@ -673,6 +719,48 @@ channel_deliver (AchatChannel           *self,
   return TRUE;
 }
 
+/* A length header the channel cannot accept: read no more, deliver nothing
+ * of that frame, and close with the error once queued output is written. */
+static void
+channel_frame_refused (AchatChannel           *self,
+                       const AchatFramerEvent *event)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  GError *error;
+
+  if (event->status == ACHAT_FRAMER_FRAME_INVALID)
+    error = g_error_new_literal (ACHAT_ERROR, ACHAT_ERROR_INVALID_FRAME,
+                                 "The peer sent a length header that gives a negative "
+                                 "frame length");
+  else if (priv->max_frame != 0 && event->frame_length > priv->max_frame)
+    error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG,
+                         "The peer announced a frame of %" G_GUINT64_FORMAT " bytes, "
+                         "longer than the maximum frame length of %" G_GUINT64_FORMAT " bytes",
+                         event->frame_length, priv->max_frame);
+  else
+    error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT,
+                         "The peer announced a frame of %" G_GUINT64_FORMAT " bytes, "
+                         "longer than the channel's max-input-size of %" G_GSIZE_FORMAT " bytes",
+                         event->frame_length, priv->max_input);
+  priv->eof = TRUE;
+  g_clear_error (&priv->input_error);
+  priv->input_error = error;
+}
+
+/* The framer's frame maximum: the lower of the frame length limit and
+ * max-input-size (checked before any byte of the frame is buffered). */
+static void
+channel_apply_max_frame (AchatChannelPrivate *priv)
+{
+  guint64 max = priv->max_frame;
+
+  if (priv->framer.kind != ACHAT_FRAMER_LENGTH)
+    return;
+  if (priv->max_input != 0 && (max == 0 || priv->max_input < max))
+    max = priv->max_input;
+  achat_framer_set_max_length (&priv->framer, max);
+}
+
 static void
 channel_process_input (AchatChannel    *self,
                        AchatReadBuffer *buffer,
@@ -682,7 +770,7 @@ channel_process_input (AchatChannel    *self,
   AchatChannelPrivate *priv = GET_PRIV (self);
   gsize pos = 0;
 
-  if (priv->input_paused)
+  if (priv->input_paused || priv->tls_state != TLS_NONE)
     {
       /* Read while paused (the peer went away and its last bytes are
        * being collected): kept for resume_input(). */
@@ -697,13 +785,21 @@ channel_process_input (AchatChannel    *self,
       AchatFramerEvent event;
 
       pos += achat_framer_next (&priv->framer, data + pos, length - pos, &event);
+      if (G_UNLIKELY (event.status != ACHAT_FRAMER_OK))
+        {
+          channel_frame_refused (self, &event);
+          break;
+        }
       if (event.length == 0 && !event.terminator)
         break;
       if (!channel_deliver (self, buffer, &event))
         break;
-      if (priv->input_paused)
+      if (priv->input_paused || priv->tls_state != TLS_NONE)
         {
-          /* The rest of this read waits for resume_input(). */
+          /* The rest of this read waits for resume_input(); or, after
+           * a switch to TLS was asked for, it is plaintext that must not
+           * be read as if it came through TLS (checked by
+           * channel_tls_begin()). */
           if (data != NULL)
             achat_framer_hold_input (&priv->framer, data + pos, length - pos);
           break;
@@ -726,6 +822,27 @@ channel_deliver_held (AchatChannel *self)
       return;
     }
   priv->eof_undelivered = FALSE;
+  if (!input_stopped (priv) && achat_framer_in_frame (&priv->framer))
+    {
+      /* The bytes of the unfinished frame stay collected (get_collected()
+       * has them); the channel closes with the error. */
+      guint64 missing = priv->framer.count;
+      gsize held = achat_framer_get_held (&priv->framer);
+
+      if (achat_framer_flush (&priv->framer, &event))
+        collected_append (priv, event.data, event.length);
+      g_clear_error (&priv->input_error);
+      if (missing > 0)
+        priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
+                                         "The peer closed the connection %" G_GUINT64_FORMAT
+                                         " bytes before the end of a frame", missing);
+      else
+        priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
+                                         "The peer closed the connection in the middle of "
+                                         "a frame's length header (%" G_GSIZE_FORMAT " bytes "
+                                         "of it received)", held);
+      return;
+    }
   if (!input_stopped (priv) && achat_framer_flush (&priv->framer, &event))
     channel_deliver (self, NULL, &event);
 }
@@ -740,7 +857,7 @@ channel_deliver_resumed (AchatChannel *self)
   if (priv->in_input)
     return;   /* a nested main loop in a handler: after it returns */
   priv->resume_pending = FALSE;
-  if (priv->input_paused || input_stopped (priv))
+  if (priv->input_paused || input_stopped (priv) || priv->tls_state != TLS_NONE)
     return;
 
   priv->in_input = TRUE;
@@ -764,7 +881,8 @@ channel_direct_read_size (AchatChannel *self)
   guint64 count = priv->framer.count;
   gsize size;
 
-  if (priv->framer.kind != ACHAT_FRAMER_COUNT || count < DIRECT_READ_MIN ||
+  if ((priv->framer.kind != ACHAT_FRAMER_COUNT && priv->framer.kind != ACHAT_FRAMER_LENGTH) ||
+      count < DIRECT_READ_MIN ||
       achat_framer_get_held (&priv->framer) > 0)
     return 0;
 
@@ -979,6 +1097,8 @@ channel_flush (AchatChannel *self)
       AchatGather gather;
       gssize n;
 
+      if (achat_output_queue_at_barrier (&priv->queue))
+        break;   /* the rest waits for TLS */
       if (!klass->writable (self) || priv->closed)
         break;
 
@@ -1037,7 +1157,10 @@ channel_flush (AchatChannel *self)
       (priv->closing || (priv->eof && !priv->eof_undelivered)))
     channel_close_internal (self, NULL);
 
-  if (!priv->closed)
+  if (!priv->closed && priv->tls_state == TLS_DRAINING &&
+      achat_output_queue_at_barrier (&priv->queue))
+    channel_tls_begin (self);
+  else if (!priv->closed)
     channel_update_interest (self);
 
   g_object_unref (self);
@@ -1118,10 +1241,12 @@ channel_update_interest (AchatChannel *self)
 
   if (priv->connecting)
     interest = G_IO_OUT;
+  else if (priv->tls_state == TLS_HANDSHAKING)
+    priv->want_input = FALSE;   /* the TLS connection reads and writes */
   else
     {
       priv->want_input = !priv->eof && !priv->input_reentered && !priv->input_paused &&
-                         klass->readable (self);
+                         priv->tls_state == TLS_NONE && klass->readable (self);
       if (priv->want_input)
         interest |= G_IO_IN;
       if (priv->write_blocked && !priv->closed && klass->writable (self))
@@ -1205,7 +1330,8 @@ channel_prepare_cb (gpointer user_data)
 
   /* Not while a flush or a read of this channel runs a nested loop: they
    * write when they return. */
-  if (priv->closed || priv->connecting || priv->in_flush || priv->in_input)
+  if (priv->closed || priv->connecting || priv->in_flush || priv->in_input ||
+      priv->tls_state == TLS_HANDSHAKING)
     return;
 
   channel_update_interest (self);
@@ -1221,6 +1347,7 @@ channel_close_internal (AchatChannel *self,
                         GError       *error)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
+  g_autoptr(GTask) tls_task = NULL;
 
   if (priv->closed)
     {
@@ -1240,6 +1367,16 @@ channel_close_internal (AchatChannel *self,
   g_object_ref (self);
   priv->closed = TRUE;
 
+  /* A switch to TLS under way fails: a handshake is cancelled (its
+   * callback reports it), a switch not yet handshaking reports now. */
+  if (priv->tls_cancellable != NULL)
+    g_cancellable_cancel (priv->tls_cancellable);
+  if (priv->tls_task != NULL && priv->tls_state == TLS_DRAINING)
+    {
+      tls_task = g_steal_pointer (&priv->tls_task);
+      priv->tls_state = TLS_NONE;
+    }
+
   /* The watch goes before the descriptor it watches is closed. */
   if (priv->watch != NULL)
     achat_watch_destroy (g_steal_pointer (&priv->watch));
@@ -1249,6 +1386,14 @@ channel_close_internal (AchatChannel *self,
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OPEN]);
   g_signal_emit (self, signals[CLOSED], 0, error);
+  if (tls_task != NULL)
+    {
+      if (error != NULL)
+        g_task_return_error (tls_task, g_error_copy (error));
+      else
+        g_task_return_new_error (tls_task, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                 "The channel closed before TLS started");
+    }
   g_clear_error (&error);
 
   if (priv->attached)
@@ -1257,6 +1402,221 @@ channel_close_internal (AchatChannel *self,
       g_object_unref (self);
     }
   g_object_unref (self);
+}
+
+/* TLS ------------------------------------------------------------------- */
+
+static void
+tls_start_free (gpointer data)
+{
+  TlsStart *start = data;
+
+  g_clear_object (&start->identity);
+  g_clear_object (&start->certificate);
+  g_free (start);
+}
+
+static void
+tls_cancel_cb (GCancellable *cancellable,
+               gpointer      user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
+/* The switch failed: the channel closes with @error (it cannot go back to
+ * plaintext: the peer may already speak TLS), then the task reports it. */
+static void
+channel_tls_fail (AchatChannel *self,
+                  GError       *error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  g_autoptr(GTask) task = g_steal_pointer (&priv->tls_task);
+
+  priv->tls_state = TLS_NONE;
+  channel_close_internal (self, g_error_copy (error));
+  g_task_return_error (task, error);
+}
+
+/* Reads and writes go through the TLS connection from now on. */
+static void
+channel_tls_switch_transport (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  achat_watch_destroy (g_steal_pointer (&priv->watch));
+  priv->fd = -1;
+  g_set_object (&priv->stream, G_IO_STREAM (priv->tls));
+  g_set_object (&priv->input, G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (priv->stream)));
+  g_set_object (&priv->output, G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (priv->stream)));
+  priv->write_blocked = FALSE;
+  priv->watch = achat_poller_watch_streams (priv->poller, priv->input, priv->output,
+                                            channel_watch_cb, self);
+  channel_apply_idle_timeout (self);
+  if (overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+    achat_watch_set_prepare (priv->watch, channel_prepare_cb);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STREAM]);
+}
+
+static void
+channel_tls_handshake_cb (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  g_autoptr(AchatChannel) self = user_data;
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  g_autoptr(GTask) task = g_steal_pointer (&priv->tls_task);
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+  if (priv->tls_cancel_id != 0)
+    {
+      g_cancellable_disconnect (g_task_get_cancellable (task), priv->tls_cancel_id);
+      priv->tls_cancel_id = 0;
+    }
+  g_clear_object (&priv->tls_cancellable);
+  priv->tls_state = TLS_NONE;
+
+  if (priv->closed)
+    {
+      /* Closed meanwhile (which cancelled the handshake). */
+      if (ok || !g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+        {
+          g_clear_error (&error);
+          g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                               "The channel closed during the TLS handshake");
+        }
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!ok)
+    {
+      channel_close_internal (self, g_error_copy (error));
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  channel_tls_switch_transport (self);
+  achat_output_queue_remove_barrier (&priv->queue);
+  g_task_return_boolean (task, TRUE);
+  if (priv->closed)
+    return;
+
+  /* What was pushed since, a close_when_done(), and input. */
+  channel_update_interest (self);
+  achat_watch_schedule (priv->watch);
+}
+
+/* Everything queued before the switch is written: check the input, make
+ * the TLS connection and start its handshake. */
+static void
+channel_tls_begin (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  TlsStart *start = g_task_get_task_data (priv->tls_task);
+  GCancellable *cancellable = g_task_get_cancellable (priv->tls_task);
+  gsize pending = achat_framer_get_held (&priv->framer) + priv->collected_len;
+  GIOStream *tls;
+  GError *error = NULL;
+
+  /* Input stopped where the switch was asked for. Whatever came after it
+   * in the same reads is plaintext that anyone on the path could have
+   * written: it must not reach the application as if it came through TLS,
+   * and dropping it silently would hide the attack. */
+  if (pending > 0)
+    {
+      channel_tls_fail (self,
+                        g_error_new (ACHAT_ERROR, ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS,
+                                     "%" G_GSIZE_FORMAT " bytes of plaintext arrived after "
+                                     "the point where TLS was to start; TLS was not started "
+                                     "and they were not delivered (a STARTTLS command "
+                                     "injection, or a peer that did not wait)",
+                                     pending));
+      return;
+    }
+  if (priv->eof || priv->input_error != NULL)
+    {
+      channel_tls_fail (self,
+                        g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                             "The peer closed the connection before TLS started"));
+      return;
+    }
+  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      channel_tls_fail (self, error);
+      return;
+    }
+
+  if (priv->stream == NULL)
+    priv->stream = G_IO_STREAM (g_socket_connection_factory_create_connection (priv->socket));
+  if (start->server)
+    tls = g_tls_server_connection_new (priv->stream, start->certificate, &error);
+  else
+    tls = g_tls_client_connection_new (priv->stream, start->identity, &error);
+  if (tls == NULL)
+    {
+      channel_tls_fail (self, error);
+      return;
+    }
+  priv->tls = G_TLS_CONNECTION (tls);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TLS_CONNECTION]);
+  g_signal_emit (self, signals[TLS_HANDSHAKING_SIGNAL], 0, priv->tls);
+  if (priv->closed)
+    return;   /* a handler closed it: the task was told */
+
+  priv->tls_cancellable = g_cancellable_new ();
+  if (cancellable != NULL)
+    priv->tls_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (tls_cancel_cb),
+                                                 g_object_ref (priv->tls_cancellable),
+                                                 g_object_unref);
+  priv->tls_state = TLS_HANDSHAKING;
+  channel_update_interest (self);
+  g_tls_connection_handshake_async (priv->tls, G_PRIORITY_DEFAULT, priv->tls_cancellable,
+                                    channel_tls_handshake_cb, g_object_ref (self));
+}
+
+static void
+channel_start_tls (AchatChannel        *self,
+                   TlsStart            *start,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             user_data,
+                   gpointer             source_tag)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, start, tls_start_free);
+
+  if (priv->closed || priv->closing)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                               "Cannot start TLS: the channel is %s",
+                               priv->closed ? "closed" : "closing");
+      return;
+    }
+  if (priv->tls_task != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               "A switch to TLS is already under way");
+      return;
+    }
+  if (priv->tls != NULL)
+    {
+      g_task_return_new_error (task, ACHAT_ERROR, ACHAT_ERROR_FAILED,
+                               "The channel already runs over TLS");
+      return;
+    }
+
+  priv->tls_task = g_steal_pointer (&task);
+  priv->tls_state = TLS_DRAINING;
+  achat_output_queue_push_barrier (&priv->queue);
+  channel_update_interest (self);
+  /* Inside a dispatch of this channel the flush that follows it gets to
+   * the barrier; otherwise the next iteration does. */
+  if (!priv->in_input && !priv->in_flush && priv->watch != NULL)
+    achat_watch_schedule (priv->watch);
 }
 
 /* GObject --------------------------------------------------------------- */
@@ -1301,6 +1661,11 @@ achat_channel_constructed (GObject *object)
                 !G_IS_TCP_WRAPPER_CONNECTION (priv->stream));
   if (priv->socket == NULL && G_IS_SOCKET_CONNECTION (priv->stream))
     priv->socket = g_object_ref (g_socket_connection_get_socket (G_SOCKET_CONNECTION (priv->stream)));
+  if (G_IS_TLS_CONNECTION (priv->stream))
+    priv->tls = g_object_ref (G_TLS_CONNECTION (priv->stream));
+  else if (G_IS_TCP_WRAPPER_CONNECTION (priv->stream) &&
+           G_IS_TLS_CONNECTION (g_tcp_wrapper_connection_get_base_io_stream (G_TCP_WRAPPER_CONNECTION (priv->stream))))
+    priv->tls = g_object_ref (G_TLS_CONNECTION (g_tcp_wrapper_connection_get_base_io_stream (G_TCP_WRAPPER_CONNECTION (priv->stream))));
 
   /* Channels of a main context share unlocked state: they must all be made
    * and used in the thread that runs it. */
@@ -1392,6 +1757,7 @@ achat_channel_dispose (GObject *object)
   g_clear_error (&priv->pending_error);
   g_clear_object (&priv->input);
   g_clear_object (&priv->output);
+  g_clear_object (&priv->tls);
   g_clear_object (&priv->stream);
   g_clear_object (&priv->socket);
 
@@ -1405,6 +1771,7 @@ achat_channel_finalize (GObject *object)
   AchatChannelPrivate *priv = GET_PRIV (self);
 
   achat_framer_clear (&priv->framer);
+  g_clear_pointer (&priv->matched_copy, g_bytes_unref);
   g_clear_pointer (&priv->collected, g_free);
   g_clear_error (&priv->input_error);
   g_clear_error (&priv->close_error);
@@ -1462,6 +1829,9 @@ achat_channel_get_property (GObject    *object,
       break;
     case PROP_OUTPUT_FULL:
       g_value_set_boolean (value, priv->output_full);
+      break;
+    case PROP_TLS_CONNECTION:
+      g_value_set_object (value, priv->tls);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1784,6 +2154,23 @@ achat_channel_class_init (AchatChannelClass *klass)
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
                           G_PARAM_STATIC_STRINGS);
 
+  /**
+   * AchatChannel:tls-connection: (getter get_tls_connection)
+   *
+   * The TLS connection the channel runs over: the stream it was made with,
+   * when that is one, or the connection made by
+   * achat_channel_start_tls_client_async() or
+   * achat_channel_start_tls_server_async() (set when its handshake is
+   * about to start, see [signal@Achat.Channel::tls-handshaking]). %NULL
+   * for a plaintext channel. Ask it for the peer's certificate, the
+   * negotiated protocol and so on.
+   */
+  properties[PROP_TLS_CONNECTION] =
+    g_param_spec_object ("tls-connection", NULL, NULL,
+                         G_TYPE_TLS_CONNECTION,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1917,6 +2304,29 @@ achat_channel_class_init (AchatChannelClass *klass)
                   NULL, NULL,
                   NULL,
                   G_TYPE_NONE, 0);
+
+  /**
+   * AchatChannel::tls-handshaking:
+   * @self: the channel
+   * @connection: the TLS connection about to handshake
+   *
+   * Emitted by achat_channel_start_tls_client_async() and
+   * achat_channel_start_tls_server_async() when the TLS connection is made
+   * and its handshake is about to start: the place to connect to its
+   * [signal@Gio.TlsConnection::accept-certificate] signal, or to set its
+   * [property@Gio.TlsConnection:database],
+   * [property@Gio.TlsConnection:interaction] or ALPN protocols. Without a
+   * handler a client accepts only a certificate that the system's
+   * database trusts for the server identity given.
+   */
+  signals[TLS_HANDSHAKING_SIGNAL] =
+    g_signal_new ("tls-handshaking",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  G_STRUCT_OFFSET (AchatChannelClass, tls_handshaking),
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 1, G_TYPE_TLS_CONNECTION);
 }
 
 static void
@@ -1931,10 +2341,27 @@ achat_channel_init (AchatChannel *self)
   priv->high_watermark = ACHAT_CHANNEL_DEFAULT_OUTPUT_HIGH_WATERMARK;
   priv->low_watermark = ACHAT_CHANNEL_DEFAULT_OUTPUT_LOW_WATERMARK;
   achat_framer_init (&priv->framer);
+  priv->matched_index = G_MAXUINT;
   achat_output_queue_init (&priv->queue);
 }
 
 /* Public API ------------------------------------------------------------ */
+
+/* The terminator is about to change: keep a copy of the one that ended the
+ * last message, for get_matched_terminator(). */
+static void
+channel_keep_matched (AchatChannelPrivate *priv)
+{
+  const uint8_t *term;
+  size_t length;
+
+  if (priv->matched_copy != NULL || priv->matched_index == G_MAXUINT ||
+      priv->framer.kind != ACHAT_FRAMER_BYTES)
+    return;
+  term = achat_framer_get_terminator (&priv->framer, priv->matched_index, &length);
+  if (term != NULL)
+    priv->matched_copy = g_bytes_new (term, length);
+}
 
 /**
  * achat_channel_new:
@@ -2160,6 +2587,7 @@ achat_channel_set_terminator (AchatChannel *self,
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
   g_return_if_fail (terminator != NULL || length == 0);
 
+  channel_keep_matched (GET_PRIV (self));
   achat_framer_set_bytes (&GET_PRIV (self)->framer, terminator, length);
 }
 
@@ -2179,6 +2607,7 @@ achat_channel_set_terminator_count (AchatChannel *self,
 {
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
 
+  channel_keep_matched (GET_PRIV (self));
   achat_framer_set_count (&GET_PRIV (self)->framer, count);
 }
 
@@ -2196,7 +2625,146 @@ achat_channel_set_terminator_none (AchatChannel *self)
 {
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
 
+  channel_keep_matched (GET_PRIV (self));
   achat_framer_set_none (&GET_PRIV (self)->framer);
+}
+
+/**
+ * achat_channel_set_terminators:
+ * @self: an #AchatChannel
+ * @terminators: (array zero-terminated=1): the byte strings that end a
+ *   message, at least one and at most 16, none empty
+ *
+ * Makes any of @terminators the end of a message, for protocols that
+ * accept several line endings (`"\r\n"` and a bare `"\n"`, say). Where
+ * two could match, the one that starts first in the stream wins, and of
+ * those starting at the same byte the longest: with `"\r\n"` and `"\n"`,
+ * `"a\r\nb\n"` is the messages `"a"` and `"b"`, however the bytes are split
+ * into reads. [method@Achat.Channel.get_matched_terminator] tells a
+ * [signal@Achat.Channel::terminator-found] handler which one ended the
+ * message.
+ *
+ * The kind of terminator is %ACHAT_TERMINATOR_BYTES;
+ * [method@Achat.Channel.get_terminator] returns the first of the set (the
+ * one [method@Achat.Channel.push_line] appends). The terminators are
+ * copied. Terminators that contain a NUL byte need
+ * [method@Achat.Channel.set_terminator] (one at a time).
+ */
+void
+achat_channel_set_terminators (AchatChannel        *self,
+                               const gchar * const *terminators)
+{
+  const uint8_t *terms[ACHAT_FRAMER_MAX_TERMINATORS];
+  size_t lengths[ACHAT_FRAMER_MAX_TERMINATORS];
+  gsize n;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (terminators != NULL && terminators[0] != NULL);
+  g_return_if_fail (g_strv_length ((gchar **) terminators) <= ACHAT_FRAMER_MAX_TERMINATORS);
+
+  for (n = 0; terminators[n] != NULL; n++)
+    {
+      g_return_if_fail (terminators[n][0] != '\0');
+      terms[n] = (const uint8_t *) terminators[n];
+      lengths[n] = strlen (terminators[n]);
+    }
+
+  channel_keep_matched (GET_PRIV (self));
+  achat_framer_set_bytes_multi (&GET_PRIV (self)->framer, terms, lengths, n);
+}
+
+/**
+ * achat_channel_get_matched_terminator:
+ * @self: an #AchatChannel
+ * @length: (out): return location for the length of the terminator
+ *
+ * Gets the byte string that ended the last message: in a
+ * [signal@Achat.Channel::terminator-found] handler, the one that ended
+ * this message. Useful with several terminators
+ * ([method@Achat.Channel.set_terminators]); valid even after the handler
+ * changed the terminator.
+ *
+ * Returns: (array length=length) (element-type guint8) (transfer none) (nullable):
+ *   the terminator, or %NULL (and a @length of 0) when the last message
+ *   did not end with a byte string (a count, a length-prefixed frame) or
+ *   none has ended yet
+ */
+const guint8 *
+achat_channel_get_matched_terminator (AchatChannel *self,
+                                      gsize        *length)
+{
+  AchatChannelPrivate *priv;
+  size_t term_length = 0;
+  const guint8 *term = NULL;
+
+  if (length != NULL)
+    *length = 0;
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+
+  priv = GET_PRIV (self);
+  if (priv->matched_copy != NULL)
+    return g_bytes_get_data (priv->matched_copy, length);
+  if (priv->matched_index != G_MAXUINT)
+    term = achat_framer_get_terminator (&priv->framer, priv->matched_index, &term_length);
+  if (length != NULL)
+    *length = term_length;
+  return term;
+}
+
+/**
+ * achat_channel_set_terminator_length_prefix:
+ * @self: an #AchatChannel
+ * @header_size: the size of the length header: 1, 2, 4 or 8 bytes
+ * @byte_order: the byte order of the header
+ * @adjustment: added to the header's value to give the payload length:
+ *   0 when the header counts the payload only, `-header_size` when it
+ *   counts itself too
+ * @max_frame_length: the longest payload accepted, in bytes; 0 for no
+ *   limit other than [property@Achat.Channel:max-input-size]
+ *
+ * Makes each incoming message a binary length header followed by that
+ * many bytes of payload, which may contain any byte. The header is not
+ * part of the message: [signal@Achat.Channel::data-collected] gets the
+ * payload, [signal@Achat.Channel::terminator-found] follows it (also for an
+ * empty payload). This replaces the asynchat idiom of reading a header with
+ * one terminator, then setting a count for the body.
+ *
+ * A frame longer than @max_frame_length (closing with
+ * %ACHAT_ERROR_FRAME_TOO_LONG) or than max-input-size (closing with
+ * %ACHAT_ERROR_INPUT_LIMIT) is refused as soon as its header arrives,
+ * before any of it is buffered; a header that gives a negative length
+ * closes with %ACHAT_ERROR_INVALID_FRAME, and a peer closing in the middle
+ * of a frame with %ACHAT_ERROR_TRUNCATED_FRAME. Frames before it are
+ * delivered and queued output is written first.
+ *
+ * The setting also shapes what [method@Achat.Channel.push_frame] writes.
+ * Like every terminator it may be set from a
+ * [signal@Achat.Channel::terminator-found] handler and applies to the
+ * bytes that follow.
+ */
+void
+achat_channel_set_terminator_length_prefix (AchatChannel   *self,
+                                            guint           header_size,
+                                            AchatByteOrder  byte_order,
+                                            gint            adjustment,
+                                            guint64         max_frame_length)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (header_size == 1 || header_size == 2 || header_size == 4 || header_size == 8);
+  g_return_if_fail (byte_order == ACHAT_BYTE_ORDER_BIG_ENDIAN ||
+                    byte_order == ACHAT_BYTE_ORDER_LITTLE_ENDIAN);
+
+  priv = GET_PRIV (self);
+  channel_keep_matched (priv);
+  priv->frame_header_size = header_size;
+  priv->frame_big_endian = byte_order == ACHAT_BYTE_ORDER_BIG_ENDIAN;
+  priv->frame_adjustment = adjustment;
+  priv->max_frame = max_frame_length;
+  achat_framer_set_length (&priv->framer, header_size, priv->frame_big_endian,
+                           adjustment, 0);
+  channel_apply_max_frame (priv);
 }
 
 /**
@@ -2384,6 +2952,301 @@ achat_channel_push_with_producer (AchatChannel  *self,
   return TRUE;
 }
 
+/* Whether @terminator is a line ending: made of CR and LF only. */
+static gboolean
+is_line_ending (const guint8 *terminator,
+                gsize         length)
+{
+  gsize i;
+
+  for (i = 0; i < length; i++)
+    if (terminator[i] != '\r' && terminator[i] != '\n')
+      return FALSE;
+  return length > 0;
+}
+
+/* Checks that @line can be sent before @terminator without being read as
+ * more than one line. */
+static gboolean
+line_is_safe (const guint8  *line,
+              gsize          length,
+              const guint8  *terminator,
+              gsize          terminator_length,
+              GError       **error)
+{
+  const guint8 *hit;
+
+  if (length == 0)
+    return TRUE;   /* (and @line may be NULL: no memchr() on it) */
+  if (is_line_ending (terminator, terminator_length))
+    {
+      const guint8 *cr = memchr (line, '\r', length);
+      const guint8 *lf = memchr (line, '\n', length);
+
+      hit = cr == NULL ? lf : lf == NULL ? cr : MIN (cr, lf);
+      if (hit != NULL)
+        {
+          g_set_error (error, ACHAT_ERROR, ACHAT_ERROR_INVALID_LINE,
+                       "The line contains a %s at byte %" G_GSIZE_FORMAT
+                       ": sent, it would end the line early (a command or header "
+                       "injection); nothing was queued",
+                       *hit == '\r' ? "carriage return" : "line feed",
+                       (gsize) (hit - line));
+          return FALSE;
+        }
+      return TRUE;
+    }
+
+  hit = memmem (line, length, terminator, terminator_length);
+  if (hit != NULL)
+    {
+      g_set_error (error, ACHAT_ERROR, ACHAT_ERROR_INVALID_LINE,
+                   "The line contains its terminator at byte %" G_GSIZE_FORMAT
+                   ": sent, it would end the line early (a command or header "
+                   "injection); nothing was queued",
+                   (gsize) (hit - line));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+channel_push_line (AchatChannel  *self,
+                   const guint8  *line,
+                   gsize          length,
+                   const guint8  *terminator,
+                   gsize          terminator_length)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (!channel_check_open (self, "push_line", length + terminator_length))
+    return FALSE;
+  achat_output_queue_push_data (&priv->queue, line, length);
+  achat_output_queue_push_data (&priv->queue, terminator, terminator_length);
+  channel_output_changed (self);
+  return TRUE;
+}
+
+/**
+ * achat_channel_push_line:
+ * @self: an #AchatChannel
+ * @line: (array length=length) (element-type guint8): the line, without
+ *   its terminator
+ * @length: the length of @line
+ * @error: return location for a #GError
+ *
+ * Queues @line followed by the channel's terminator (the first one, with
+ * several): the safe way to send a command or a header line. A line that
+ * contains the terminator — or, when the terminator is a line ending such
+ * as `"\r\n"`, any carriage return or line feed — is refused with
+ * %ACHAT_ERROR_INVALID_LINE and nothing is queued, so text from elsewhere
+ * (a nickname, a subject, a file name) cannot smuggle a second command or
+ * header into an IRC, SMTP or HTTP stream.
+ *
+ * The channel's terminator must be a byte string
+ * ([method@Achat.Channel.set_terminator]); use
+ * [method@Achat.Channel.push_line_full] to give another one.
+ *
+ * Returns: %TRUE if the line was queued; %FALSE with @error set if it was
+ *   refused, or %FALSE (with a warning, as achat_channel_push()) if the
+ *   channel is closing or closed
+ */
+gboolean
+achat_channel_push_line (AchatChannel  *self,
+                         const guint8  *line,
+                         gsize          length,
+                         GError       **error)
+{
+  AchatChannelPrivate *priv;
+  gsize i, n;
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (line != NULL || length == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = GET_PRIV (self);
+  if (priv->framer.kind != ACHAT_FRAMER_BYTES)
+    {
+      g_critical ("achat_channel_push_line: the channel's terminator is not a byte string; "
+                  "use achat_channel_push_line_full() to give one");
+      return FALSE;
+    }
+
+  /* With several terminators, none may appear in the line. */
+  n = achat_framer_get_n_terminators (&priv->framer);
+  for (i = 0; i < n; i++)
+    {
+      size_t tl;
+      const guint8 *term = achat_framer_get_terminator (&priv->framer, i, &tl);
+
+      if (!line_is_safe (line, length, term, tl, error))
+        return FALSE;
+    }
+
+  return channel_push_line (self, line, length, priv->framer.term, priv->framer.term_len);
+}
+
+/**
+ * achat_channel_push_line_full:
+ * @self: an #AchatChannel
+ * @line: (array length=length) (element-type guint8): the line, without
+ *   its terminator
+ * @length: the length of @line
+ * @terminator: (array length=terminator_length) (element-type guint8): the
+ *   bytes that end the line
+ * @terminator_length: the length of @terminator, at least 1
+ * @error: return location for a #GError
+ *
+ * Queues @line followed by @terminator, refusing with
+ * %ACHAT_ERROR_INVALID_LINE (nothing queued) a line that contains
+ * @terminator, or any carriage return or line feed when @terminator is a
+ * line ending. As achat_channel_push_line(), for a channel whose input
+ * terminator is not the line ending of its output.
+ *
+ * Returns: %TRUE if the line was queued
+ */
+gboolean
+achat_channel_push_line_full (AchatChannel  *self,
+                              const guint8  *line,
+                              gsize          length,
+                              const guint8  *terminator,
+                              gsize          terminator_length,
+                              GError       **error)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (line != NULL || length == 0, FALSE);
+  g_return_val_if_fail (terminator != NULL && terminator_length > 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!line_is_safe (line, length, terminator, terminator_length, error))
+    return FALSE;
+  return channel_push_line (self, line, length, terminator, terminator_length);
+}
+
+/* Writes the length header of a @length byte frame; FALSE if the header
+ * cannot say it. */
+static gboolean
+frame_header (AchatChannelPrivate  *priv,
+              gsize                 length,
+              guint8               *header,
+              GError              **error)
+{
+  guint size = priv->frame_header_size;
+  guint64 value;
+  guint i;
+
+  /* payload = header + adjustment, so header = payload - adjustment */
+  if (priv->frame_adjustment > 0 && (guint64) priv->frame_adjustment > length)
+    {
+      g_set_error (error, ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG,
+                   "A frame of %" G_GSIZE_FORMAT " bytes is shorter than the header's "
+                   "adjustment of %d can express", length, priv->frame_adjustment);
+      return FALSE;
+    }
+  value = (guint64) length - (guint64) (gint64) priv->frame_adjustment;
+  if ((priv->frame_adjustment < 0 && value < length) ||
+      (size < 8 && value >> (size * 8) != 0))
+    {
+      g_set_error (error, ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG,
+                   "A frame of %" G_GSIZE_FORMAT " bytes is too long for a %u-byte "
+                   "length header", length, size);
+      return FALSE;
+    }
+  for (i = 0; i < size; i++)
+    {
+      guint shift = priv->frame_big_endian ? (size - 1 - i) * 8 : i * 8;
+
+      header[i] = (guint8) (value >> shift);
+    }
+  return TRUE;
+}
+
+/**
+ * achat_channel_push_frame:
+ * @self: an #AchatChannel
+ * @data: (array length=length) (element-type guint8): the payload
+ * @length: the length of @data
+ * @error: return location for a #GError
+ *
+ * Queues @data as one length-prefixed frame: a header as set by
+ * [method@Achat.Channel.set_terminator_length_prefix] (the same size, byte
+ * order and adjustment the channel reads), then @data, copied. A payload
+ * too long for the header is refused with %ACHAT_ERROR_FRAME_TOO_LONG and
+ * nothing is queued.
+ *
+ * Returns: %TRUE if the frame was queued
+ */
+gboolean
+achat_channel_push_frame (AchatChannel  *self,
+                          const guint8  *data,
+                          gsize          length,
+                          GError       **error)
+{
+  AchatChannelPrivate *priv;
+  guint8 header[8];
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = GET_PRIV (self);
+  if (priv->frame_header_size == 0)
+    {
+      g_critical ("achat_channel_push_frame: call "
+                  "achat_channel_set_terminator_length_prefix() first");
+      return FALSE;
+    }
+  if (!frame_header (priv, length, header, error))
+    return FALSE;
+  if (!channel_check_open (self, "push_frame", length))
+    return FALSE;
+  achat_output_queue_push_data (&priv->queue, header, priv->frame_header_size);
+  achat_output_queue_push_data (&priv->queue, data, length);
+  channel_output_changed (self);
+  return TRUE;
+}
+
+/**
+ * achat_channel_push_frame_bytes:
+ * @self: an #AchatChannel
+ * @data: the payload
+ * @error: return location for a #GError
+ *
+ * Queues @data as one length-prefixed frame, like
+ * achat_channel_push_frame(), without copying the payload (small ones
+ * excepted).
+ *
+ * Returns: %TRUE if the frame was queued
+ */
+gboolean
+achat_channel_push_frame_bytes (AchatChannel  *self,
+                                GBytes        *data,
+                                GError       **error)
+{
+  AchatChannelPrivate *priv;
+  guint8 header[8];
+
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = GET_PRIV (self);
+  if (priv->frame_header_size == 0)
+    {
+      g_critical ("achat_channel_push_frame_bytes: call "
+                  "achat_channel_set_terminator_length_prefix() first");
+      return FALSE;
+    }
+  if (!frame_header (priv, g_bytes_get_size (data), header, error))
+    return FALSE;
+  if (!channel_check_open (self, "push_frame_bytes", g_bytes_get_size (data)))
+    return FALSE;
+  achat_output_queue_push_data (&priv->queue, header, priv->frame_header_size);
+  achat_output_queue_push_bytes (&priv->queue, data);
+  channel_output_changed (self);
+  return TRUE;
+}
+
 /**
  * achat_channel_close_when_done:
  * @self: an #AchatChannel
@@ -2435,6 +3298,8 @@ achat_channel_discard_buffers (AchatChannel *self)
   priv->eof_undelivered = FALSE;
   collected_reset (priv);
   achat_output_queue_clear (&priv->queue);
+  if (priv->tls_state != TLS_NONE)
+    achat_output_queue_push_barrier (&priv->queue);   /* a switch to TLS goes on */
   /* Nothing is half-written any more; a new push finds out afresh whether
    * the socket is full. */
   priv->write_blocked = FALSE;
@@ -2557,6 +3422,7 @@ achat_channel_set_max_input_size (AchatChannel *self,
   if (priv->max_input == max_size)
     return;
   priv->max_input = max_size;
+  channel_apply_max_frame (priv);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_INPUT_SIZE]);
 }
 
@@ -2792,4 +3658,168 @@ achat_channel_get_bytes_sent (AchatChannel *self)
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
 
   return GET_PRIV (self)->bytes_sent;
+}
+
+/**
+ * achat_channel_start_tls_client_async:
+ * @self: an #AchatChannel
+ * @server_identity: (nullable): the server's expected identity (a
+ *   [class@Gio.NetworkAddress] such as `mail.example.org:25`), checked
+ *   against its certificate; %NULL to skip the name check
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when TLS is running, or failed
+ * @user_data: data for @callback
+ *
+ * Switches a running plaintext channel to TLS as the client, for
+ * STARTTLS-style protocols (SMTP, IMAP, XMPP, LDAP…): call it when the
+ * server has agreed, typically from the
+ * [signal@Achat.Channel::terminator-found] handler of its "go ahead"
+ * reply. The terminator, the message being collected and the output queue
+ * carry on through the switch.
+ *
+ * The switch happens at a precise point, in both directions:
+ *
+ * - input stops right after the message being handled: nothing the peer
+ *   sent after it is delivered before the handshake. If plaintext did
+ *   arrive after that point (an attacker on the path injecting commands
+ *   behind the STARTTLS reply, or a peer that did not wait), TLS is not
+ *   started, those bytes are never delivered, and the channel closes with
+ *   %ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS, whose message says how many
+ *   bytes were pending;
+ * - output pushed before the call is written in plaintext first; output
+ *   pushed after it waits and is encrypted.
+ *
+ * [signal@Achat.Channel::tls-handshaking] is emitted with the new
+ * connection before its handshake: connect to its
+ * [signal@Gio.TlsConnection::accept-certificate] there to decide about a
+ * certificate the system does not trust. A failed handshake (a rejected
+ * certificate, a peer that does not speak TLS), a cancellation or a
+ * channel closed meanwhile closes the channel and fails the call with the
+ * error: a half-started switch cannot go back to plaintext.
+ *
+ * See also achat_channel_start_tls_server_async().
+ */
+void
+achat_channel_start_tls_client_async (AchatChannel        *self,
+                                      GSocketConnectable  *server_identity,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  TlsStart *start;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (server_identity == NULL || G_IS_SOCKET_CONNECTABLE (server_identity));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  start = g_new0 (TlsStart, 1);
+  start->server = FALSE;
+  start->identity = server_identity ? g_object_ref (server_identity) : NULL;
+  channel_start_tls (self, start, cancellable, callback, user_data,
+                     achat_channel_start_tls_client_async);
+}
+
+/**
+ * achat_channel_start_tls_client_finish:
+ * @self: an #AchatChannel
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes achat_channel_start_tls_client_async().
+ *
+ * Returns: %TRUE when the channel runs over TLS; %FALSE with @error set
+ *   (the channel is then closed, with the same error)
+ */
+gboolean
+achat_channel_start_tls_client_finish (AchatChannel  *self,
+                                       GAsyncResult  *result,
+                                       GError       **error)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        achat_channel_start_tls_client_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * achat_channel_start_tls_server_async:
+ * @self: an #AchatChannel
+ * @certificate: the server's certificate, with its private key
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when TLS is running, or failed
+ * @user_data: data for @callback
+ *
+ * Switches a running plaintext channel to TLS as the server: push the
+ * "go ahead" reply (SMTP's `220 Ready to start TLS`), then call this from
+ * the [signal@Achat.Channel::terminator-found] handler of the client's
+ * STARTTLS command. The reply is written in plaintext, then the handshake
+ * runs, then everything continues encrypted with the same terminator.
+ *
+ * A client that sent anything after its STARTTLS command without waiting
+ * (`STARTTLS\r\nRCPT TO:…` in one packet: the command injection of
+ * CVE-2011-0411) gets no TLS: those bytes are not delivered and the channel
+ * closes with %ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS. Everything else is as
+ * for achat_channel_start_tls_client_async().
+ */
+void
+achat_channel_start_tls_server_async (AchatChannel        *self,
+                                      GTlsCertificate     *certificate,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  TlsStart *start;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (G_IS_TLS_CERTIFICATE (certificate));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  start = g_new0 (TlsStart, 1);
+  start->server = TRUE;
+  start->certificate = g_object_ref (certificate);
+  channel_start_tls (self, start, cancellable, callback, user_data,
+                     achat_channel_start_tls_server_async);
+}
+
+/**
+ * achat_channel_start_tls_server_finish:
+ * @self: an #AchatChannel
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes achat_channel_start_tls_server_async().
+ *
+ * Returns: %TRUE when the channel runs over TLS; %FALSE with @error set
+ *   (the channel is then closed, with the same error)
+ */
+gboolean
+achat_channel_start_tls_server_finish (AchatChannel  *self,
+                                       GAsyncResult  *result,
+                                       GError       **error)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        achat_channel_start_tls_server_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * achat_channel_get_tls_connection: (get-property tls-connection)
+ * @self: an #AchatChannel
+ *
+ * Gets [property@Achat.Channel:tls-connection].
+ *
+ * Returns: (transfer none) (nullable): the TLS connection the channel runs
+ *   over, or %NULL
+ */
+GTlsConnection *
+achat_channel_get_tls_connection (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+
+  return GET_PRIV (self)->tls;
 }

@@ -25,15 +25,34 @@ G_BEGIN_DECLS
  * @ACHAT_TERMINATOR_COUNT: a message ends after a number of bytes; once
  *   that many bytes have arrived the channel collects with no terminator
  *   until a new one is set
+ * @ACHAT_TERMINATOR_LENGTH_PREFIX: each message is a binary length header
+ *   followed by that many bytes
+ *   ([method@Achat.Channel.set_terminator_length_prefix])
  *
- * How a channel recognises the end of an incoming message.
+ * How a channel recognises the end of an incoming message. Several byte
+ * strings at once ([method@Achat.Channel.set_terminators]) are of the
+ * %ACHAT_TERMINATOR_BYTES kind.
  */
 typedef enum
 {
   ACHAT_TERMINATOR_NONE,
   ACHAT_TERMINATOR_BYTES,
   ACHAT_TERMINATOR_COUNT,
+  ACHAT_TERMINATOR_LENGTH_PREFIX,
 } AchatTerminatorKind;
+
+/**
+ * AchatByteOrder:
+ * @ACHAT_BYTE_ORDER_BIG_ENDIAN: most significant byte first (network order)
+ * @ACHAT_BYTE_ORDER_LITTLE_ENDIAN: least significant byte first
+ *
+ * The byte order of a binary length header.
+ */
+typedef enum
+{
+  ACHAT_BYTE_ORDER_BIG_ENDIAN,
+  ACHAT_BYTE_ORDER_LITTLE_ENDIAN,
+} AchatByteOrder;
 
 /**
  * ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE:
@@ -80,6 +99,8 @@ G_DECLARE_DERIVABLE_TYPE (AchatChannel, achat_channel, ACHAT, CHANNEL, GObject)
  *   returns %TRUE while output is queued
  * @output_drained: class closure of
  *   [signal@Achat.Channel::output-drained]; %NULL in `AchatChannel`
+ * @tls_handshaking: class closure of
+ *   [signal@Achat.Channel::tls-handshaking]; %NULL in `AchatChannel`
  *
  * The class structure of [class@Achat.Channel]. Override the signal class
  * closures to handle input in a subclass (`do_terminator_found` in Python,
@@ -98,9 +119,11 @@ struct _AchatChannelClass
   gboolean (*readable)         (AchatChannel *self);
   gboolean (*writable)         (AchatChannel *self);
   void     (*output_drained)   (AchatChannel *self);
+  void     (*tls_handshaking)  (AchatChannel   *self,
+                                GTlsConnection *connection);
 
   /*< private >*/
-  gpointer padding[15];
+  gpointer padding[14];
 };
 
 ACHAT_AVAILABLE_IN_ALL
@@ -143,6 +166,18 @@ const guint8        *achat_channel_get_terminator         (AchatChannel        *
 ACHAT_AVAILABLE_IN_ALL
 guint64              achat_channel_get_terminator_count   (AchatChannel        *self);
 ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_terminators        (AchatChannel        *self,
+                                                           const gchar * const *terminators);
+ACHAT_AVAILABLE_IN_ALL
+const guint8        *achat_channel_get_matched_terminator (AchatChannel        *self,
+                                                           gsize               *length);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_terminator_length_prefix (AchatChannel  *self,
+                                                           guint                header_size,
+                                                           AchatByteOrder       byte_order,
+                                                           gint                 adjustment,
+                                                           guint64              max_frame_length);
+ACHAT_AVAILABLE_IN_ALL
 GBytes              *achat_channel_get_collected          (AchatChannel        *self);
 
 ACHAT_AVAILABLE_IN_ALL
@@ -155,6 +190,27 @@ gboolean             achat_channel_push_bytes             (AchatChannel        *
 ACHAT_AVAILABLE_IN_ALL
 gboolean             achat_channel_push_with_producer     (AchatChannel        *self,
                                                            AchatProducer       *producer);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_push_line              (AchatChannel        *self,
+                                                           const guint8        *line,
+                                                           gsize                length,
+                                                           GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_push_line_full         (AchatChannel        *self,
+                                                           const guint8        *line,
+                                                           gsize                length,
+                                                           const guint8        *terminator,
+                                                           gsize                terminator_length,
+                                                           GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_push_frame             (AchatChannel        *self,
+                                                           const guint8        *data,
+                                                           gsize                length,
+                                                           GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_push_frame_bytes       (AchatChannel        *self,
+                                                           GBytes              *data,
+                                                           GError             **error);
 ACHAT_AVAILABLE_IN_ALL
 void                 achat_channel_close_when_done        (AchatChannel        *self);
 ACHAT_AVAILABLE_IN_ALL
@@ -201,5 +257,28 @@ ACHAT_AVAILABLE_IN_ALL
 void                 achat_channel_resume_input           (AchatChannel        *self);
 ACHAT_AVAILABLE_IN_ALL
 gboolean             achat_channel_is_input_paused        (AchatChannel        *self);
+
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_start_tls_client_async  (AchatChannel        *self,
+                                                            GSocketConnectable  *server_identity,
+                                                            GCancellable        *cancellable,
+                                                            GAsyncReadyCallback  callback,
+                                                            gpointer             user_data);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_start_tls_client_finish (AchatChannel        *self,
+                                                            GAsyncResult        *result,
+                                                            GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_start_tls_server_async  (AchatChannel        *self,
+                                                            GTlsCertificate     *certificate,
+                                                            GCancellable        *cancellable,
+                                                            GAsyncReadyCallback  callback,
+                                                            gpointer             user_data);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_start_tls_server_finish (AchatChannel        *self,
+                                                            GAsyncResult        *result,
+                                                            GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+GTlsConnection      *achat_channel_get_tls_connection      (AchatChannel        *self);
 
 G_END_DECLS

@@ -55,6 +55,10 @@ void            achat_output_queue_push_bytes       (AchatOutputQueue *queue,
 void            achat_output_queue_push_producer    (AchatOutputQueue *queue,
                                                      AchatProducer    *producer);
 
+void            achat_output_queue_push_barrier     (AchatOutputQueue *queue);
+gboolean        achat_output_queue_at_barrier       (AchatOutputQueue *queue);
+void            achat_output_queue_remove_barrier   (AchatOutputQueue *queue);
+
 void            achat_output_queue_gather_begin     (AchatOutputQueue *queue,
                                                      AchatGather      *gather);
 AchatGatherStop achat_output_queue_gather           (AchatOutputQueue *queue,

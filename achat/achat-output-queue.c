@@ -20,6 +20,7 @@ typedef enum
   ITEM_CHUNK,      /* bytes we copied: data/len/cap owned */
   ITEM_BYTES,      /* a GBytes referenced without a copy */
   ITEM_PRODUCER,
+  ITEM_BARRIER,    /* nothing after it is gathered until it is removed */
 } ItemKind;
 
 typedef struct
@@ -50,6 +51,8 @@ item_free (Item *item)
       break;
     case ITEM_PRODUCER:
       g_object_unref (item->producer);
+      break;
+    case ITEM_BARRIER:
       break;
     default:
       g_assert_not_reached ();
@@ -153,6 +156,34 @@ achat_output_queue_push_producer (AchatOutputQueue *queue,
   g_queue_push_tail (&queue->items, item);
 }
 
+/* A barrier: what is pushed after it is not gathered until the barrier is
+ * removed (output queued after a switch to TLS waits for the switch). */
+void
+achat_output_queue_push_barrier (AchatOutputQueue *queue)
+{
+  Item *item = g_new0 (Item, 1);
+
+  item->kind = ITEM_BARRIER;
+  g_queue_push_tail (&queue->items, item);
+}
+
+/* Whether a barrier is first in the queue: everything before it is written. */
+gboolean
+achat_output_queue_at_barrier (AchatOutputQueue *queue)
+{
+  Item *head = g_queue_peek_head (&queue->items);
+
+  return head != NULL && head->kind == ITEM_BARRIER;
+}
+
+/* Removes the barrier at the head of the queue. */
+void
+achat_output_queue_remove_barrier (AchatOutputQueue *queue)
+{
+  g_assert (achat_output_queue_at_barrier (queue));
+  item_free (g_queue_pop_head (&queue->items));
+}
+
 void
 achat_output_queue_gather_begin (AchatOutputQueue *queue,
                                  AchatGather      *gather)
@@ -187,6 +218,8 @@ achat_output_queue_gather (AchatOutputQueue *queue,
 
       if (item->kind == ITEM_PRODUCER)
         return ACHAT_GATHER_PRODUCER;
+      if (item->kind == ITEM_BARRIER)
+        return ACHAT_GATHER_END;
 
       gather->vecs[gather->n_vecs].buffer = item_data (item) + item->offset;
       gather->vecs[gather->n_vecs].size = item->length - item->offset;

@@ -12,6 +12,12 @@
 
 #include "test-util.h"
 
+gint
+test_timeout_ms (void)
+{
+  return g_getenv ("ACHAT_TEST_MEMORY_TOOL") != NULL ? 60000 : 10000;
+}
+
 gboolean
 test_iterate (void)
 {
