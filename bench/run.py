@@ -8,6 +8,12 @@ server RSS, and ratios to the raw epoll ceiling and to libevent.
 
     bench/run.py [--build-dir _build] [--runs 5] [--only lines,frames-100]
                  [--contenders achat,libevent,raw] [--quick]
+                 [--baseline-build-dir DIR]
+
+With --baseline-build-dir, the achat servers of another build (an earlier
+commit, say, from `git worktree add`) run too, as achat-base and
+achat-vfunc-base: a change is compared with what it changes in the same
+run.
 
 Contenders are interleaved run by run (A B C ..., A B C ...) so that drift
 on the machine hits them all alike. The server is pinned to CPU 0 and the
@@ -56,12 +62,20 @@ QUICK = {
 }
 
 
-def contenders(build_dir):
+def contenders(build_dir, baseline_dir=None):
     bench = os.path.join(build_dir, 'bench')
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ)
     env['LD_LIBRARY_PATH'] = os.path.join(build_dir, 'achat')
     found = []
+    if baseline_dir:
+        base_env = dict(os.environ)
+        base_env['LD_LIBRARY_PATH'] = os.path.join(baseline_dir, 'achat')
+        base_server = os.path.join(baseline_dir, 'bench', 'server-achat')
+        if not os.path.exists(base_server):
+            sys.exit('no %s: build the baseline first' % base_server)
+        found += [('achat-base', [base_server], base_env),
+                  ('achat-vfunc-base', [base_server, '--vfunc'], base_env)]
     for name, argv in [
         ('raw', [os.path.join(bench, 'server-raw')]),
         ('achat', [os.path.join(bench, 'server-achat')]),
@@ -158,11 +172,13 @@ def main():
     parser.add_argument('--contenders', default='')
     parser.add_argument('--quick', action='store_true', help='smaller runs, for a smoke test')
     parser.add_argument('--timeout', type=float, default=300)
+    parser.add_argument('--baseline-build-dir', default=None,
+                        help='also run the achat servers of this build (achat-base)')
     options = parser.parse_args()
 
     loadgen = os.path.join(options.build_dir, 'bench', 'loadgen')
     todo = [s for s in SCENARIOS if not options.only or s[0] in options.only.split(',')]
-    field = contenders(options.build_dir)
+    field = contenders(options.build_dir, options.baseline_build_dir)
     if options.contenders:
         field = [c for c in field if c[0] in options.contenders.split(',')]
     if not os.path.exists(loadgen) or not field:

@@ -257,6 +257,18 @@ make_pair (AchatChannel **server,
   *client = achat_channel_new (b);
 }
 
+/* A server and a client over a socket pair. */
+static void
+peers_new (Peer **server,
+           Peer **client)
+{
+  AchatChannel *s, *c;
+
+  make_pair (&s, &c);
+  *server = peer_new (s, TRUE);
+  *client = peer_new (c, FALSE);
+}
+
 /* STARTTLS between two channels ---------------------------------------- */
 
 static void
@@ -269,9 +281,9 @@ test_starttls_both_sides (void)
   g_autofree gchar *client_log = NULL;
   GTlsCertificate *peer_cert;
 
-  make_pair (&s, &c);
-  server = peer_new (s, TRUE);
-  client = peer_new (c, FALSE);
+  peers_new (&server, &client);
+  s = server->channel;
+  c = client->channel;
   client->push_after_start = TRUE;
 
   g_assert_null (achat_channel_get_tls_connection (c));
@@ -329,9 +341,9 @@ test_starttls_bulk (void)
                                                            : 3 * 1024 * 1024 + 17;
 
   pattern_init ();
-  make_pair (&s, &c);
-  server = peer_new (s, TRUE);
-  client = peer_new (c, FALSE);
+  peers_new (&server, &client);
+  s = server->channel;
+  c = client->channel;
   achat_channel_push (c, (const guint8 *) "STARTTLS\r\n", 10);
   test_spin_until (peer_tls_done, client);
   g_assert_true (client->tls_ok);
@@ -466,14 +478,11 @@ run_handshake (Peer *server,
 static void
 test_starttls_rejected_certificate (void)
 {
-  AchatChannel *s, *c;
   g_autoptr(Peer) server = NULL;
   g_autoptr(Peer) client = NULL;
 
   /* No database that trusts the self-signed certificate, no handler. */
-  make_pair (&s, &c);
-  server = peer_new (s, TRUE);
-  client = peer_new (c, FALSE);
+  peers_new (&server, &client);
   client->trust_test_ca = FALSE;
   run_handshake (server, client);
   g_assert_false (client->tls_ok);
@@ -488,13 +497,10 @@ test_starttls_rejected_certificate (void)
 static void
 test_starttls_handler_rejects (void)
 {
-  AchatChannel *s, *c;
   g_autoptr(Peer) server = NULL;
   g_autoptr(Peer) client = NULL;
 
-  make_pair (&s, &c);
-  server = peer_new (s, TRUE);
-  client = peer_new (c, FALSE);
+  peers_new (&server, &client);
   client->trust_test_ca = FALSE;
   client->accept_answer = 0;
   run_handshake (server, client);
@@ -507,13 +513,10 @@ test_starttls_handler_rejects (void)
 static void
 test_starttls_handler_accepts (void)
 {
-  AchatChannel *s, *c;
   g_autoptr(Peer) server = NULL;
   g_autoptr(Peer) client = NULL;
 
-  make_pair (&s, &c);
-  server = peer_new (s, TRUE);
-  client = peer_new (c, FALSE);
+  peers_new (&server, &client);
   client->trust_test_ca = FALSE;
   client->accept_answer = 1;
   client->push_after_start = TRUE;
@@ -531,13 +534,12 @@ test_starttls_handler_accepts (void)
 static void
 test_starttls_close_when_done (void)
 {
-  AchatChannel *s, *c;
+  AchatChannel *c;
   g_autoptr(Peer) server = NULL;
   g_autoptr(Peer) client = NULL;
 
-  make_pair (&s, &c);
-  server = peer_new (s, TRUE);
-  client = peer_new (c, FALSE);
+  peers_new (&server, &client);
+  c = client->channel;
   server->silent = TRUE;
   client->push_after_start = TRUE;
   client->close_after_start = TRUE;
@@ -562,9 +564,9 @@ test_starttls_refused (void)
   g_autoptr(Peer) client = NULL;
   g_autoptr(Peer) other = NULL;
 
-  make_pair (&s, &c);
-  server = peer_new (s, TRUE);
-  client = peer_new (c, FALSE);
+  peers_new (&server, &client);
+  s = server->channel;
+  c = client->channel;
 
   /* A second request while the first waits for the handshake. */
   peer_start_tls (client);
@@ -595,9 +597,9 @@ test_starttls_cancelled (void)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GSocketConnectable) identity = g_network_address_new ("localhost", 0);
 
-  make_pair (&s, &c);
-  server = peer_new (s, TRUE);
-  client = peer_new (c, FALSE);
+  peers_new (&server, &client);
+  s = server->channel;
+  c = client->channel;
   /* The server never answers with TLS: the client's handshake waits. */
   g_signal_handlers_disconnect_by_data (s, server);
   achat_channel_start_tls_client_async (c, identity, cancellable, tls_done_cb, client);
