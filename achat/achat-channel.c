@@ -843,8 +843,20 @@ channel_deliver_held (AchatChannel *self)
                                          "of it received)", held);
       return;
     }
-  if (!input_stopped (priv) && achat_framer_flush (&priv->framer, &event))
-    channel_deliver (self, NULL, &event);
+  /* One event at a time: a terminator held undecided (a longer one might
+   * have followed) is final now, and a handler's new terminator applies to
+   * what is still held. */
+  while (!input_stopped (priv) && achat_framer_flush (&priv->framer, &event))
+    {
+      if (!channel_deliver (self, NULL, &event))
+        break;
+      if (priv->input_paused)
+        {
+          /* Paused by a handler: the rest, and the end, on resume. */
+          priv->eof_undelivered = TRUE;
+          return;
+        }
+    }
 }
 
 /* After resume_input(): delivers the input held back by the pause (and the

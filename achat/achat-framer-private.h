@@ -99,12 +99,15 @@ typedef struct
   uint8_t length_state;  /* reading a header, a payload, or refused */
   AchatFramerStatus status;
 
-  uint8_t *hold;         /* held-back input, processed before new input */
-  size_t hold_len;
+  /* Held-back input, processed before new input: hold[hold_start ..
+   * hold_start + hold_len). Consuming held bytes moves hold_start, so it
+   * costs what is consumed, not what is held; the consumed prefix is
+   * reclaimed when bytes are appended. Events about held bytes point into
+   * this storage. */
+  uint8_t *hold;
+  size_t hold_start;
+  size_t hold_len;       /* the held bytes (achat_framer_get_held()) */
   size_t hold_cap;
-
-  uint8_t *scratch;      /* window / event storage */
-  size_t scratch_cap;
 } AchatFramer;
 
 void     achat_framer_init           (AchatFramer        *framer);
@@ -168,9 +171,18 @@ size_t   achat_framer_next           (AchatFramer        *framer,
  * yet). */
 size_t   achat_framer_get_held       (const AchatFramer  *framer);
 
-/* End of stream: hands back every held byte as data (no terminator) and
- * empties the engine (a partial length header comes back as data too, so
- * no byte is lost).  Returns false when nothing was held. */
+/* End of stream: hands back the held bytes, one event at a time; call it
+ * until it returns false (nothing held any more; @event is then empty).
+ * Under ACHAT_FRAMER_BYTES no longer match can come, so a terminator that
+ * was undecided (a shorter one matched while a longer one might still have)
+ * is final: the event is the data before the earliest match complete in
+ * the held bytes (the longest at that position) with terminator and
+ * term_index set, and consumes through that match; held bytes with no
+ * complete match come back as data (no terminator). These are the frames
+ * the whole stream would give. Under the other kinds every held byte comes
+ * back as data in one event (a partial length header too, so no byte is
+ * lost; a count is not counted down). As with achat_framer_next(), a
+ * terminator changed between two calls applies to what is still held. */
 bool     achat_framer_flush          (AchatFramer        *framer,
                                       AchatFramerEvent   *event);
 
@@ -178,7 +190,9 @@ bool     achat_framer_flush          (AchatFramer        *framer,
 void     achat_framer_discard        (AchatFramer        *framer);
 
 /* Keeps @input, not yet framed, to be framed (after what is already held)
- * before any new input: the consumer stopped in the middle of a read. */
+ * before any new input: the consumer stopped in the middle of a read. The
+ * events then come from the held bytes in place: framing them costs what
+ * each event consumes, however much is held. */
 void     achat_framer_hold_input     (AchatFramer        *framer,
                                       const uint8_t      *input,
                                       size_t              length);

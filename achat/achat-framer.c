@@ -87,7 +87,6 @@ achat_framer_clear (AchatFramer *framer)
   free (framer->term);
   free (framer->set);
   free (framer->hold);
-  free (framer->scratch);
   achat_framer_init (framer);
 }
 
@@ -302,7 +301,62 @@ achat_framer_get_held (const AchatFramer *framer)
 void
 achat_framer_discard (AchatFramer *framer)
 {
+  framer->hold_start = 0;
   framer->hold_len = 0;
+}
+
+/* The held bytes: hold[hold_start .. hold_start + hold_len). What comes
+ * before hold_start was consumed (events may still point into it until
+ * the next call). */
+static inline uint8_t *
+held_bytes (const AchatFramer *framer)
+{
+  return framer->hold + framer->hold_start;
+}
+
+/* Consumes the first @n held bytes: O(1), nothing moves. */
+static inline void
+hold_consume (AchatFramer *framer,
+              size_t       n)
+{
+  framer->hold_start += n;
+  framer->hold_len -= n;
+  if (framer->hold_len == 0)
+    framer->hold_start = 0;
+}
+
+static void
+hold_empty (AchatFramer *framer)
+{
+  framer->hold_start = 0;
+  framer->hold_len = 0;
+}
+
+/* Appends after the held bytes. The consumed prefix is reclaimed only when
+ * the bytes do not fit and it is at least as long as the held bytes, so
+ * the move costs no more than what was consumed since the last one;
+ * otherwise the storage grows (to at most about twice what is held, dead
+ * prefix included). */
+static void
+hold_append (AchatFramer   *framer,
+             const uint8_t *data,
+             size_t         length)
+{
+  size_t end;
+
+  if (framer->hold_len == 0)
+    framer->hold_start = 0;
+  end = framer->hold_start + framer->hold_len;
+  if (end + length > framer->hold_cap && framer->hold_start > 0 &&
+      framer->hold_start >= framer->hold_len)
+    {
+      memmove (framer->hold, held_bytes (framer), framer->hold_len);
+      framer->hold_start = 0;
+      end = framer->hold_len;
+    }
+  reserve (&framer->hold, &framer->hold_cap, end + length);
+  memcpy (framer->hold + end, data, length);
+  framer->hold_len += length;
 }
 
 void
@@ -312,9 +366,7 @@ achat_framer_hold_input (AchatFramer   *framer,
 {
   if (length == 0)
     return;
-  reserve (&framer->hold, &framer->hold_cap, framer->hold_len + length);
-  memcpy (framer->hold + framer->hold_len, input, length);
-  framer->hold_len += length;
+  hold_append (framer, input, length);
 }
 
 size_t
@@ -380,6 +432,7 @@ find_terminator (const AchatFramer *framer,
   return hit ? hit - data : -1;
 }
 
+/* Replaces the held bytes (none are held: the caller framed them). */
 static void
 set_hold (AchatFramer   *framer,
           const uint8_t *data,
@@ -387,6 +440,7 @@ set_hold (AchatFramer   *framer,
 {
   reserve (&framer->hold, &framer->hold_cap, length);
   memmove (framer->hold, data, length);
+  framer->hold_start = 0;
   framer->hold_len = length;
 }
 
@@ -407,7 +461,7 @@ event_set (AchatFramerEvent *event,
 }
 
 /* Held bytes under a count, a length-prefixed payload or no terminator:
- * hand them out as data. */
+ * hand them out as data, straight from the held storage. */
 static size_t
 next_from_hold_plain (AchatFramer      *framer,
                       AchatFramerEvent *event)
@@ -426,17 +480,18 @@ next_from_hold_plain (AchatFramer      *framer,
         framer->length_state = LENGTH_HEADER;
     }
 
-  reserve (&framer->scratch, &framer->scratch_cap, take);
-  memcpy (framer->scratch, framer->hold, take);
-  memmove (framer->hold, framer->hold + take, framer->hold_len - take);
-  framer->hold_len -= take;
-  event_set (event, framer->scratch, take, false, terminator);
+  event_set (event, held_bytes (framer), take, false, terminator);
+  hold_consume (framer, take);
   return 0;
 }
 
 /* Held bytes under a bytes terminator: a match may start in the held bytes
  * and end in the new input.  Look at a window made of the held bytes and
- * just enough of the input to complete a match starting in them. */
+ * just enough of the input to complete a match starting in them: that much
+ * input (at most the terminator length - 1 bytes) is appended to the held
+ * storage, and dropped again unless it stays held.  The search stops at the
+ * first match, and what it went over is consumed, so a large held region
+ * (achat_framer_hold_input()) costs what is consumed, not what is held. */
 static size_t
 next_from_hold_bytes (AchatFramer      *framer,
                       const uint8_t    *input,
@@ -450,11 +505,9 @@ next_from_hold_bytes (AchatFramer      *framer,
   uint8_t *w;
   ptrdiff_t p;
 
-  reserve (&framer->scratch, &framer->scratch_cap, wl);
-  w = framer->scratch;
-  memcpy (w, framer->hold, k);
   if (extra)
-    memcpy (w + k, input, extra);
+    hold_append (framer, input, extra);
+  w = held_bytes (framer);
 
   p = find_terminator (framer, w, wl);
 
@@ -464,27 +517,27 @@ next_from_hold_bytes (AchatFramer      *framer,
       size_t end = (size_t) p + tl;
       size_t consumed = 0;
 
+      event_set (event, w, (size_t) p, false, true);
       if (end <= k)
         {
-          /* Entirely inside them (the terminator got shorter). */
-          memmove (framer->hold, framer->hold + end, k - end);
-          framer->hold_len = k - end;
+          /* Entirely inside them (the terminator got shorter, or the
+           * input was held back). */
+          framer->hold_len = k;
+          hold_consume (framer, end);
         }
       else
         {
           consumed = end - k;
-          framer->hold_len = 0;
+          hold_empty (framer);
         }
-      event_set (event, w, (size_t) p, false, true);
       return consumed;
     }
 
   if (p >= 0 || length >= tl - 1)
     {
-      /* No terminator can start in the held bytes: they are plain data.
-       * The window is a copy, so the held storage can be emptied. */
-      framer->hold_len = 0;
+      /* No terminator can start in the held bytes: they are plain data. */
       event_set (event, w, k, false, false);
+      hold_empty (framer);
       return 0;
     }
 
@@ -492,8 +545,8 @@ next_from_hold_bytes (AchatFramer      *framer,
   {
     size_t m = achat_framer_prefix_at_end (w, wl, framer->term, tl);
 
-    set_hold (framer, w + wl - m, m);
     event_set (event, w, wl - m, false, false);
+    hold_consume (framer, wl - m);
     return length;
   }
 }
@@ -510,11 +563,15 @@ typedef enum
 /* The first position where a terminator matches or is cut by the end of
  * data. At that position the terminators are tried longest first, so the
  * first one that matches wins, unless a longer one was still undecided.
- * Stopping at the first such position keeps the search linear. */
+ * Stopping at the first such position keeps the search linear.
+ *
+ * At the end of the stream (@at_end) nothing can complete a cut
+ * terminator: it is passed over, and the first complete match wins. */
 static ScanResult
 scan_multi (const AchatFramer *framer,
             const uint8_t     *data,
             size_t             length,
+            bool               at_end,
             size_t            *pos,
             unsigned          *index)
 {
@@ -559,7 +616,7 @@ scan_multi (const AchatFramer *framer,
                   return SCAN_MATCH;
                 }
             }
-          else if (memcmp (data + q, tb, rest) == 0)
+          else if (!at_end && memcmp (data + q, tb, rest) == 0)
             {
               *pos = q;
               return SCAN_PARTIAL;
@@ -578,7 +635,7 @@ next_multi (AchatFramer      *framer,
   size_t p = 0;
   unsigned index = 0;
 
-  switch (scan_multi (framer, input, length, &p, &index))
+  switch (scan_multi (framer, input, length, false, &p, &index))
     {
     case SCAN_MATCH:
       event_set (event, input, p, true, true);
@@ -615,13 +672,11 @@ next_from_hold_multi (AchatFramer      *framer,
   ScanResult r;
   uint8_t *w;
 
-  reserve (&framer->scratch, &framer->scratch_cap, wl);
-  w = framer->scratch;
-  memcpy (w, framer->hold, k);
   if (extra)
-    memcpy (w + k, input, extra);
+    hold_append (framer, input, extra);
+  w = held_bytes (framer);
 
-  r = scan_multi (framer, w, wl, &p, &index);
+  r = scan_multi (framer, w, wl, false, &p, &index);
 
   if (r == SCAN_MATCH && p < k)
     {
@@ -629,19 +684,20 @@ next_from_hold_multi (AchatFramer      *framer,
       size_t end = p + framer->set->length[index];
       size_t consumed = 0;
 
+      event_set (event, w, p, false, true);
+      event->term_index = index;
       if (end <= k)
         {
-          /* Entirely inside them (the terminators changed). */
-          memmove (framer->hold, framer->hold + end, k - end);
-          framer->hold_len = k - end;
+          /* Entirely inside them (the terminators changed, or the input
+           * was held back). */
+          framer->hold_len = k;
+          hold_consume (framer, end);
         }
       else
         {
           consumed = end - k;
-          framer->hold_len = 0;
+          hold_empty (framer);
         }
-      event_set (event, w, p, false, true);
-      event->term_index = index;
       return consumed;
     }
 
@@ -649,25 +705,24 @@ next_from_hold_multi (AchatFramer      *framer,
     {
       /* Undecided in the held bytes: only when all of the input is in the
        * window (otherwise every terminator would fit). Hold from there. */
-      set_hold (framer, w + p, wl - p);
       event_set (event, w, p, false, false);
+      hold_consume (framer, p);
       return length;
     }
 
   if (r == SCAN_MATCH || length >= tm - 1)
     {
-      /* No terminator can start in the held bytes: they are plain data.
-       * The window is a copy, so the held storage can be emptied. */
-      framer->hold_len = 0;
+      /* No terminator can start in the held bytes: they are plain data. */
       event_set (event, w, k, false, false);
+      hold_empty (framer);
       return 0;
     }
 
   /* The whole input fits in the window and holds no terminator. */
   if (r == SCAN_NONE)
     p = wl;
-  set_hold (framer, w + p, wl - p);
   event_set (event, w, p, false, false);
+  hold_consume (framer, p);
   return length;
 }
 
@@ -754,7 +809,7 @@ next_length (AchatFramer      *framer,
       AchatFramerStatus status;
 
       if (framer->hold_len >= hs)
-        header = framer->hold;
+        header = held_bytes (framer);
       else if (length < hs - framer->hold_len)
         {
           /* Part of a header: held until the rest comes. */
@@ -765,8 +820,8 @@ next_length (AchatFramer      *framer,
       else if (framer->hold_len > 0)
         {
           consumed = hs - framer->hold_len;
-          achat_framer_hold_input (framer, input, consumed);
-          header = framer->hold;
+          hold_append (framer, input, consumed);
+          header = held_bytes (framer);
         }
       else
         {
@@ -775,11 +830,8 @@ next_length (AchatFramer      *framer,
         }
 
       status = decode_header (framer, header, &frame_length);
-      if (header == framer->hold)
-        {
-          framer->hold_len -= hs;
-          memmove (framer->hold, framer->hold + hs, framer->hold_len);
-        }
+      if (header != input)
+        hold_consume (framer, hs);   /* the header was (made) held */
 
       if (status != ACHAT_FRAMER_OK)
         {
@@ -896,16 +948,50 @@ achat_framer_flush (AchatFramer      *framer,
                     AchatFramerEvent *event)
 {
   size_t k = framer->hold_len;
+  const uint8_t *h;
 
   if (k == 0)
     {
       event_set (event, NULL, 0, false, false);
       return false;
     }
+  h = held_bytes (framer);
 
-  reserve (&framer->scratch, &framer->scratch_cap, k);
-  memcpy (framer->scratch, framer->hold, k);
-  framer->hold_len = 0;
-  event_set (event, framer->scratch, k, false, false);
+  if (framer->kind == ACHAT_FRAMER_BYTES)
+    {
+      /* Nothing can follow: the earliest complete match is final. */
+      size_t p = 0, end = 0;
+      unsigned index = 0;
+      bool found;
+
+      if (framer->n_terms > 1)
+        {
+          found = scan_multi (framer, h, k, true, &p, &index) == SCAN_MATCH;
+          if (found)
+            end = p + framer->set->length[index];
+        }
+      else
+        {
+          ptrdiff_t at = find_terminator (framer, h, k);
+
+          found = at >= 0;
+          if (found)
+            {
+              p = (size_t) at;
+              end = p + framer->term_len;
+            }
+        }
+      if (found)
+        {
+          event_set (event, h, p, false, true);
+          event->term_index = index;
+          hold_consume (framer, end);
+          return true;
+        }
+    }
+
+  /* No terminator (or not a bytes one): every held byte is data. */
+  event_set (event, h, k, false, false);
+  hold_empty (framer);
   return true;
 }

@@ -99,6 +99,25 @@ test_matched_after_change (void)
   close (peer_fd);
 }
 
+/* At the end of the stream, a shorter terminator that was waiting for a
+ * longer one to fail is a terminator after all. */
+static void
+test_terminators_end_of_stream (void)
+{
+  int peer_fd;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  const gchar *terms[] = { "\r\n\r\n", "\r\n", NULL };
+
+  achat_channel_set_terminators (channel, terms);
+  test_feed (channel, peer_fd, "HEAD\r\n\r\nQUIT\r\n", 14);
+  g_assert_cmpstr (recorder->log->str, ==, "T(HEAD)");
+  close (peer_fd);
+  test_recorder_wait_closed (recorder);
+  g_assert_cmpstr (recorder->log->str, ==, "T(HEAD) T(QUIT) closed");
+}
+
 /* Length-prefixed frames ------------------------------------------------- */
 
 static GByteArray *
@@ -458,6 +477,7 @@ main (int   argc,
 
   g_test_add_func ("/framing/terminators/every-split", test_terminators_every_split);
   g_test_add_func ("/framing/terminators/matched-after-change", test_matched_after_change);
+  g_test_add_func ("/framing/terminators/end-of-stream", test_terminators_end_of_stream);
   g_test_add_func ("/framing/length/roundtrip", test_frames_roundtrip);
   g_test_add_func ("/framing/length/header-sizes", test_frames_big_endian_and_header_sizes);
   g_test_add_func ("/framing/length/errors", test_frame_errors);

@@ -252,9 +252,10 @@ describe_term (GString    *s,
 
 typedef struct _Driver Driver;
 
-/* Called after every event that is not "need more input" (and not after a
- * flush, nor after a refused frame reported again); it may change the
- * terminator, as a found_terminator() handler would. */
+/* Called after every event that is not "need more input" (at the end of
+ * the stream, after the flush events with a terminator; not after a
+ * refused frame reported again); it may change the terminator, as a
+ * found_terminator() handler would. */
 typedef void (*EventHook) (Driver                 *driver,
                            const AchatFramerEvent *event);
 
@@ -271,6 +272,7 @@ struct _Driver
   guint n_terminators;
   guint n_headers;     /* length headers consumed */
   gsize max_held;      /* the most bytes ever held between two calls */
+  gboolean at_end;     /* in driver_flush(): the hook runs at the end */
   /* The refused frame reported last, until a new one */
   AchatFramerStatus refused;
   guint64 refused_length;
@@ -308,6 +310,7 @@ driver_reset (Driver *d)
   d->n_terminators = 0;
   d->n_headers = 0;
   d->max_held = 0;
+  d->at_end = FALSE;
   d->refused = ACHAT_FRAMER_OK;
   d->refused_length = 0;
   d->n_refused = 0;
@@ -564,24 +567,64 @@ driver_feed (Driver       *d,
     }
 }
 
-/* End of stream: every held byte comes back as data. */
+/* End of stream: flush until nothing is held. Under a bytes terminator
+ * each event ends at the earliest complete match in what is held (then
+ * final), or is everything held, as data; under the other kinds everything
+ * held comes back at once, as data. */
 static void
 driver_flush (Driver *d)
 {
   AchatFramerEvent ev;
-  gsize held = achat_framer_get_held (&d->framer);
-  gboolean flushed;
+  guint iterations = 0;
+  gsize max_iterations = achat_framer_get_held (&d->framer) + 1;
 
-  memset (&ev, 0x55, sizeof ev);
-  flushed = achat_framer_flush (&d->framer, &ev);
-  g_assert_cmpint (flushed, ==, held > 0);
-  g_assert_cmpuint (ev.length, ==, held);
-  g_assert_false (ev.terminator);
-  g_assert_false (ev.from_input);
-  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_OK);
-  g_assert_cmpuint (achat_framer_get_held (&d->framer), ==, 0);
-  if (flushed)
-    driver_record (d, &ev, d->framer.kind, FALSE, NULL, 0);
+  d->at_end = TRUE;
+  for (;;)
+    {
+      AchatFramerKind kind = d->framer.kind;
+      gboolean multi = achat_framer_get_n_terminators (&d->framer) > 1;
+      gsize held = achat_framer_get_held (&d->framer);
+      const guint8 *term = NULL;
+      gsize term_len = 0;
+      gboolean flushed;
+
+      memset (&ev, 0x55, sizeof ev);
+      flushed = achat_framer_flush (&d->framer, &ev);
+      g_assert_cmpint (flushed, ==, held > 0);
+      g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_OK);
+      g_assert_false (ev.from_input);
+      if (!flushed)
+        {
+          g_assert_cmpuint (ev.length, ==, 0);
+          g_assert_false (ev.terminator);
+          break;
+        }
+      g_assert_cmpuint (++iterations, <=, max_iterations);
+      if (ev.length > 0)
+        g_assert_nonnull (ev.data);
+      if (ev.terminator)
+        {
+          g_assert_cmpint (kind, ==, ACHAT_FRAMER_BYTES);
+          term = achat_framer_get_terminator (&d->framer, ev.term_index,
+                                              &term_len);
+          g_assert_nonnull (term);
+          g_assert_cmpuint (ev.length + term_len, <=, held);
+          g_assert_cmpuint (achat_framer_get_held (&d->framer), ==,
+                            held - ev.length - term_len);
+        }
+      else
+        {
+          g_assert_cmpuint (ev.term_index, ==, 0);
+          g_assert_cmpuint (ev.length, ==, held);
+          g_assert_cmpuint (achat_framer_get_held (&d->framer), ==, 0);
+        }
+      driver_record (d, &ev, kind, multi, term, term_len);
+      /* After a terminator, a change applies to what is still held (data
+       * is all that was held: nothing is left to change). */
+      if (d->hook && ev.terminator)
+        d->hook (d, &ev);
+    }
+  d->at_end = FALSE;
 
   /* Every byte fed was delivered exactly once, in order. */
   if (!d->lossy)
@@ -1240,6 +1283,7 @@ typedef struct
 {
   guint64 position;  /* stream position the change applies from */
   Term term;
+  gboolean at_end;   /* made between two flushes */
 } Change;
 
 typedef struct
@@ -1247,6 +1291,7 @@ typedef struct
   GRand *rand;
   GArray *changes;   /* of Change */
   guint changes_while_held;
+  guint changes_at_end;   /* between two flushes, bytes still held */
 } RandomRun;
 
 static Term
@@ -1293,6 +1338,7 @@ hook_random_change (Driver                 *d,
   if (achat_framer_get_held (&d->framer) > 0)
     run->changes_while_held++;
   change.position = d->delivered;
+  change.at_end = d->at_end;
   change.term = random_term (run->rand);
   term_apply (&change.term, &d->framer);
   g_array_append_val (run->changes, change);
@@ -1387,6 +1433,7 @@ test_random_changes (void)
   run.rand = rand;
   run.changes = g_array_new (FALSE, FALSE, sizeof (Change));
   run.changes_while_held = 0;
+  run.changes_at_end = 0;
   driver_init (&d, FALSE);
 
   for (it = 0; it < iterations; it++)
@@ -1544,33 +1591,28 @@ reference_refused (GString           *out,
 }
 
 /* At position q of the whole stream, several (or one) terminators: the
- * index of the longest that matches (the first of equal ones), or -1; *cut
- * when one is cut by the end of the stream, which leaves q undecided. */
+ * index of the longest that matches (the first of equal ones), or -1. One
+ * cut by the end of the stream does not match: nothing can complete it
+ * (the engine holds it undecided until the end, then resolves it). */
 static gint
 reference_match_at (const guint8 *s,
                     gsize         n,
                     gsize         q,
-                    const Term   *t,
-                    gboolean     *cut)
+                    const Term   *t)
 {
   guint n_terms = t->n_multi > 1 ? t->n_multi : 1;
   gint best = -1;
   guint i;
 
-  *cut = FALSE;
   for (i = 0; i < n_terms; i++)
     {
       const guint8 *tb = t->n_multi > 1 ? t->multi[i] : t->bytes;
       gsize tl = t->n_multi > 1 ? t->multi_len[i] : t->length;
       gsize best_len = best < 0 ? 0 : t->n_multi > 1 ? t->multi_len[best] : t->length;
 
-      if (q + tl <= n)
-        {
-          if (memcmp (s + q, tb, tl) == 0 && (best < 0 || tl > best_len))
-            best = (gint) i;
-        }
-      else if (memcmp (s + q, tb, n - q) == 0)
-        *cut = TRUE;
+      if (q + tl <= n && memcmp (s + q, tb, tl) == 0 &&
+          (best < 0 || tl > best_len))
+        best = (gint) i;
     }
   return best;
 }
@@ -1579,9 +1621,10 @@ reference_match_at (const guint8 *s,
  * (as reference_with_changes(); none for a fixed setting):
  *
  *  - bytes terminators: at the first position where some terminator
- *    matches, the longest one; a terminator cut by the end of the stream
- *    leaves everything from its start undecided, handed back as data at
- *    the end (then no change can follow);
+ *    matches, the longest one (one cut by the end of the stream does not
+ *    match: the end of the stream decides);
+ *  - a change made between two flushes to anything but bytes terminators:
+ *    the rest is data (achat_framer_flush() frames nothing else);
  *  - length-prefixed frames: a header, then its payload and "|"; a refused
  *    header "!...|" and nothing framed until the next change, which must be
  *    right after the header; a partial header or payload at the end is
@@ -1608,11 +1651,15 @@ reference_general (const guint8 *s,
       gsize limit;
       gboolean last;
 
+      gboolean plain_at_end = FALSE;
+
       while (ci < n_changes && changes[ci].position == pos)
         {
           cur = changes[ci].term;
           left = cur.kind == ACHAT_FRAMER_COUNT ? cur.count : 0;
           in_payload = refused = FALSE;
+          plain_at_end = changes[ci].at_end &&
+                         !(cur.kind == ACHAT_FRAMER_BYTES && cur.length > 0);
           ci++;
         }
       if (ci < n_changes && (changes[ci].position < pos ||
@@ -1620,6 +1667,18 @@ reference_general (const guint8 *s,
         {
           g_string_append (out, "<change at an impossible position>");
           return;
+        }
+      if (plain_at_end)
+        {
+          /* Only a change to bytes terminators can follow (the rest comes
+           * out in one flush). */
+          if (ci < n_changes && changes[ci].position < n)
+            {
+              g_string_append (out, "<change inside a flush of data>");
+              return;
+            }
+          append_escaped (out, s + pos, n - pos);
+          break;
         }
       last = ci == n_changes;
       limit = last ? n : (gsize) changes[ci].position;
@@ -1630,24 +1689,12 @@ reference_general (const guint8 *s,
         {
           gsize q;
           gint found = -1;
-          gboolean cut = FALSE;
 
           for (q = pos; q < limit; q++)
             {
-              found = reference_match_at (s, n, q, &cur, &cut);
-              if (found >= 0 || cut)
+              found = reference_match_at (s, n, q, &cur);
+              if (found >= 0)
                 break;
-            }
-          if (cut)
-            {
-              /* Undecided: held to the end, when it comes back. */
-              if (!last)
-                {
-                  g_string_append (out, "<change after an undecided terminator>");
-                  return;
-                }
-              append_escaped (out, s + pos, n - pos);
-              break;
             }
           if (found >= 0)
             {
@@ -2227,40 +2274,260 @@ frame_all (AchatFramer  *framer,
     }
 }
 
+/* End of stream: every flush event, as frame_all() renders them. */
+static void
+flush_all (AchatFramer *framer,
+           GString     *out)
+{
+  AchatFramerEvent event;
+
+  while (achat_framer_flush (framer, &event))
+    {
+      g_string_append_len (out, (const gchar *) event.data, event.length);
+      if (event.terminator)
+        g_string_append_c (out, '|');
+    }
+}
+
 static void
 test_hold_input (void)
 {
   static const gchar *const streams[] = {
     "a\r\nbb\r\n\r\nccc\r", "\r\r\n\n\r\nx\r\n", "no terminator at all",
+    "x\r\n\r\ny\r\n",
   };
-  guint s, stop, cut;
+  const Term terms[] = {
+    term_bytes ("\r\n"),
+    term_multi (MULTI ("\r\n\r\n", "\r\n")),
+    term_multi (MULTI ("\r", "\r\n", "\n")),
+    term_length (1, TRUE, -'\n', 0),   /* no byte here refuses a frame */
+    term_count (3),
+  };
+  guint s, t, stop, cut;
 
-  for (s = 0; s < G_N_ELEMENTS (streams); s++)
-    for (stop = 1; stop <= 3; stop++)
-      for (cut = 0; cut <= strlen (streams[s]); cut++)
+  for (t = 0; t < G_N_ELEMENTS (terms); t++)
+    for (s = 0; s < G_N_ELEMENTS (streams); s++)
+      for (stop = 1; stop <= 3; stop++)
+        for (cut = 0; cut <= strlen (streams[s]); cut++)
+          {
+            const guint8 *data = (const guint8 *) streams[s];
+            gsize length = strlen (streams[s]);
+            g_autoptr(GString) want = g_string_new (NULL);
+            g_autoptr(GString) got = g_string_new (NULL);
+            AchatFramer plain, paused;
+            guint n = 0;
+
+            achat_framer_init (&plain);
+            achat_framer_init (&paused);
+            term_apply (&terms[t], &plain);
+            term_apply (&terms[t], &paused);
+
+            frame_all (&plain, data, cut, 0, &n, want);
+            frame_all (&plain, data + cut, length - cut, 0, &n, want);
+            frame_all (&paused, data, cut, stop, &n, got);
+            frame_all (&paused, data + cut, length - cut, stop, &n, got);
+
+            g_assert_cmpstr (got->str, ==, want->str);
+            g_assert_cmpuint (achat_framer_get_held (&paused), ==, achat_framer_get_held (&plain));
+            flush_all (&plain, want);
+            flush_all (&paused, got);
+            g_assert_cmpstr (got->str, ==, want->str);
+            achat_framer_clear (&plain);
+            achat_framer_clear (&paused);
+          }
+}
+
+/* How long delivering the messages of a large held region may take:
+ * generous (moving the held bytes on every message, as the engine once did,
+ * takes minutes), and more so under a memory checker. */
+static gint64
+held_time_limit (void)
+{
+  return (g_getenv ("ACHAT_TEST_MEMORY_TOOL") != NULL ? 120 : 10) * G_USEC_PER_SEC;
+}
+
+/* A handler pauses input right after the first message of a 4 MiB read of
+ * short lines; the rest is held, and every message then comes out of the
+ * held bytes: this costs what is consumed, not what is held for every
+ * message. Each line is 8 bytes: a line number in hex, then "\r\n" (@crlf)
+ * or "\n". */
+static void
+make_line (gchar    *line,
+           gsize     i,
+           gboolean  crlf)
+{
+  if (crlf)
+    g_snprintf (line, 9, "%06x\r\n", (guint) (i & 0xffffff));
+  else
+    g_snprintf (line, 9, "%07x\n", (guint) (i & 0xfffffff));
+}
+
+static void
+check_hold_large (const Term *t,
+                  gboolean    crlf)
+{
+  const gsize total = 4 * 1024 * 1024;
+  const gsize n_lines = total / 8;
+  guint8 *buf = g_malloc (total + 1);
+  AchatFramer f;
+  AchatFramerEvent ev;
+  gint64 start;
+  gsize consumed, i, held;
+
+  for (i = 0; i < n_lines; i++)
+    make_line ((gchar *) buf + 8 * i, i, crlf);
+
+  achat_framer_init (&f);
+  term_apply (t, &f);
+  start = g_get_monotonic_time ();
+
+  consumed = achat_framer_next (&f, buf, total, &ev);
+  g_assert_true (ev.terminator);
+  g_assert_true (ev.from_input);
+  g_assert_cmpuint (consumed, ==, 8);
+  achat_framer_hold_input (&f, buf + consumed, total - consumed);
+  held = total - consumed;
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, held);
+
+  for (i = 1; ; i++)
+    {
+      gchar line[9];
+      gsize line_len;
+
+      gsize term_len = crlf ? 2 : 1;
+
+      consumed = achat_framer_next (&f, NULL, 0, &ev);
+      g_assert_cmpuint (consumed, ==, 0);
+      if (ev.length == 0 && !ev.terminator)
+        break;
+      g_assert_false (ev.from_input);
+      g_assert_cmpuint (i, <, n_lines);
+      if (!ev.terminator)
         {
-          const guint8 *data = (const guint8 *) streams[s];
-          gsize length = strlen (streams[s]);
-          g_autoptr(GString) want = g_string_new (NULL);
-          g_autoptr(GString) got = g_string_new (NULL);
-          AchatFramer plain, paused;
-          guint n = 0;
-
-          achat_framer_init (&plain);
-          achat_framer_init (&paused);
-          achat_framer_set_bytes (&plain, (const guint8 *) "\r\n", 2);
-          achat_framer_set_bytes (&paused, (const guint8 *) "\r\n", 2);
-
-          frame_all (&plain, data, cut, 0, &n, want);
-          frame_all (&plain, data + cut, length - cut, 0, &n, want);
-          frame_all (&paused, data, cut, stop, &n, got);
-          frame_all (&paused, data + cut, length - cut, stop, &n, got);
-
-          g_assert_cmpstr (got->str, ==, want->str);
-          g_assert_cmpuint (achat_framer_get_held (&paused), ==, achat_framer_get_held (&plain));
-          achat_framer_clear (&plain);
-          achat_framer_clear (&paused);
+          /* The last "\r\n" might start a "\r\n\r\n": undecided until the
+           * end of the stream. */
+          g_assert_cmpuint (i, ==, n_lines - 1);
+          g_assert_cmpuint (achat_framer_get_n_terminators (&f), >, 1);
+          g_assert_cmpuint (achat_framer_get_held (&f), ==, term_len);
+          held -= ev.length;
+          achat_framer_next (&f, NULL, 0, &ev);
+          g_assert_cmpuint (ev.length, ==, 0);
+          g_assert_false (ev.terminator);
+          g_assert_true (achat_framer_flush (&f, &ev));
+          g_assert_true (ev.terminator);
+          g_assert_cmpuint (ev.length, ==, 0);
+          held -= term_len;
+          i++;
+          break;
         }
+      make_line (line, i, crlf);
+      line_len = 8 - term_len;
+      if (ev.length != line_len || memcmp (ev.data, line, line_len) != 0)
+        g_assert_cmpmem (ev.data, ev.length, line, line_len);
+      held -= 8;
+      if (achat_framer_get_held (&f) != held)
+        g_assert_cmpuint (achat_framer_get_held (&f), ==, held);
+    }
+  g_assert_cmpuint (i, ==, n_lines);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+  g_assert_false (achat_framer_flush (&f, &ev));
+
+  /* Usable again, and nothing left over from the held bytes. */
+  consumed = achat_framer_next (&f, buf, 16, &ev);
+  g_assert_cmpuint (consumed, ==, 8);
+  g_assert_true (ev.terminator);
+  g_assert_true (ev.from_input);
+
+  g_assert_cmpint (g_get_monotonic_time () - start, <, held_time_limit ());
+  achat_framer_clear (&f);
+  g_free (buf);
+}
+
+static void
+test_hold_large_lf (void)
+{
+  Term t = term_bytes ("\n");
+
+  check_hold_large (&t, FALSE);
+}
+
+static void
+test_hold_large_crlf (void)
+{
+  Term t = term_bytes ("\r\n");
+
+  check_hold_large (&t, TRUE);
+}
+
+static void
+test_hold_large_multi (void)
+{
+  Term t = term_multi (MULTI ("\r\n\r\n", "\r\n", "\n"));
+
+  check_hold_large (&t, TRUE);
+}
+
+/* Held bytes consumed bit by bit while more are held behind them (a pause
+ * in every read): the consumed prefix is reclaimed, and the storage stays
+ * within a few times what is held. */
+static void
+test_hold_append (void)
+{
+  AchatFramer f;
+  AchatFramerEvent ev;
+  GString *want = g_string_new (NULL);
+  GString *got = g_string_new (NULL);
+  guint8 chunk[64];
+  guint round, i, j;
+
+  achat_framer_init (&f);
+  achat_framer_set_bytes (&f, (const guint8 *) "\r\n", 2);
+  for (round = 0; round < 20000; round++)
+    {
+      /* A read of 64 bytes: lines of 3 to 9 bytes. */
+      for (i = 0; i < sizeof chunk; i++)
+        chunk[i] = (guint8) ('a' + (round + i) % 26);
+      for (i = 3 + round % 7; i + 1 < sizeof chunk; i += 3 + (i + round) % 7)
+        {
+          chunk[i - 1] = '\r';
+          chunk[i] = '\n';
+        }
+      achat_framer_hold_input (&f, chunk, sizeof chunk);
+      for (i = 0; i < sizeof chunk; i++)
+        g_string_append_c (want, (gchar) chunk[i]);
+      /* Fewer messages than the read brings: the held bytes grow. */
+      for (j = 0; j < 2; j++)
+        {
+          achat_framer_next (&f, NULL, 0, &ev);
+          if (ev.length == 0 && !ev.terminator)
+            break;
+          g_string_append_len (got, (const gchar *) ev.data, (gssize) ev.length);
+          if (ev.terminator)
+            g_string_append (got, "\r\n");
+        }
+      g_assert_cmpuint (f.hold_start + f.hold_len, <=, f.hold_cap);
+      g_assert_cmpuint (f.hold_cap, <=, 4 * f.hold_len + 256);
+    }
+  for (;;)
+    {
+      achat_framer_next (&f, NULL, 0, &ev);
+      if (ev.length == 0 && !ev.terminator)
+        break;
+      g_string_append_len (got, (const gchar *) ev.data, (gssize) ev.length);
+      if (ev.terminator)
+        g_string_append (got, "\r\n");
+    }
+  while (achat_framer_flush (&f, &ev))
+    {
+      g_string_append_len (got, (const gchar *) ev.data, (gssize) ev.length);
+      if (ev.terminator)
+        g_string_append (got, "\r\n");
+    }
+  g_assert_cmpuint (got->len, ==, want->len);
+  g_assert_cmpstr (got->str, ==, want->str);
+  achat_framer_clear (&f);
+  g_string_free (want, TRUE);
+  g_string_free (got, TRUE);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2280,9 +2547,10 @@ test_multi_term_index (void)
 
   check_reads (&crlf_lf, READS ("a\r\nb\nc\r", "\n\r\r\n"), TRUE, NULL, NULL,
                "c(a) T#0 c(b) T#1 c(c) T#0 c(\\r) T#0");
-  /* The earliest match wins, then the longest. */
+  /* The earliest match wins, then the longest; at the end of the stream
+   * an undecided "ab" is final. */
   check_reads (&ab_abcd, READS ("xabcdabc"), TRUE, NULL, NULL,
-               "c(x) T#1 c(abc)");
+               "c(x) T#1 T#0 c(c)");
   check_reads (&ab_abcd, READS ("xabcdabce"), TRUE, NULL, NULL,
                "c(x) T#1 T#0 c(ce)");
   /* A full "ab" while "abcd" is still possible: undecided. */
@@ -2291,9 +2559,9 @@ test_multi_term_index (void)
                "c(x) T#0 c(ce)");
   check_reads (&ab_abcd, READS ("xa", "b", "cd"), TRUE, NULL, NULL,
                "c(x) T#1");
-  /* At the end of the stream an undecided match is data, like any held
-   * byte. */
-  check_reads (&ab_abcd, READS ("xab"), TRUE, NULL, NULL, "c(x) c(ab)");
+  /* At the end of the stream an undecided match is final: no longer one
+   * can come. */
+  check_reads (&ab_abcd, READS ("xab"), TRUE, NULL, NULL, "c(x) T#0");
 
   driver_init (&d, TRUE);
   term_apply (&ab_abcd, &d.framer);
@@ -2323,9 +2591,9 @@ test_multi_term_index (void)
   check_reads (&blank, READS ("GET\r\nHost: x\r\n\r\nbody\r\nz"), TRUE,
                NULL, NULL, "c(GET) T#1 c(Host: x) T#0 c(body) T#1 c(z)");
   /* A "\r\n" at the very end could still become "\r\n\r\n": held, and
-   * handed back as data at the end of the stream. */
+   * a terminator at the end of the stream. */
   check_reads (&blank, READS ("body\r\n"), TRUE, NULL, NULL,
-               "c(body) c(\\r\\n)");
+               "c(body) T#1");
   check_reads (&blank, READS ("a\r\n", "\r", "\nb\r\n\r", "x"), TRUE,
                NULL, NULL, "c(a) T#0 c(b) T#1 c(\\rx)");
 
@@ -2474,6 +2742,133 @@ test_multi_change_while_held (void)
                hook_after_first_collect, &single, "c(x) c(ab) c(c) T");
   check_reads (&ab_abcd, READS ("xab", "cd"), TRUE,
                hook_after_first_collect, &none, "c(x) c(ab) c(cd)");
+}
+
+/* At the end of the stream an undecided terminator is final. */
+static void
+test_multi_end_of_stream (void)
+{
+  Term blank = term_multi (MULTI ("\r\n\r\n", "\r\n"));
+  Term abcd_ab = term_multi (MULTI ("abcd", "ab"));
+  Term abcd_c = term_multi (MULTI ("abcd", "c"));
+  Term abc_a_ab = term_multi (MULTI ("abc", "a", "ab"));
+  Term cr = term_bytes ("\r");
+  Term lf = term_bytes ("\n");
+  AchatFramer f;
+  AchatFramerEvent ev;
+  const guint8 *ptrs[2];
+  gsize lens[2];
+
+  check_reads (&blank, READS ("a\r\n"), TRUE, NULL, NULL, "c(a) T#1");
+  check_reads (&blank, READS ("a", "\r", "\n"), TRUE, NULL, NULL, "c(a) T#1");
+  check_reads (&blank, READS ("a\r\n\r"), TRUE, NULL, NULL,
+               "c(a) T#1 c(\\r)");
+  check_reads (&blank, READS ("a\r\n", "\r"), TRUE, NULL, NULL,
+               "c(a) T#1 c(\\r)");
+  check_reads (&blank, READS ("a\r\n\r\n"), TRUE, NULL, NULL, "c(a) T#0");
+  check_reads (&blank, READS ("\r\n"), TRUE, NULL, NULL, "T#1");
+  check_reads (&blank, READS ("\r"), TRUE, NULL, NULL, "c(\\r)");
+  check_reads (&abcd_ab, READS ("xab"), TRUE, NULL, NULL, "c(x) T#1");
+  check_reads (&abcd_ab, READS ("xabc"), TRUE, NULL, NULL, "c(x) T#1 c(c)");
+  check_reads (&abcd_ab, READS ("xa"), TRUE, NULL, NULL, "c(x) c(a)");
+  /* Of the complete ones at a position, the longest. */
+  check_reads (&abc_a_ab, READS ("xab"), TRUE, NULL, NULL, "c(x) T#2");
+  check_reads (&abc_a_ab, READS ("x", "a"), TRUE, NULL, NULL, "c(x) T#1");
+  /* A cut terminator passed over, a shorter one later in the held bytes. */
+  check_reads (&abcd_c, READS ("zabc"), TRUE, NULL, NULL, "c(z) c(ab) T#1");
+
+  /* One event per call, until nothing is held. */
+  achat_framer_init (&f);
+  term_apply (&blank, &f);
+  g_assert_cmpuint (achat_framer_next (&f, (const guint8 *) "a\r\n\r", 4, &ev), ==, 4);
+  g_assert_cmpmem (ev.data, ev.length, "a", 1);
+  g_assert_false (ev.terminator);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 3);
+  memset (&ev, 0x55, sizeof ev);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpuint (ev.length, ==, 0);
+  g_assert_null (ev.data);
+  g_assert_true (ev.terminator);
+  g_assert_cmpuint (ev.term_index, ==, 1);
+  g_assert_false (ev.from_input);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_OK);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 1);
+  memset (&ev, 0x55, sizeof ev);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "\r", 1);
+  g_assert_false (ev.terminator);
+  g_assert_cmpuint (ev.term_index, ==, 0);
+  g_assert_false (ev.from_input);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+  memset (&ev, 0x55, sizeof ev);
+  g_assert_false (achat_framer_flush (&f, &ev));
+  g_assert_cmpuint (ev.length, ==, 0);
+  g_assert_false (ev.terminator);
+
+  /* A change between two calls applies to what is still held. */
+  term_apply (&blank, &f);
+  achat_framer_next (&f, (const guint8 *) "a\r\n\r", 4, &ev);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_true (ev.terminator);
+  term_apply (&cr, &f);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpuint (ev.length, ==, 0);
+  g_assert_true (ev.terminator);
+  g_assert_cmpuint (ev.term_index, ==, 0);
+  g_assert_false (achat_framer_flush (&f, &ev));
+  /* ... to a single terminator found in it, */
+  term_apply (&abcd_c, &f);
+  achat_framer_next (&f, (const guint8 *) "xabc", 4, &ev);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 3);
+  ptrs[0] = (const guint8 *) "b";
+  lens[0] = 1;
+  achat_framer_set_bytes_multi (&f, ptrs, lens, 1);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "a", 1);
+  g_assert_true (ev.terminator);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "c", 1);
+  g_assert_false (ev.terminator);
+  g_assert_false (achat_framer_flush (&f, &ev));
+  /* ... and under a count, the rest is data (a count is not counted
+   * down at the end). */
+  term_apply (&blank, &f);
+  achat_framer_next (&f, (const guint8 *) "a\r\n\r", 4, &ev);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_true (ev.terminator);
+  achat_framer_set_count (&f, 1);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "\r", 1);
+  g_assert_false (ev.terminator);
+  g_assert_false (achat_framer_flush (&f, &ev));
+
+  /* Held input (a pause) framed by flush alone: every complete match. */
+  term_apply (&blank, &f);
+  achat_framer_hold_input (&f, (const guint8 *) "a\r\nb\r\n\r\nc\r\n\r", 12);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "a", 1);
+  g_assert_cmpuint (ev.term_index, ==, 1);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "b", 1);
+  g_assert_cmpuint (ev.term_index, ==, 0);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "c", 1);
+  g_assert_cmpuint (ev.term_index, ==, 1);
+  g_assert_true (ev.terminator);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "\r", 1);
+  g_assert_false (ev.terminator);
+  g_assert_false (achat_framer_flush (&f, &ev));
+  term_apply (&lf, &f);
+  achat_framer_hold_input (&f, (const guint8 *) "a\nb", 3);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "a", 1);
+  g_assert_true (ev.terminator);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "b", 1);
+  g_assert_false (ev.terminator);
+  g_assert_false (achat_framer_flush (&f, &ev));
+  achat_framer_clear (&f);
 }
 
 static const gchar *const multi_sets[][5] = {
@@ -3245,8 +3640,13 @@ hook_random_any (Driver                 *d,
   if (g_rand_int_range (run->rand, 0, 3) != 0)
     return;
   if (achat_framer_get_held (&d->framer) > 0)
-    run->changes_while_held++;
+    {
+      run->changes_while_held++;
+      if (d->at_end)
+        run->changes_at_end++;
+    }
   change.position = d->delivered;
+  change.at_end = d->at_end;
   change.term = random_term_any (run->rand);
   term_apply (&change.term, &d->framer);
   g_array_append_val (run->changes, change);
@@ -3266,6 +3666,7 @@ test_random_kinds (void)
   run.rand = rand;
   run.changes = g_array_new (FALSE, FALSE, sizeof (Change));
   run.changes_while_held = 0;
+  run.changes_at_end = 0;
   driver_init (&d, FALSE);
 
   for (it = 0; it < iterations; it++)
@@ -3323,9 +3724,11 @@ test_random_kinds (void)
       g_assert_cmpstr (d.messages->str, ==, expected->str);
     }
 
-  g_test_message ("%u changes while bytes were held, %u headers, "
-                  "%u refused frames", run.changes_while_held, n_headers,
+  g_test_message ("%u changes while bytes were held (%u between two "
+                  "flushes), %u headers, %u refused frames",
+                  run.changes_while_held, run.changes_at_end, n_headers,
                   n_refused);
+  g_assert_cmpuint (run.changes_at_end, >, 0);
   g_assert_cmpuint (run.changes_while_held, >, iterations / 20);
   g_assert_cmpuint (n_headers, >, iterations);
   g_assert_cmpuint (n_refused, >, iterations / 20);
@@ -3370,6 +3773,10 @@ main (int    argc,
   g_test_add_func ("/framer/edge/huge-count", test_huge_count);
   g_test_add_func ("/framer/edge/discard", test_discard);
   g_test_add_func ("/framer/edge/hold-input", test_hold_input);
+  g_test_add_func ("/framer/edge/hold-large-lf", test_hold_large_lf);
+  g_test_add_func ("/framer/edge/hold-large-crlf", test_hold_large_crlf);
+  g_test_add_func ("/framer/edge/hold-large-multi", test_hold_large_multi);
+  g_test_add_func ("/framer/edge/hold-append", test_hold_append);
   g_test_add_func ("/framer/edge/from-input", test_from_input);
   g_test_add_func ("/framer/edge/terminator-is-copied",
                    test_terminator_is_copied);
@@ -3379,6 +3786,7 @@ main (int    argc,
   g_test_add_func ("/framer/multi/get-terminator", test_multi_get_terminator);
   g_test_add_func ("/framer/multi/change-while-held",
                    test_multi_change_while_held);
+  g_test_add_func ("/framer/multi/end-of-stream", test_multi_end_of_stream);
   g_test_add_func ("/framer/multi/exhaustive", test_multi_exhaustive);
   g_test_add_func ("/framer/multi/linear", test_multi_linear);
   g_test_add_func ("/framer/length/basic", test_length_basic);

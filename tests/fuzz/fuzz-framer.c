@@ -3,7 +3,10 @@
  * The input is a small program: feeds of arbitrary bytes in arbitrary
  * read sizes, terminator changes between reads, and terminator changes made
  * "by a handler" right after a terminator event (the asynchat idiom of a
- * header line followed by a counted body). A terminator is one byte string,
+ * header line followed by a counted body), at the end of the stream too
+ * (between two flushes). Some reads are "paused" after their first event:
+ * the rest of the read is held (achat_framer_hold_input()) and framed from
+ * the held bytes, as a channel does when a handler pauses input. A terminator is one byte string,
  * a set of several, a count, none, or length-prefixed frames (any header
  * size, byte order, adjustment and maximum); the maximum may also change
  * alone. The engine's output is checked against a plain reference splitter
@@ -14,7 +17,8 @@
  *    before the data);
  *  - the messages (with the index of the terminator that ended them, or
  *    the refused frame), and the bytes collected after the last one, are
- *    the reference's;
+ *    the reference's (which knows where the stream ends: a terminator the
+ *    engine held undecided is resolved at the end);
  *  - the engine never holds more than a partial terminator (or header)
  *    between reads, except the input a refused frame left untouched.
  *
@@ -63,6 +67,7 @@ typedef struct
 {
   size_t offset;          /* stream position where it applies */
   Setting setting;
+  bool at_end;            /* made between two flushes */
 } Change;
 
 typedef struct
@@ -93,6 +98,7 @@ typedef struct
   size_t n_pending, next_pending;
   /* the engine refused a frame and was not set again since */
   bool refused;
+  bool at_end;            /* flushing: the stream has ended */
   AchatFramerStatus refused_status;
   uint64_t refused_length;
 } Run;
@@ -168,6 +174,7 @@ record_change (Run           *run,
   CHECK (run->n_changes < MAX_CHANGES);
   run->changes[run->n_changes].offset = offset;
   run->changes[run->n_changes].setting = *s;
+  run->changes[run->n_changes].at_end = run->at_end;
   run->n_changes++;
 }
 
@@ -214,12 +221,15 @@ held_limit (const AchatFramer *framer)
   return longest ? longest - 1 : 0;
 }
 
-/* Pulls events from the engine for one input (NULL, 0: held bytes only). */
+/* Pulls events from the engine for one input (NULL, 0: held bytes only).
+ * With @pause, the rest of the input is held after the first event (a
+ * handler paused input), and the events then come from the held bytes. */
 static void
 drain (Run           *run,
        AchatFramer   *framer,
        const uint8_t *input,
-       size_t         length)
+       size_t         length,
+       bool           pause)
 {
   size_t pos = 0;
   size_t guard = 0;
@@ -274,7 +284,7 @@ drain (Run           *run,
           record_message (run, &m);
           handler_change (run, framer);
           CHECK (++guard <= 2 * (length + MAX_STREAM) + 4);
-          continue;
+          continue;   /* (not paused: reported again, it holds the rest) */
         }
 
       if (ev.length == 0 && !ev.terminator)
@@ -315,6 +325,16 @@ drain (Run           *run,
         {
           CHECK (ev.term_index == 0);
           CHECK (kind == ACHAT_FRAMER_LENGTH || framed == 0);
+        }
+
+      if (pause && input != NULL)
+        {
+          size_t held = achat_framer_get_held (framer);
+
+          achat_framer_hold_input (framer, input + pos, length - pos);
+          CHECK (achat_framer_get_held (framer) == held + length - pos);
+          input = NULL;
+          length = pos = 0;
         }
     }
   CHECK (pos == length);
@@ -357,29 +377,23 @@ expect_data (Expect        *x,
 }
 
 /* At q, the longest terminator matching in the whole stream (the first of
- * equal ones), or -1; *cut when one is cut by the end of the stream. */
+ * equal ones), or -1. One cut by the end of the stream does not match:
+ * nothing can complete it. */
 static int
 match_at (const uint8_t *s,
           size_t         n,
           size_t         q,
-          const Setting *cur,
-          bool          *cut)
+          const Setting *cur)
 {
   int best = -1;
 
-  *cut = false;
   for (size_t j = 0; j < cur->n_terms; j++)
     {
       size_t tl = cur->term_len[j];
 
-      if (q + tl <= n)
-        {
-          if (memcmp (s + q, cur->term[j], tl) == 0 &&
-              (best < 0 || tl > cur->term_len[best]))
-            best = (int) j;
-        }
-      else if (memcmp (s + q, cur->term[j], n - q) == 0)
-        *cut = true;
+      if (q + tl <= n && memcmp (s + q, cur->term[j], tl) == 0 &&
+          (best < 0 || tl > cur->term_len[best]))
+        best = (int) j;
     }
   return best;
 }
@@ -440,8 +454,10 @@ frame_length_of (const Setting     *cur,
 /* The reference: the whole stream, the changes at their offsets.
  *
  *  - bytes: at the first position where a terminator matches, the longest
- *    one; a terminator cut by the end of the stream leaves everything from
- *    its start undecided (held, then handed back at the end);
+ *    one (one cut by the end of the stream does not match: the engine
+ *    holds it undecided, and the end of the stream decides);
+ *  - a change made between two flushes to anything but bytes: the rest is
+ *    data (achat_framer_flush() frames nothing else);
  *  - a count fires once and then collects;
  *  - length: header, payload, end; a refused header stops everything until
  *    the next change, right after it; a partial header or payload at the
@@ -462,7 +478,7 @@ reference_check (const Run *run)
   for (;;)
     {
       size_t limit;
-      bool last;
+      bool last, plain_at_end = false;
 
       while (ci < run->n_changes && run->changes[ci].offset <= pos)
         {
@@ -477,7 +493,15 @@ reference_check (const Run *run)
               left = cur.kind == ACHAT_FRAMER_COUNT ? cur.count : 0;
               in_payload = refused = false;
             }
+          plain_at_end = run->changes[ci].at_end && cur.kind != ACHAT_FRAMER_BYTES;
           ci++;
+        }
+      if (plain_at_end)
+        {
+          /* The rest comes out in one flush: no change inside it. */
+          CHECK (ci == run->n_changes || run->changes[ci].offset == n);
+          expect_data (&x, s + pos, n - pos);
+          break;
         }
       last = ci == run->n_changes;
       limit = last ? n : run->changes[ci].offset;
@@ -489,20 +513,12 @@ reference_check (const Run *run)
         {
           size_t q;
           int found = -1;
-          bool cut = false;
 
           for (q = pos; q < limit; q++)
             {
-              found = match_at (s, n, q, &cur, &cut);
-              if (found >= 0 || cut)
+              found = match_at (s, n, q, &cur);
+              if (found >= 0)
                 break;
-            }
-          if (cut)
-            {
-              /* Undecided to the end: no change can come after it. */
-              CHECK (last);
-              expect_data (&x, s + pos, n - pos);
-              break;
             }
           if (found >= 0)
             {
@@ -716,6 +732,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   run->msg_len = run->n_messages = run->collected = 0;
   run->n_changes = run->n_pending = run->next_pending = 0;
   run->refused = false;
+  run->at_end = false;
   achat_framer_init (&framer);
 
   while (i < size)
@@ -727,8 +744,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
         {
         case 0: case 1: case 2: case 3:
           {
-            /* A read of 0..63 bytes, taken from the input and mapped to a
-             * small alphabet (so terminators occur), or raw. */
+            /* A read of 0..31 bytes, taken from the input and mapped to a
+             * small alphabet (so terminators occur), or raw; paused after
+             * its first event (2). */
             size_t n = op / 8 % 64;
             uint8_t buf[64];
 
@@ -741,7 +759,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
             i += n;
             memcpy (run->stream + run->fed, buf, n);
             run->fed += n;
-            drain (run, &framer, buf, n);
+            drain (run, &framer, buf, n, op % 8 == 2);
             CHECK (run->delivered + achat_framer_get_held (&framer) == run->fed);
             if (!run->refused)
               CHECK (achat_framer_get_held (&framer) <= held_limit (&framer));
@@ -755,7 +773,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
               apply (run, &framer, &s);
               record_change (run, run->delivered, &s);
               /* Held bytes may now form messages (a shorter terminator). */
-              drain (run, &framer, NULL, 0);
+              drain (run, &framer, NULL, 0, false);
             }
           break;
         default:
@@ -769,14 +787,48 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
         break;
     }
 
-  /* End of stream: what is held comes out as data. */
-  if (achat_framer_flush (&framer, &ev))
+  /* End of stream: what is held comes out, one event at a time; under
+   * bytes terminators, a terminator complete in the held bytes is final. */
+  run->at_end = true;
+  for (size_t guard = 0; ; guard++)
     {
-      CHECK (ev.status == ACHAT_FRAMER_OK && !ev.terminator);
+      AchatFramerKind kind = framer.kind;
+      size_t held = achat_framer_get_held (&framer);
+      bool flushed = achat_framer_flush (&framer, &ev);
+
+      CHECK (flushed == (held > 0));
+      CHECK (ev.status == ACHAT_FRAMER_OK && !ev.from_input);
+      if (!flushed)
+        {
+          CHECK (ev.length == 0 && !ev.terminator);
+          break;
+        }
+      CHECK (guard <= held + 1);
       CHECK (run->delivered + ev.length <= run->fed);
-      CHECK (memcmp (ev.data, run->stream + run->delivered, ev.length) == 0);
+      CHECK (ev.length == 0 || memcmp (ev.data, run->stream + run->delivered, ev.length) == 0);
       run->delivered += ev.length;
       bytes_append (&run->msg_bytes, &run->msg_len, &run->msg_cap, ev.data, ev.length);
+      if (ev.terminator)
+        {
+          size_t tl;
+          const uint8_t *t = achat_framer_get_terminator (&framer, ev.term_index, &tl);
+          Message m = { false, ev.term_index, ACHAT_FRAMER_OK, 0 };
+
+          CHECK (kind == ACHAT_FRAMER_BYTES && t != NULL);
+          CHECK (ev.length + tl <= held);
+          CHECK (achat_framer_get_held (&framer) == held - ev.length - tl);
+          CHECK (memcmp (run->stream + run->delivered, t, tl) == 0);
+          run->delivered += tl;
+          record_message (run, &m);
+          /* A handler's change applies to what is still held. */
+          if (run->n_changes < MAX_CHANGES)
+            handler_change (run, &framer);
+        }
+      else
+        {
+          CHECK (ev.term_index == 0);
+          CHECK (ev.length == held && achat_framer_get_held (&framer) == 0);
+        }
     }
   CHECK (run->delivered == run->fed);
   CHECK (achat_framer_get_held (&framer) == 0);
