@@ -183,6 +183,18 @@ typedef struct
   guint64 bytes_received;
   guint64 bytes_sent;
 
+  GTask *read_task;                /* read_message_async() waiting for a message */
+  GBytes *ready;                   /* a message that came with no read waiting (pull mode) */
+  GError *end_error;               /* how input ended, for the reads after it */
+  GQueue drains;                   /* of Drain: drain_async() calls waiting, in order */
+  guint drain_seq;
+  guint64 unsent_bytes;            /* pushed, never written */
+
+  GMutex foreign_lock;             /* pushes from other threads: */
+  GQueue foreign_ops;              /*   of ForeignOp, applied in the owner thread */
+  gboolean foreign_scheduled;
+  gboolean foreign_refused;        /*   closing or closed */
+
   GTlsConnection *tls;             /* the stream is TLS (from the start, or after STARTTLS) */
   GTask *tls_task;                 /* start_tls_*_async() under way */
   GCancellable *tls_cancellable;   /* the handshake's: cancelled when the channel closes */
@@ -208,7 +220,29 @@ typedef struct
   guint tf_direct : 1;
   guint no_handlers : 1;           /* none at all, on any signal */
   guint tls_state : 2;             /* TlsState */
+  guint pull : 1;                  /* read_message_async() was called: messages wait for reads */
+  guint pull_waiting : 1;          /* a message waits in @ready: input is held */
 } AchatChannelPrivate;
+
+typedef struct
+{
+  guint seq;                       /* the mark in the output queue */
+  GTask *task;
+} Drain;
+
+typedef enum
+{
+  FOREIGN_PUSH,
+  FOREIGN_PRODUCER,
+  FOREIGN_CLOSE_WHEN_DONE,
+} ForeignKind;
+
+typedef struct
+{
+  ForeignKind kind;
+  GBytes *bytes;
+  AchatProducer *producer;
+} ForeignOp;
 
 /* A switch to TLS: input stops at the point where it was asked for; the
  * output queued before it is written in plaintext (a barrier in the queue
@@ -244,6 +278,7 @@ enum {
   PROP_OUTPUT_LOW_WATERMARK,
   PROP_OUTPUT_FULL,
   PROP_TLS_CONNECTION,
+  PROP_UNSENT_BYTES,
   N_PROPS
 };
 
@@ -269,6 +304,10 @@ static void channel_queue_changed   (AchatChannel *self);
 static void channel_close_internal  (AchatChannel *self,
                                      GError       *error);
 static void channel_tls_begin       (AchatChannel *self);
+static void channel_fail_drains     (AchatChannel *self,
+                                     const GError *error);
+static void channel_return_end      (AchatChannel *self,
+                                     GTask        *task);
 static void channel_watch_cb        (gpointer      user_data,
                                      GIOCondition  condition);
 static void channel_prepare_cb      (gpointer      user_data);
@@ -374,6 +413,14 @@ channel_input_overflow (AchatChannel *self,
                                    "The peer sent a message longer than the channel's "
                                    "max-input-size of %" G_GSIZE_FORMAT " bytes",
                                    priv->max_input);
+}
+
+/* Whether input waits: paused by the application, or a message waits for
+ * a read (read_message_async()). The rest of a read is held meanwhile. */
+static inline gboolean
+input_held (AchatChannelPrivate *priv)
+{
+  return priv->input_paused || priv->pull_waiting;
 }
 
 /* Whether input delivery must stop: the channel closed, or input ended on
@@ -648,6 +695,31 @@ event_message (AchatChannelPrivate    *priv,
     achat_poller_copy_message (priv->poller, event->data, event->length, message);
 }
 
+/* Pull mode: @message completes the read waiting for it, or waits for the
+ * next read, holding input meanwhile (so what is buffered stays bounded
+ * by one message and one read). */
+static void
+channel_message_to_read (AchatChannel *self,
+                         AchatMessage *message)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  GBytes *bytes = g_bytes_ref (message->bytes);
+
+  achat_poller_release_message (priv->poller, message);   /* copies if lent */
+  if (priv->read_task != NULL)
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&priv->read_task);
+
+      g_task_return_pointer (task, bytes, (GDestroyNotify) g_bytes_unref);
+    }
+  else
+    {
+      g_assert (priv->ready == NULL);
+      priv->ready = bytes;
+      priv->pull_waiting = TRUE;
+    }
+}
+
 /* Delivers one framer event; returns FALSE when delivery must stop (the
  * channel closed or its input was discarded). */
 static gboolean
@@ -683,7 +755,7 @@ channel_deliver (AchatChannel           *self,
         }
       else if (!event->terminator)
         collected_append (priv, event->data, event->length);
-      else if (!priv->tf_observed)
+      else if (!priv->tf_observed && !priv->pull)
         ; /* nobody will see this message */
       else if (priv->collected_len == 0)
         event_message (priv, buffer, event, &message);   /* no copy for big messages */
@@ -696,6 +768,13 @@ channel_deliver (AchatChannel           *self,
       priv->matched_index = priv->framer.kind == ACHAT_FRAMER_BYTES ? event->term_index : G_MAXUINT;
       if (G_UNLIKELY (priv->matched_copy != NULL))
         g_clear_pointer (&priv->matched_copy, g_bytes_unref);
+      if (G_UNLIKELY (priv->pull) && (priv->read_task != NULL || !priv->tf_observed))
+        {
+          if (message.bytes == NULL)
+            message.bytes = collected_take (priv);
+          channel_message_to_read (self, &message);
+          return !input_stopped (priv) && generation == priv->input_generation;
+        }
       if (priv->tf_observed)
         {
           if (message.bytes == NULL)
@@ -770,7 +849,7 @@ channel_process_input (AchatChannel    *self,
   AchatChannelPrivate *priv = GET_PRIV (self);
   gsize pos = 0;
 
-  if (priv->input_paused || priv->tls_state != TLS_NONE)
+  if (input_held (priv) || priv->tls_state != TLS_NONE)
     {
       /* Read while paused (the peer went away and its last bytes are
        * being collected): kept for resume_input(). */
@@ -794,7 +873,7 @@ channel_process_input (AchatChannel    *self,
         break;
       if (!channel_deliver (self, buffer, &event))
         break;
-      if (priv->input_paused || priv->tls_state != TLS_NONE)
+      if (input_held (priv) || priv->tls_state != TLS_NONE)
         {
           /* The rest of this read waits for resume_input(); or, after
            * a switch to TLS was asked for, it is plaintext that must not
@@ -815,7 +894,7 @@ channel_deliver_held (AchatChannel *self)
   AchatFramerEvent event;
 
   channel_process_input (self, NULL, NULL, 0);
-  if (priv->input_paused && !input_stopped (priv))
+  if (input_held (priv) && !input_stopped (priv))
     {
       /* Finished by resume_input(); the channel stays open until then. */
       priv->eof_undelivered = TRUE;
@@ -850,7 +929,7 @@ channel_deliver_held (AchatChannel *self)
     {
       if (!channel_deliver (self, NULL, &event))
         break;
-      if (priv->input_paused)
+      if (input_held (priv))
         {
           /* Paused by a handler: the rest, and the end, on resume. */
           priv->eof_undelivered = TRUE;
@@ -869,7 +948,7 @@ channel_deliver_resumed (AchatChannel *self)
   if (priv->in_input)
     return;   /* a nested main loop in a handler: after it returns */
   priv->resume_pending = FALSE;
-  if (priv->input_paused || input_stopped (priv) || priv->tls_state != TLS_NONE)
+  if (input_held (priv) || input_stopped (priv) || priv->tls_state != TLS_NONE)
     return;
 
   priv->in_input = TRUE;
@@ -1067,7 +1146,7 @@ channel_fail_after_input (AchatChannel *self,
       priv->in_input = FALSE;
     }
 
-  if (priv->input_paused && !priv->closed && (!priv->eof || priv->eof_undelivered))
+  if (input_held (priv) && !priv->closed && (!priv->eof || priv->eof_undelivered))
     {
       /* Output is dead, but what the peer sent is delivered when input
        * resumes, up to its end; then the channel closes with @error. */
@@ -1078,6 +1157,48 @@ channel_fail_after_input (AchatChannel *self,
     }
 
   channel_close_internal (self, error);
+}
+
+/* Marks that everything before them was written: their drain_async()
+ * calls are done (completed by channel_complete_drains(), outside the
+ * flush). */
+static void
+channel_pass_marks (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  gpointer mark;
+
+  while ((mark = achat_output_queue_pop_mark (&priv->queue)) != NULL)
+    {
+      GList *l;
+
+      for (l = priv->drains.head; l != NULL; l = l->next)
+        {
+          Drain *drain = l->data;
+
+          if (drain->seq == GPOINTER_TO_UINT (mark))
+            {
+              drain->seq = 0;   /* done */
+              break;
+            }
+        }
+    }
+}
+
+static void
+channel_complete_drains (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  while (!g_queue_is_empty (&priv->drains) &&
+         ((Drain *) g_queue_peek_head (&priv->drains))->seq == 0)
+    {
+      Drain *drain = g_queue_pop_head (&priv->drains);
+      g_autoptr(GTask) task = drain->task;
+
+      g_free (drain);
+      g_task_return_boolean (task, TRUE);
+    }
 }
 
 static void
@@ -1103,7 +1224,7 @@ channel_flush (AchatChannel *self)
   g_object_ref (self);
   priv->in_flush = TRUE;
 
-  while (!priv->closed && !achat_output_queue_is_empty (&priv->queue))
+  while (!priv->closed && (channel_pass_marks (self), !achat_output_queue_is_empty (&priv->queue)))
     {
       g_autoptr(GError) error = NULL;
       AchatGather gather;
@@ -1164,6 +1285,7 @@ channel_flush (AchatChannel *self)
     }
 
   priv->in_flush = FALSE;
+  channel_complete_drains (self);
 
   if (!priv->closed && achat_output_queue_is_empty (&priv->queue) &&
       (priv->closing || (priv->eof && !priv->eof_undelivered)))
@@ -1257,7 +1379,7 @@ channel_update_interest (AchatChannel *self)
     priv->want_input = FALSE;   /* the TLS connection reads and writes */
   else
     {
-      priv->want_input = !priv->eof && !priv->input_reentered && !priv->input_paused &&
+      priv->want_input = !priv->eof && !priv->input_reentered && !input_held (priv) &&
                          priv->tls_state == TLS_NONE && klass->readable (self);
       if (priv->want_input)
         interest |= G_IO_IN;
@@ -1389,15 +1511,33 @@ channel_close_internal (AchatChannel *self,
       priv->tls_state = TLS_NONE;
     }
 
+  /* How input ended, for reads: a message left unfinished is an error. */
+  if (error != NULL)
+    priv->end_error = g_error_copy (error);
+  else if (priv->collected_len > 0)
+    priv->end_error = g_error_new (G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
+                                   "The connection closed in the middle of a message "
+                                   "(%" G_GSIZE_FORMAT " bytes of it received)",
+                                   priv->collected_len);
+  g_mutex_lock (&priv->foreign_lock);
+  priv->foreign_refused = TRUE;
+  g_mutex_unlock (&priv->foreign_lock);
+
   /* The watch goes before the descriptor it watches is closed. */
   if (priv->watch != NULL)
     achat_watch_destroy (g_steal_pointer (&priv->watch));
+  priv->unsent_bytes += priv->queue.data_bytes;
   achat_output_queue_clear (&priv->queue);
   g_clear_error (&priv->pending_error);
   transport_close (self);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OPEN]);
+  if (priv->unsent_bytes > 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSENT_BYTES]);
   g_signal_emit (self, signals[CLOSED], 0, error);
+  channel_fail_drains (self, priv->end_error);
+  if (priv->read_task != NULL && priv->ready == NULL)
+    channel_return_end (self, g_steal_pointer (&priv->read_task));
   if (tls_task != NULL)
     {
       if (error != NULL)
@@ -1631,6 +1771,251 @@ channel_start_tls (AchatChannel        *self,
     achat_watch_schedule (priv->watch);
 }
 
+/* Reads, drains, other threads -------------------------------------------- */
+
+/* The end of input, to @task: NULL after a clean end, else the error. */
+static void
+channel_return_end (AchatChannel *self,
+                    GTask        *task)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->end_error != NULL)
+    g_task_return_error (task, g_error_copy (priv->end_error));
+  else
+    g_task_return_pointer (task, NULL, NULL);
+  g_object_unref (task);
+}
+
+static void
+channel_fail_drains (AchatChannel *self,
+                     const GError *error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  Drain *drain;
+
+  while ((drain = g_queue_pop_head (&priv->drains)) != NULL)
+    {
+      g_autoptr(GTask) task = drain->task;
+
+      g_free (drain);
+      if (error != NULL)
+        g_task_return_error (task, g_error_copy (error));
+      else
+        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                 "The channel closed before its output was written");
+    }
+}
+
+/* Runs @func on the channel's main context, in the thread that runs it,
+ * from any thread. (Not g_main_context_invoke(): it would run @func in the
+ * calling thread whenever the context is not running.) */
+static void
+channel_run_in_owner (AchatChannel   *self,
+                      GSourceFunc     func,
+                      gpointer        data,
+                      GDestroyNotify  notify)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, data, notify);
+  g_source_set_static_name (source, "[achat] from another thread");
+  g_source_attach (source, GET_PRIV (self)->context);
+}
+
+/* Cancellation may come from any thread: it is handled in the owner's. */
+typedef struct
+{
+  AchatChannel *self;
+  GTask *task;
+  void (*func) (AchatChannel *self, GTask *task);
+} CancelOp;
+
+static void
+cancel_op_free (gpointer data)
+{
+  CancelOp *op = data;
+
+  g_object_unref (op->self);
+  g_object_unref (op->task);
+  g_free (op);
+}
+
+static gboolean
+cancel_in_owner (gpointer data)
+{
+  CancelOp *op = data;
+
+  op->func (op->self, op->task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+cancelled_cb (GCancellable *cancellable,
+              gpointer      data)
+{
+  CancelOp *op = data;
+  CancelOp *copy = g_new (CancelOp, 1);
+
+  copy->self = g_object_ref (op->self);
+  copy->task = g_object_ref (op->task);
+  copy->func = op->func;
+  channel_run_in_owner (op->self, cancel_in_owner, copy, cancel_op_free);
+}
+
+/* Calls @func in the owner thread when @task's cancellable is cancelled;
+ * returns the handler to disconnect when the task completes otherwise. */
+static gulong
+channel_watch_cancel (AchatChannel *self,
+                      GTask        *task,
+                      void        (*func) (AchatChannel *self, GTask *task))
+{
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  CancelOp *op;
+
+  if (cancellable == NULL)
+    return 0;
+  op = g_new (CancelOp, 1);
+  op->self = g_object_ref (self);
+  op->task = g_object_ref (task);
+  op->func = func;
+  return g_cancellable_connect (cancellable, G_CALLBACK (cancelled_cb), op, cancel_op_free);
+}
+
+static void
+channel_read_cancelled (AchatChannel *self,
+                        GTask        *task)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->read_task != task)
+    return;   /* completed meanwhile: the message went to it */
+  priv->read_task = NULL;
+  g_task_return_error_if_cancelled (task);
+  g_object_unref (task);
+}
+
+static void
+channel_drain_cancelled (AchatChannel *self,
+                         GTask        *task)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  GList *l;
+
+  for (l = priv->drains.head; l != NULL; l = l->next)
+    {
+      Drain *drain = l->data;
+
+      if (drain->task == task && drain->seq != 0)
+        {
+          g_queue_delete_link (&priv->drains, l);
+          g_free (drain);
+          g_task_return_error_if_cancelled (task);
+          g_object_unref (task);
+          return;
+        }
+    }
+}
+
+static void
+task_disconnect_cancel (GTask  *task,
+                        gulong  handler)
+{
+  if (handler != 0)
+    g_cancellable_disconnect (g_task_get_cancellable (task), handler);
+}
+
+/* Other threads -------------------------------------------------------- */
+
+static inline gboolean
+channel_in_owner_thread (AchatChannelPrivate *priv)
+{
+  return priv->poller == NULL || achat_poller_get_thread (priv->poller) == g_thread_self ();
+}
+
+static void
+foreign_op_free (ForeignOp *op)
+{
+  g_clear_pointer (&op->bytes, g_bytes_unref);
+  g_clear_object (&op->producer);
+  g_free (op);
+}
+
+static gboolean
+channel_apply_foreign (gpointer user_data)
+{
+  AchatChannel *self = user_data;
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  GQueue ops = G_QUEUE_INIT;
+  ForeignOp *op;
+  guint64 unsent = priv->unsent_bytes;
+
+  g_mutex_lock (&priv->foreign_lock);
+  ops = priv->foreign_ops;
+  g_queue_init (&priv->foreign_ops);
+  priv->foreign_scheduled = FALSE;
+  g_mutex_unlock (&priv->foreign_lock);
+
+  while ((op = g_queue_pop_head (&ops)) != NULL)
+    {
+      if (priv->closed || priv->closing)
+        {
+          /* Closed meanwhile: counted, not lost without a word. */
+          if (op->bytes != NULL)
+            priv->unsent_bytes += g_bytes_get_size (op->bytes);
+        }
+      else if (op->kind == FOREIGN_PUSH)
+        achat_channel_push_bytes (self, op->bytes);
+      else if (op->kind == FOREIGN_PRODUCER)
+        achat_channel_push_with_producer (self, op->producer);
+      else
+        achat_channel_close_when_done (self);
+      foreign_op_free (op);
+    }
+  if (priv->unsent_bytes != unsent)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSENT_BYTES]);
+  return G_SOURCE_REMOVE;
+}
+
+/* A push (or close_when_done()) from a thread other than the channel's:
+ * queued under a lock, in order, and applied in the owner thread. */
+static gboolean
+channel_push_foreign (AchatChannel  *self,
+                      ForeignKind    kind,
+                      GBytes        *bytes,
+                      AchatProducer *producer)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  ForeignOp *op;
+  gboolean schedule;
+
+  g_mutex_lock (&priv->foreign_lock);
+  if (priv->foreign_refused)
+    {
+      g_mutex_unlock (&priv->foreign_lock);
+      if (kind != FOREIGN_CLOSE_WHEN_DONE)
+        g_warning ("%s: push from another thread refused: the channel is closing or closed",
+                   G_OBJECT_TYPE_NAME (self));
+      g_clear_pointer (&bytes, g_bytes_unref);
+      return FALSE;
+    }
+  op = g_new0 (ForeignOp, 1);
+  op->kind = kind;
+  op->bytes = bytes;
+  op->producer = producer ? g_object_ref (producer) : NULL;
+  g_queue_push_tail (&priv->foreign_ops, op);
+  if (kind == FOREIGN_CLOSE_WHEN_DONE)
+    priv->foreign_refused = TRUE;
+  schedule = !priv->foreign_scheduled;
+  priv->foreign_scheduled = TRUE;
+  g_mutex_unlock (&priv->foreign_lock);
+
+  if (schedule)
+    channel_run_in_owner (self, channel_apply_foreign, g_object_ref (self), g_object_unref);
+  return TRUE;
+}
+
 /* GObject --------------------------------------------------------------- */
 
 static gboolean
@@ -1784,6 +2169,10 @@ achat_channel_finalize (GObject *object)
 
   achat_framer_clear (&priv->framer);
   g_clear_pointer (&priv->matched_copy, g_bytes_unref);
+  g_clear_pointer (&priv->ready, g_bytes_unref);
+  g_clear_error (&priv->end_error);
+  g_queue_clear_full (&priv->foreign_ops, (GDestroyNotify) foreign_op_free);
+  g_mutex_clear (&priv->foreign_lock);
   g_clear_pointer (&priv->collected, g_free);
   g_clear_error (&priv->input_error);
   g_clear_error (&priv->close_error);
@@ -1844,6 +2233,9 @@ achat_channel_get_property (GObject    *object,
       break;
     case PROP_TLS_CONNECTION:
       g_value_set_object (value, priv->tls);
+      break;
+    case PROP_UNSENT_BYTES:
+      g_value_set_uint64 (value, priv->unsent_bytes);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2183,6 +2575,22 @@ achat_channel_class_init (AchatChannelClass *klass)
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS);
 
+  /**
+   * AchatChannel:unsent-bytes: (getter get_unsent_bytes)
+   *
+   * Bytes pushed that were never written: queued output dropped by
+   * [method@Achat.Channel.close], [method@Achat.Channel.discard_buffers] or
+   * a connection that failed, and pushes from other threads that reached
+   * the channel after it closed. Bytes a producer had not produced yet are
+   * not counted. Read it in a [signal@Achat.Channel::closed] handler to
+   * know what the peer did not get; notified when it changes.
+   */
+  properties[PROP_UNSENT_BYTES] =
+    g_param_spec_uint64 ("unsent-bytes", NULL, NULL,
+                         0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -2355,6 +2763,9 @@ achat_channel_init (AchatChannel *self)
   achat_framer_init (&priv->framer);
   priv->matched_index = G_MAXUINT;
   achat_output_queue_init (&priv->queue);
+  g_queue_init (&priv->drains);
+  g_mutex_init (&priv->foreign_lock);
+  g_queue_init (&priv->foreign_ops);
 }
 
 /* Public API ------------------------------------------------------------ */
@@ -2896,6 +3307,8 @@ achat_channel_push (AchatChannel *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
 
+  if (G_UNLIKELY (!channel_in_owner_thread (GET_PRIV (self))))
+    return channel_push_foreign (self, FOREIGN_PUSH, g_bytes_new (data, length), NULL);
   if (!channel_check_open (self, "push", length))
     return FALSE;
   if (length == 0)
@@ -2926,6 +3339,8 @@ achat_channel_push_bytes (AchatChannel *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
 
+  if (G_UNLIKELY (!channel_in_owner_thread (GET_PRIV (self))))
+    return channel_push_foreign (self, FOREIGN_PUSH, g_bytes_ref (data), NULL);
   if (!channel_check_open (self, "push_bytes", g_bytes_get_size (data)))
     return FALSE;
 
@@ -2955,6 +3370,8 @@ achat_channel_push_with_producer (AchatChannel  *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (ACHAT_IS_PRODUCER (producer), FALSE);
 
+  if (G_UNLIKELY (!channel_in_owner_thread (GET_PRIV (self))))
+    return channel_push_foreign (self, FOREIGN_PRODUCER, NULL, producer);
   if (!channel_check_open (self, "push_with_producer", 0))
     return FALSE;
 
@@ -3277,9 +3694,17 @@ achat_channel_close_when_done (AchatChannel *self)
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
 
   priv = GET_PRIV (self);
+  if (G_UNLIKELY (!channel_in_owner_thread (priv)))
+    {
+      channel_push_foreign (self, FOREIGN_CLOSE_WHEN_DONE, NULL, NULL);
+      return;
+    }
   if (priv->closed || priv->closing)
     return;
   priv->closing = TRUE;
+  g_mutex_lock (&priv->foreign_lock);
+  priv->foreign_refused = TRUE;
+  g_mutex_unlock (&priv->foreign_lock);
   if (priv->in_input || priv->in_flush)
     return;   /* checked when they finish */
   if (priv->watch != NULL)
@@ -3309,9 +3734,22 @@ achat_channel_discard_buffers (AchatChannel *self)
   achat_framer_discard (&priv->framer);
   priv->eof_undelivered = FALSE;
   collected_reset (priv);
+  g_clear_pointer (&priv->ready, g_bytes_unref);
+  priv->pull_waiting = FALSE;
+  priv->unsent_bytes += priv->queue.data_bytes;
+  if (priv->queue.data_bytes > 0)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSENT_BYTES]);
   achat_output_queue_clear (&priv->queue);
   if (priv->tls_state != TLS_NONE)
     achat_output_queue_push_barrier (&priv->queue);   /* a switch to TLS goes on */
+  {
+    g_autoptr(GError) discarded = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                       "The output was discarded");
+
+    channel_fail_drains (self, discarded);
+  }
+  if (!priv->closed && !priv->in_input)
+    channel_update_interest (self);
   /* Nothing is half-written any more; a new push finds out afresh whether
    * the socket is full. */
   priv->write_blocked = FALSE;
@@ -3834,4 +4272,246 @@ achat_channel_get_tls_connection (AchatChannel *self)
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
 
   return GET_PRIV (self)->tls;
+}
+
+/**
+ * achat_channel_read_message_async:
+ * @self: an #AchatChannel
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the next message
+ * @user_data: data for @callback
+ *
+ * Reads the next message: the bytes up to the next terminator, as
+ * [signal@Achat.Channel::terminator-found] would carry them. The pull
+ * style, for code written as a straight line of awaits (GJS's
+ * `Gio._promisify()`, an asyncio future completed by the callback in
+ * Python):
+ *
+ * <!-- snippet: examples/snippets/api-snippets.c#read-message -->
+ * ```c
+ * static void
+ * on_message (GObject *source, GAsyncResult *result, gpointer user_data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *   g_autoptr(GBytes) message =
+ *     achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &error);
+ *
+ *   if (message != NULL)
+ *     achat_channel_read_message_async (ACHAT_CHANNEL (source), NULL, on_message, user_data);
+ *   else if (error != NULL)
+ *     g_warning ("%s", error->message);   // reset, limit, a message cut short...
+ *   // else the peer closed cleanly
+ * }
+ * ```
+ *
+ * Once this was called the channel is in *pull mode*, and every message
+ * goes to exactly one place:
+ *
+ * - while a read is pending, the next message completes it (signal
+ *   handlers of `terminator-found` do not see it);
+ * - while none is pending, handlers of `terminator-found` (or an
+ *   overridden class handler) get it, as usual;
+ * - while none is pending and no one handles the signal, the message waits
+ *   for the next read and input stops (the socket is not read), so memory
+ *   stays bounded by one message and one read, and the peer is held back.
+ *
+ * [signal@Achat.Channel::data-collected] is emitted as always; a subclass
+ * that overrides it without chaining up gets empty messages.
+ *
+ * One read may be pending at a time: a second fails with
+ * %G_IO_ERROR_PENDING. Cancelling @cancellable fails the read with
+ * %G_IO_ERROR_CANCELLED; a message that arrives afterwards waits for the
+ * next read, it is not lost.
+ *
+ * Returns, through achat_channel_read_message_finish(), %NULL once the
+ * channel closed cleanly after its last message, or the error it closed
+ * with; a connection that ended in the middle of a message (bytes received
+ * but no terminator) fails with %G_IO_ERROR_PARTIAL_INPUT, the bytes still
+ * in [method@Achat.Channel.get_collected]. Messages that arrived before
+ * the end are all read first.
+ */
+void
+achat_channel_read_message_async (AchatChannel        *self,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  AchatChannelPrivate *priv;
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  priv = GET_PRIV (self);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, achat_channel_read_message_async);
+  priv->pull = TRUE;
+
+  if (priv->read_task != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               "A read is already pending on this channel");
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (priv->ready != NULL)
+    {
+      /* The message that waited; input goes on. */
+      g_task_return_pointer (task, g_steal_pointer (&priv->ready), (GDestroyNotify) g_bytes_unref);
+      priv->pull_waiting = FALSE;
+      if (!priv->closed)
+        {
+          if (achat_framer_get_held (&priv->framer) > 0 || priv->eof_undelivered)
+            {
+              priv->resume_pending = TRUE;
+              achat_watch_schedule (priv->watch);
+            }
+          else if (!priv->in_input)
+            channel_update_interest (self);
+        }
+      return;
+    }
+  if (priv->closed)
+    {
+      channel_return_end (self, g_steal_pointer (&task));
+      return;
+    }
+
+  g_task_set_task_data (task,
+                        GSIZE_TO_POINTER (channel_watch_cancel (self, task, channel_read_cancelled)),
+                        NULL);
+  priv->read_task = g_steal_pointer (&task);
+  /* In case input was waiting for a read (pull mode, nobody listening). */
+  if (!priv->in_input)
+    channel_update_interest (self);
+}
+
+/**
+ * achat_channel_read_message_finish:
+ * @self: an #AchatChannel
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes achat_channel_read_message_async().
+ *
+ * Returns: (transfer full) (nullable): the message (possibly empty); %NULL
+ *   with no error at the clean end of the stream; %NULL with @error set
+ *   otherwise
+ */
+GBytes *
+achat_channel_read_message_finish (AchatChannel  *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        achat_channel_read_message_async, NULL);
+
+  task_disconnect_cancel (G_TASK (result),
+                          GPOINTER_TO_SIZE (g_task_get_task_data (G_TASK (result))));
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * achat_channel_drain_async:
+ * @self: an #AchatChannel
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the output is written
+ * @user_data: data for @callback
+ *
+ * Waits until everything queued so far (data, and producers until they
+ * are exhausted) has been written to the socket: the awaitable form of
+ * flow control. A producer of unbounded data awaits it every few
+ * megabytes; a client awaits it before reporting a request as sent.
+ * What is pushed after the call is not waited for.
+ *
+ * Fails with the error the channel closed with (or %G_IO_ERROR_CLOSED)
+ * when it closed first, and with %G_IO_ERROR_CANCELLED when @cancellable
+ * was cancelled or the output discarded
+ * ([method@Achat.Channel.discard_buffers]).
+ */
+void
+achat_channel_drain_async (AchatChannel        *self,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  AchatChannelPrivate *priv;
+  g_autoptr(GTask) task = NULL;
+  Drain *drain;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  priv = GET_PRIV (self);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, achat_channel_drain_async);
+
+  if (priv->closed)
+    {
+      if (priv->end_error != NULL)
+        g_task_return_error (task, g_error_copy (priv->end_error));
+      else
+        g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED, "The channel is closed");
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  if (achat_output_queue_is_empty (&priv->queue))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  g_task_set_task_data (task,
+                        GSIZE_TO_POINTER (channel_watch_cancel (self, task, channel_drain_cancelled)),
+                        NULL);
+  drain = g_new0 (Drain, 1);
+  drain->seq = ++priv->drain_seq ? priv->drain_seq : ++priv->drain_seq;
+  drain->task = g_steal_pointer (&task);
+  g_queue_push_tail (&priv->drains, drain);
+  achat_output_queue_push_mark (&priv->queue, GUINT_TO_POINTER (drain->seq));
+}
+
+/**
+ * achat_channel_drain_finish:
+ * @self: an #AchatChannel
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes achat_channel_drain_async().
+ *
+ * Returns: %TRUE once the output queued before the call was written
+ */
+gboolean
+achat_channel_drain_finish (AchatChannel  *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        achat_channel_drain_async, FALSE);
+
+  task_disconnect_cancel (G_TASK (result),
+                          GPOINTER_TO_SIZE (g_task_get_task_data (G_TASK (result))));
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * achat_channel_get_unsent_bytes: (get-property unsent-bytes)
+ * @self: an #AchatChannel
+ *
+ * Gets [property@Achat.Channel:unsent-bytes].
+ *
+ * Returns: the number of bytes pushed that were never written
+ */
+guint64
+achat_channel_get_unsent_bytes (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  return GET_PRIV (self)->unsent_bytes;
 }

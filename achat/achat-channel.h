@@ -281,4 +281,25 @@ gboolean             achat_channel_start_tls_server_finish (AchatChannel        
 ACHAT_AVAILABLE_IN_ALL
 GTlsConnection      *achat_channel_get_tls_connection      (AchatChannel        *self);
 
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_read_message_async      (AchatChannel        *self,
+                                                            GCancellable        *cancellable,
+                                                            GAsyncReadyCallback  callback,
+                                                            gpointer             user_data);
+ACHAT_AVAILABLE_IN_ALL
+GBytes              *achat_channel_read_message_finish     (AchatChannel        *self,
+                                                            GAsyncResult        *result,
+                                                            GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_drain_async             (AchatChannel        *self,
+                                                            GCancellable        *cancellable,
+                                                            GAsyncReadyCallback  callback,
+                                                            gpointer             user_data);
+ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_drain_finish            (AchatChannel        *self,
+                                                            GAsyncResult        *result,
+                                                            GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+guint64              achat_channel_get_unsent_bytes        (AchatChannel        *self);
+
 G_END_DECLS

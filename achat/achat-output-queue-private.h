@@ -23,6 +23,7 @@ G_BEGIN_DECLS
 typedef struct
 {
   GQueue items;
+  GQueue passed;       /* marks written past, for pop_mark() */
   gsize data_bytes;    /* data bytes queued, producers not counted */
   guint generation;    /* bumped when items are dropped */
 } AchatOutputQueue;
@@ -55,6 +56,9 @@ void            achat_output_queue_push_bytes       (AchatOutputQueue *queue,
 void            achat_output_queue_push_producer    (AchatOutputQueue *queue,
                                                      AchatProducer    *producer);
 
+void            achat_output_queue_push_mark        (AchatOutputQueue *queue,
+                                                     gpointer          mark);
+gpointer        achat_output_queue_pop_mark         (AchatOutputQueue *queue);
 void            achat_output_queue_push_barrier     (AchatOutputQueue *queue);
 gboolean        achat_output_queue_at_barrier       (AchatOutputQueue *queue);
 void            achat_output_queue_remove_barrier   (AchatOutputQueue *queue);

@@ -21,6 +21,7 @@ typedef enum
   ITEM_BYTES,      /* a GBytes referenced without a copy */
   ITEM_PRODUCER,
   ITEM_BARRIER,    /* nothing after it is gathered until it is removed */
+  ITEM_MARK,       /* no data: reached when everything before it is written */
 } ItemKind;
 
 typedef struct
@@ -35,6 +36,7 @@ typedef struct
     } chunk;
     GBytes *bytes;
     AchatProducer *producer;
+    gpointer mark;
   };
 } Item;
 
@@ -53,6 +55,7 @@ item_free (Item *item)
       g_object_unref (item->producer);
       break;
     case ITEM_BARRIER:
+    case ITEM_MARK:
       break;
     default:
       g_assert_not_reached ();
@@ -72,6 +75,7 @@ void
 achat_output_queue_init (AchatOutputQueue *queue)
 {
   g_queue_init (&queue->items);
+  g_queue_init (&queue->passed);
   queue->data_bytes = 0;
   queue->generation = 0;
 }
@@ -80,6 +84,7 @@ void
 achat_output_queue_clear (AchatOutputQueue *queue)
 {
   g_queue_clear_full (&queue->items, (GDestroyNotify) item_free);
+  g_queue_clear (&queue->passed);
   queue->data_bytes = 0;
   queue->generation++;
 }
@@ -167,6 +172,37 @@ achat_output_queue_push_barrier (AchatOutputQueue *queue)
   g_queue_push_tail (&queue->items, item);
 }
 
+/* A mark: achat_output_queue_pop_mark() returns @mark once everything
+ * queued before it has been written (producers exhausted included). */
+void
+achat_output_queue_push_mark (AchatOutputQueue *queue,
+                              gpointer          mark)
+{
+  Item *item = g_new0 (Item, 1);
+
+  item->kind = ITEM_MARK;
+  item->mark = mark;
+  g_queue_push_tail (&queue->items, item);
+}
+
+/* The mark at the head of the queue, removed; NULL when the head is not a
+ * mark (something before the next mark is still to be written). */
+gpointer
+achat_output_queue_pop_mark (AchatOutputQueue *queue)
+{
+  Item *head;
+  gpointer mark;
+
+  if (!g_queue_is_empty (&queue->passed))
+    return g_queue_pop_head (&queue->passed);
+  head = g_queue_peek_head (&queue->items);
+  if (head == NULL || head->kind != ITEM_MARK)
+    return NULL;
+  mark = head->mark;
+  item_free (g_queue_pop_head (&queue->items));
+  return mark;
+}
+
 /* Whether a barrier is first in the queue: everything before it is written. */
 gboolean
 achat_output_queue_at_barrier (AchatOutputQueue *queue)
@@ -220,6 +256,11 @@ achat_output_queue_gather (AchatOutputQueue *queue,
         return ACHAT_GATHER_PRODUCER;
       if (item->kind == ITEM_BARRIER)
         return ACHAT_GATHER_END;
+      if (item->kind == ITEM_MARK)
+        {
+          gather->cursor = gather->cursor->next;
+          continue;
+        }
 
       gather->vecs[gather->n_vecs].buffer = item_data (item) + item->offset;
       gather->vecs[gather->n_vecs].size = item->length - item->offset;
@@ -286,7 +327,14 @@ achat_output_queue_consume (AchatOutputQueue *queue,
       Item *item = g_queue_peek_head (&queue->items);
       gsize left;
 
-      g_assert (item != NULL && item->kind != ITEM_PRODUCER);
+      g_assert (item != NULL && item->kind != ITEM_PRODUCER && item->kind != ITEM_BARRIER);
+      if (item->kind == ITEM_MARK)
+        {
+          /* Written past it. */
+          g_queue_push_tail (&queue->passed, item->mark);
+          item_free (g_queue_pop_head (&queue->items));
+          continue;
+        }
       left = item->length - item->offset;
       if (n_bytes < left)
         {

@@ -150,6 +150,55 @@ test_output_drained (void)
   close (fds[1]);
 }
 
+/* achat_channel_read_message_async() ---------------------------------------- */
+
+static gsize n_read;
+
+static void on_closed (AchatChannel *channel, const GError *error, gpointer user_data);
+
+static void
+count_bytes (AchatChannel *channel, GBytes *data, gpointer user_data)
+{
+  n_read += g_bytes_get_size (data);
+}
+
+/* snippet-begin read-message */
+static void
+on_message (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message =
+    achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &error);
+
+  if (message != NULL)
+    achat_channel_read_message_async (ACHAT_CHANNEL (source), NULL, on_message, user_data);
+  else if (error != NULL)
+    g_warning ("%s", error->message);   // reset, limit, a message cut short...
+  // else the peer closed cleanly
+}
+/* snippet-end read-message */
+
+static void
+test_read_message (void)
+{
+  int fds[2];
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(AchatChannel) channel = NULL;
+  gboolean closed = FALSE;
+
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM, 0, fds));
+  socket = g_socket_new_from_fd (fds[0], NULL);
+  channel = achat_channel_new (socket);
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  g_signal_connect (channel, "data-collected", G_CALLBACK (count_bytes), NULL);
+  g_signal_connect (channel, "closed", G_CALLBACK (on_closed), &closed);
+  achat_channel_read_message_async (channel, NULL, on_message, NULL);
+  g_assert_cmpint (write (fds[1], "one\ntwo\nthree\n", 14), ==, 14);
+  close (fds[1]);
+  spin_until (&closed);
+  g_assert_cmpuint (n_read, ==, 11);
+}
+
 /* AchatServer ---------------------------------------------------------------- */
 
 static void
@@ -237,6 +286,7 @@ main (int    argc,
   g_test_add_func ("/snippets/channel-overview", test_channel_overview);
   g_test_add_func ("/snippets/output-drained", test_output_drained);
   g_test_add_func ("/snippets/server-loopback", test_server_loopback);
+  g_test_add_func ("/snippets/read-message", test_read_message);
   g_test_add_func ("/snippets/simple-producer", test_simple_producer);
   g_test_add_func ("/snippets/find-prefix", test_find_prefix);
 
