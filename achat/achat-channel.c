@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -162,7 +163,10 @@ typedef struct
 
   AchatFramer framer;
   guint matched_index;             /* of the terminator that ended the last message */
-  GBytes *matched_copy;            /* it, kept when the terminator changed since */
+  gboolean matched_kept;           /* it, kept when the terminator changed since: */
+  guint8 matched_buf[16];          /*   short ones here (no allocation per frame), */
+  gsize matched_len;
+  GBytes *matched_copy;            /*   longer ones here */
   guint frame_header_size;         /* the last length-prefix setting (for push_frame()) */
   gint frame_adjustment;
   guint64 max_frame;               /* 0: none */
@@ -190,6 +194,8 @@ typedef struct
   guint drain_seq;
   guint64 unsent_bytes;            /* pushed, never written */
 
+  pthread_t owner;                 /* the thread that runs the context */
+  gboolean owner_known;
   GMutex foreign_lock;             /* pushes from other threads: */
   GQueue foreign_ops;              /*   of ForeignOp, applied in the owner thread */
   gboolean foreign_scheduled;
@@ -766,8 +772,7 @@ channel_deliver (AchatChannel           *self,
   if (event->terminator)
     {
       priv->matched_index = priv->framer.kind == ACHAT_FRAMER_BYTES ? event->term_index : G_MAXUINT;
-      if (G_UNLIKELY (priv->matched_copy != NULL))
-        g_clear_pointer (&priv->matched_copy, g_bytes_unref);
+      priv->matched_kept = FALSE;
       if (G_UNLIKELY (priv->pull) && (priv->read_task != NULL || !priv->tf_observed))
         {
           if (message.bytes == NULL)
@@ -1928,10 +1933,12 @@ task_disconnect_cancel (GTask  *task,
 
 /* Other threads -------------------------------------------------------- */
 
+/* On every push: pthread_self() reads the thread pointer, where
+ * g_thread_self() costs a thread-specific data lookup. */
 static inline gboolean
 channel_in_owner_thread (AchatChannelPrivate *priv)
 {
-  return priv->poller == NULL || achat_poller_get_thread (priv->poller) == g_thread_self ();
+  return !priv->owner_known || pthread_equal (pthread_self (), priv->owner);
 }
 
 static void
@@ -2081,6 +2088,8 @@ achat_channel_constructed (GObject *object)
       return;
     }
   g_main_context_release (priv->context);
+  priv->owner = pthread_self ();
+  priv->owner_known = TRUE;
 
   if (raw_socket)
     {
@@ -2778,12 +2787,27 @@ channel_keep_matched (AchatChannelPrivate *priv)
   const uint8_t *term;
   size_t length;
 
-  if (priv->matched_copy != NULL || priv->matched_index == G_MAXUINT ||
+  if (priv->matched_kept || priv->matched_index == G_MAXUINT ||
       priv->framer.kind != ACHAT_FRAMER_BYTES)
     return;
-  term = achat_framer_get_terminator (&priv->framer, priv->matched_index, &length);
-  if (term != NULL)
-    priv->matched_copy = g_bytes_new (term, length);
+  if (priv->matched_index == 0)
+    {
+      term = priv->framer.term;   /* the first one: the only one, mostly */
+      length = priv->framer.term_len;
+    }
+  else
+    term = achat_framer_get_terminator (&priv->framer, priv->matched_index, &length);
+  if (term == NULL)
+    return;
+  priv->matched_kept = TRUE;
+  priv->matched_len = length;
+  if (length <= sizeof priv->matched_buf)
+    memcpy (priv->matched_buf, term, length);
+  else
+    {
+      g_clear_pointer (&priv->matched_copy, g_bytes_unref);
+      priv->matched_copy = g_bytes_new (term, length);
+    }
 }
 
 /**
@@ -3125,8 +3149,13 @@ achat_channel_get_matched_terminator (AchatChannel *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
 
   priv = GET_PRIV (self);
-  if (priv->matched_copy != NULL)
-    return g_bytes_get_data (priv->matched_copy, length);
+  if (priv->matched_kept)
+    {
+      if (length != NULL)
+        *length = priv->matched_len;
+      return priv->matched_len <= sizeof priv->matched_buf ? priv->matched_buf
+                                                           : g_bytes_get_data (priv->matched_copy, NULL);
+    }
   if (priv->matched_index != G_MAXUINT)
     term = achat_framer_get_terminator (&priv->framer, priv->matched_index, &term_length);
   if (length != NULL)
