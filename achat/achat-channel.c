@@ -712,6 +712,15 @@ channel_message_to_read (AchatChannel *self,
   GBytes *bytes = g_bytes_ref (message->bytes);
 
   achat_poller_release_message (priv->poller, message);   /* copies if lent */
+  if (priv->read_task != NULL &&
+      g_cancellable_is_cancelled (g_task_get_cancellable (priv->read_task)))
+    {
+      /* Cancelled, and the owner thread has not handled it yet: the read
+       * fails, the message waits for the next one. */
+      g_autoptr(GTask) task = g_steal_pointer (&priv->read_task);
+
+      g_task_return_error_if_cancelled (task);
+    }
   if (priv->read_task != NULL)
     {
       g_autoptr(GTask) task = g_steal_pointer (&priv->read_task);
@@ -4374,6 +4383,9 @@ achat_channel_read_message_async (AchatChannel        *self,
   priv = GET_PRIV (self);
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, achat_channel_read_message_async);
+  /* A message given to the read is returned even if the cancellable was
+   * cancelled meanwhile: never dropped by g_task_propagate_pointer(). */
+  g_task_set_check_cancellable (task, FALSE);
   priv->pull = TRUE;
 
   if (priv->read_task != NULL)

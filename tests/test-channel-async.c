@@ -199,6 +199,29 @@ test_read_cancel (void)
   close (peer_fd);
 }
 
+/* The message arrives, and the read is cancelled, before the owner's loop
+ * ran: the read fails, the message goes to the next read. */
+static void
+test_read_cancel_race (void)
+{
+  int peer_fd;
+  g_autoptr(AchatChannel) channel = line_channel (&peer_fd);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Read read = { 0, };
+
+  achat_channel_read_message_async (channel, cancellable, read_cb, &read);
+  test_spin_for (10);
+  test_peer_write (peer_fd, "kept\n", 5);
+  g_cancellable_cancel (cancellable);
+  test_spin_until (read_done, &read);
+  g_assert_error (read.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (read.message);
+  read_one (channel, &read);
+  assert_message (&read, "kept");
+  read_clear (&read);
+  close (peer_fd);
+}
+
 /* A message cut short by the end of the stream is an error; the bytes
  * stay readable. */
 static void
@@ -528,6 +551,7 @@ main (int   argc,
   g_test_add_func ("/async/read/then-end", test_read_then_end);
   g_test_add_func ("/async/read/pending-refused", test_read_pending_refused);
   g_test_add_func ("/async/read/cancel", test_read_cancel);
+  g_test_add_func ("/async/read/cancel-race", test_read_cancel_race);
   g_test_add_func ("/async/read/eof-mid-message", test_read_eof_mid_message);
   g_test_add_func ("/async/read/bounded", test_read_bounded);
   g_test_add_func ("/async/read/with-handlers", test_read_and_handlers);
