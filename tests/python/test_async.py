@@ -1,0 +1,492 @@
+# SPDX-FileCopyrightText: 2026 The achat authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+"""asyncio on GLib's main loop (gbulb) with the Achat override
+(bindings/python/gi/overrides/Achat.py): read_message(), messages(),
+drain(), cancelling, the end of the stream, the coexistence of reads with
+a terminator-found handler, and pushes from Python threads."""
+
+import asyncio
+import socket
+import threading
+import unittest
+
+import gbulb
+
+import taptest
+from achattest import Achat, Gio, GLib
+
+# snippet-begin asyncio-setup
+gbulb.install()                   # asyncio runs on GLib's main loop
+loop = asyncio.get_event_loop()
+# snippet-end asyncio-setup
+
+# How long a test may take before it fails.
+TIMEOUT = 10.0
+
+
+# snippet-begin line-client
+async def line_client(channel, lines):
+    """Sends each line and awaits its reply, then QUIT; returns the replies."""
+    channel.set_terminator(b"\r\n")
+    replies = []
+    for line in lines:
+        channel.push(line + b"\r\n")
+        reply = await channel.read_message()
+        replies.append(reply.get_data())
+    channel.push(b"QUIT\r\n")
+    async for reply in channel.messages():   # until the server closes
+        replies.append(reply.get_data())
+    return replies
+# snippet-end line-client
+
+
+def line_server(gsocket):
+    """The tutorial's line server on one connection: "you said: LINE" to
+    each line, "bye" to QUIT before closing."""
+    server = Achat.Channel(socket=gsocket)
+    server.set_terminator(b'\r\n')
+
+    def on_line(channel, line):
+        if line.get_data() == b'QUIT':
+            channel.push(b'bye\r\n')
+            channel.close_when_done()
+        else:
+            channel.push(b'you said: ' + line.get_data() + b'\r\n')
+
+    server.connect('terminator-found', on_line)
+    return server
+
+
+def data(message):
+    """The bytes of a GLib.Bytes (b'' for an empty one)."""
+    return message.get_data() or b''
+
+
+async def receive(peer, size):
+    """Receives exactly @size bytes on the non-blocking socket @peer."""
+    received = bytearray()
+    while len(received) < size:
+        chunk = await loop.sock_recv(peer, size - len(received))
+        if not chunk:
+            raise AssertionError(f'end of stream after {len(received)} of {size} bytes')
+        received += chunk
+    return bytes(received)
+
+
+class AsyncTestCase(unittest.TestCase):
+    """Runs coroutines on the one gbulb loop of the module; closes the
+    channels and peers of a test when it ends."""
+
+    def run_async(self, coroutine, timeout=TIMEOUT):
+        return loop.run_until_complete(asyncio.wait_for(coroutine, timeout))
+
+    def socket_pair(self):
+        """A Gio.Socket and the non-blocking Python socket at the other end."""
+        ours, peer = socket.socketpair()
+        peer.setblocking(False)
+        self.addCleanup(peer.close)
+        return Gio.Socket.new_from_fd(ours.detach()), peer
+
+    def channel(self, gsocket, terminator=b'\n'):
+        channel = Achat.Channel(socket=gsocket)
+        if terminator is not None:
+            channel.set_terminator(terminator)
+        self.addCleanup(self._close, channel)
+        return channel
+
+    def line_channel(self):
+        """A channel with "\\n" as terminator and its peer socket."""
+        gsocket, peer = self.socket_pair()
+        return self.channel(gsocket), peer
+
+    @staticmethod
+    async def until(condition):
+        while not condition():
+            await asyncio.sleep(0.001)
+
+    def _close(self, channel):
+        channel.close()
+        loop.run_until_complete(asyncio.sleep(0.01))
+
+    def assertError(self, error, code):
+        """@error is the Gio.IOErrorEnum @code."""
+        self.assertIsInstance(error, GLib.Error)
+        self.assertTrue(error.matches(Gio.io_error_quark(), code),
+                        f'{error.domain} {error.code}: {error.message}')
+
+
+class OverrideTest(AsyncTestCase):
+
+    def test_found_and_nothing_else_changed(self):
+        self.assertEqual(Achat.Channel.__module__, 'gi.overrides.Achat')
+        self.assertEqual(Achat.Channel.__gtype__.name, 'AchatChannel')
+        self.assertEqual(Achat.Channel.__gtype__.pytype, Achat.Channel)
+        for name in ('read_message', 'drain', 'messages'):
+            self.assertTrue(callable(getattr(Achat.Channel, name)), name)
+
+        # A subclass overriding the class handler, nobody reading: as before.
+        class Lines(Achat.Channel):
+            def __init__(self, **properties):
+                super().__init__(**properties)
+                self.lines = []
+
+            def do_terminator_found(self, line):
+                self.lines.append(data(line))
+
+        gsocket, peer = self.socket_pair()
+        lines = Lines(socket=gsocket)
+        self.addCleanup(self._close, lines)
+        lines.set_terminator(b'\n')
+        self.assertNotEqual(Lines.__gtype__, Achat.Channel.__gtype__)
+        peer.send(b'one\ntwo\n')
+        self.run_async(self.until(lambda: len(lines.lines) == 2))
+        self.assertEqual(lines.lines, [b'one', b'two'])
+
+
+class ReadTest(AsyncTestCase):
+
+    def test_line_client(self):
+        """The tutorial's client against the tutorial's server."""
+        client_socket, server_socket = (Gio.Socket.new_from_fd(s.detach())
+                                        for s in socket.socketpair())
+        client = self.channel(client_socket, terminator=None)
+        server = line_server(server_socket)
+        self.addCleanup(server.close)
+        replies = self.run_async(line_client(client, [b'hello', b'world']))
+        self.assertEqual(replies, [b'you said: hello', b'you said: world', b'bye'])
+        self.assertTrue(client.is_closed())
+
+    def test_request_response(self):
+        """Push a request, await the reply: two messages per reply, the
+        second waiting in the channel for its read."""
+        channel, peer = self.line_channel()
+
+        async def client():
+            for i in range(20):
+                request = f'GET {i}\n'.encode()
+                channel.push(request)
+                self.assertEqual(await receive(peer, len(request)), request)
+                await loop.sock_sendall(peer, f'VALUE {i}\nEXTRA {i}\n'.encode())
+                self.assertEqual(data(await channel.read_message()), f'VALUE {i}'.encode())
+                self.assertEqual(data(await channel.read_message()), f'EXTRA {i}'.encode())
+            peer.close()
+            # The clean end: None, again and again.
+            self.assertIsNone(await channel.read_message())
+            self.assertIsNone(await channel.read_message())
+
+        self.run_async(client())
+        self.assertTrue(channel.is_closed())
+
+    def test_messages_until_end(self):
+        channel, peer = self.line_channel()
+        expected = [f'line {i}'.encode() for i in range(500)]
+        wire = b''.join(line + b'\n' for line in expected) + b'\n'   # and an empty one
+
+        async def collect():
+            got = []
+            async for message in channel.messages():
+                got.append(data(message))
+            return got
+
+        async def send_and_collect():
+            collector = asyncio.ensure_future(collect())
+            await asyncio.sleep(0.01)   # the first read waits: the peer may send
+            for start in range(0, len(wire), 777):   # chunks that cut lines
+                await loop.sock_sendall(peer, wire[start:start + 777])
+                await asyncio.sleep(0)
+            peer.shutdown(socket.SHUT_WR)
+            return await collector
+
+        self.assertEqual(self.run_async(send_and_collect()), expected + [b''])
+        self.assertTrue(channel.is_closed())
+
+    def test_end_in_message(self):
+        """The end inside a message: PARTIAL_INPUT, the bytes in get_collected()."""
+        channel, peer = self.line_channel()
+
+        async def read_all():
+            first = channel.read_message()
+            peer.send(b'whole\nhal')
+            peer.close()
+            got = [data(await first)]
+            with self.assertRaises(GLib.Error) as caught:
+                async for message in channel.messages():
+                    got.append(data(message))
+            return got, caught.exception
+
+        got, error = self.run_async(read_all())
+        self.assertEqual(got, [b'whole'])
+        self.assertError(error, Gio.IOErrorEnum.PARTIAL_INPUT)
+        self.assertEqual(data(channel.get_collected()), b'hal')
+        # The next read fails the same way.
+        with self.assertRaises(GLib.Error) as caught:
+            self.run_async(channel.read_message())
+        self.assertError(caught.exception, Gio.IOErrorEnum.PARTIAL_INPUT)
+
+    def test_end_in_counted_frame(self):
+        gsocket, peer = self.socket_pair()
+        channel = self.channel(gsocket, terminator=None)
+        channel.set_terminator_count(8)
+
+        async def read_all():
+            first = channel.read_message()
+            peer.send(b'12345678abc')
+            peer.close()
+            self.assertEqual(data(await first), b'12345678')
+            with self.assertRaises(GLib.Error) as caught:
+                await channel.read_message()
+            return caught.exception
+
+        error = self.run_async(read_all())
+        self.assertError(error, Gio.IOErrorEnum.PARTIAL_INPUT)
+        self.assertEqual(data(channel.get_collected()), b'abc')
+
+    def test_second_read_refused(self):
+        channel, peer = self.line_channel()
+
+        async def two_reads():
+            first = channel.read_message()
+            second = channel.read_message()
+            with self.assertRaises(GLib.Error) as caught:
+                await second
+            self.assertError(caught.exception, Gio.IOErrorEnum.PENDING)
+            self.assertFalse(first.done())
+            peer.send(b'one\n')
+            self.assertEqual(data(await first), b'one')
+
+        self.run_async(two_reads())
+
+
+class CancelTest(AsyncTestCase):
+
+    def test_future_cancel(self):
+        """Cancelling the future of a read cancels the read; a read asked
+        for at once starts when the cancelled one has ended, and gets the
+        message that comes afterwards."""
+        channel, peer = self.line_channel()
+
+        async def cancel_then_read():
+            first = channel.read_message()
+            await asyncio.sleep(0.02)
+            first.cancel()
+            second = channel.read_message()
+            await asyncio.sleep(0.02)
+            self.assertFalse(second.done())
+            peer.send(b'kept\n')
+            self.assertEqual(data(await second), b'kept')
+            self.assertTrue(first.cancelled())
+
+        self.run_async(cancel_then_read())
+
+    def test_task_cancel(self):
+        """Cancelling the task awaiting a read cancels the read; the message
+        that comes afterwards goes to the next read."""
+        channel, peer = self.line_channel()
+        reached = []
+
+        async def reader():
+            reached.append(data(await channel.read_message()))
+
+        async def cancel_then_read():
+            task = asyncio.ensure_future(reader())
+            await asyncio.sleep(0.02)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self.assertTrue(task.cancelled())
+            peer.send(b'kept\n')
+            self.assertEqual(data(await channel.read_message()), b'kept')
+
+        self.run_async(cancel_then_read())
+        self.assertEqual(reached, [])
+
+    def test_wait_for_timeout(self):
+        channel, peer = self.line_channel()
+
+        async def time_out_then_read():
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(channel.read_message(), 0.05)
+            peer.send(b'kept\n')
+            self.assertEqual(data(await asyncio.wait_for(channel.read_message(), 5)), b'kept')
+
+        self.run_async(time_out_then_read())
+
+    def test_gio_cancellable(self):
+        """The plain GIO call with a Gio.Cancellable, then the override."""
+        channel, peer = self.line_channel()
+        cancellable = Gio.Cancellable()
+
+        async def cancel_then_read():
+            cancelled = loop.create_future()
+
+            def on_read(channel, result):
+                try:
+                    cancelled.set_result(channel.read_message_finish(result))
+                except GLib.Error as error:
+                    cancelled.set_exception(error)
+
+            channel.read_message_async(cancellable, on_read)
+            await asyncio.sleep(0.02)
+            cancellable.cancel()
+            with self.assertRaises(GLib.Error) as caught:
+                await cancelled
+            self.assertError(caught.exception, Gio.IOErrorEnum.CANCELLED)
+            peer.send(b'kept\n')
+            self.assertEqual(data(await channel.read_message()), b'kept')
+
+        self.run_async(cancel_then_read())
+
+    def test_message_with_cancellation(self):
+        """The message is in the socket when the read is cancelled: the
+        channel reads it before it handles the cancellation (in an idle);
+        it goes to the next read."""
+        channel, peer = self.line_channel()
+
+        async def cancel_then_read():
+            first = channel.read_message()
+            await asyncio.sleep(0.02)
+            peer.send(b'kept\n')
+            first.cancel()
+            await asyncio.sleep(0.02)
+            message = await asyncio.wait_for(channel.read_message(), 1)
+            self.assertEqual(data(message), b'kept')
+
+        self.run_async(cancel_then_read())
+
+    def test_message_with_cancellation_read_at_once(self):
+        """The same, the next read asked for at once."""
+        channel, peer = self.line_channel()
+
+        async def cancel_then_read():
+            first = channel.read_message()
+            await asyncio.sleep(0.02)
+            peer.send(b'kept\n')
+            first.cancel()
+            message = await asyncio.wait_for(channel.read_message(), 1)
+            self.assertEqual(data(message), b'kept')
+
+        self.run_async(cancel_then_read())
+
+
+class CoexistenceTest(AsyncTestCase):
+
+    def test_read_or_handler(self):
+        """With a terminator-found handler: a pending read gets the next
+        message, the handler every other; each message exactly once."""
+        channel, peer = self.line_channel()
+        handled = []
+        channel.connect('terminator-found', lambda channel, message: handled.append(data(message)))
+
+        async def mixed():
+            read = []
+            peer.send(b'a\n')             # no read pending: the handler
+            await asyncio.sleep(0.02)
+            self.assertEqual(handled, [b'a'])
+            pending = channel.read_message()
+            peer.send(b'b\n')             # the read
+            read.append(data(await pending))
+            pending = channel.read_message()
+            peer.send(b'c\nd\n')          # c to the read; then none pending: d to the handler
+            read.append(data(await pending))
+            await asyncio.sleep(0.02)
+            pending = channel.read_message()
+            peer.close()
+            self.assertIsNone(await pending)
+            return read
+
+        read = self.run_async(mixed())
+        self.assertEqual(read, [b'b', b'c'])
+        self.assertEqual(handled, [b'a', b'd'])
+
+
+class DrainTest(AsyncTestCase):
+
+    def test_drain_slow_peer(self):
+        channel, peer = self.line_channel()
+        chunk = 64 * 1024
+        total = 4 * 1024 * 1024
+        wire = bytes(i * 7 % 251 for i in range(total))
+
+        async def push_and_drain():
+            for start in range(0, total, chunk):
+                self.assertTrue(channel.push(wire[start:start + chunk]))
+            drained = channel.drain()
+            channel.push(b'after')          # not waited for
+            await asyncio.sleep(0.05)
+            self.assertFalse(drained.done(), 'drained while the peer reads nothing')
+
+            received = bytearray()
+
+            async def read_slowly():
+                while len(received) < total + 5:
+                    received.extend(await loop.sock_recv(peer, 64 * 1024))
+                    await asyncio.sleep(0.001)
+
+            reader = asyncio.ensure_future(read_slowly())
+            self.assertIs(await drained, True)
+            self.assertGreaterEqual(channel.props.bytes_sent, total)
+            await reader
+            self.assertEqual(bytes(received), wire + b'after')
+            self.assertIs(await channel.drain(), True)   # nothing queued: at once
+
+        self.run_async(push_and_drain())
+
+    def test_drain_closed(self):
+        channel, peer = self.line_channel()
+
+        async def drain_then_close():
+            channel.push(bytes(8 * 1024 * 1024))
+            drained = channel.drain()
+            channel.close()
+            with self.assertRaises(GLib.Error) as caught:
+                await drained
+            self.assertError(caught.exception, Gio.IOErrorEnum.CLOSED)
+            with self.assertRaises(GLib.Error) as caught:
+                await channel.drain()
+            self.assertError(caught.exception, Gio.IOErrorEnum.CLOSED)
+
+        self.run_async(drain_then_close())
+        self.assertGreater(channel.props.unsent_bytes, 0)
+
+
+class ThreadsTest(AsyncTestCase):
+
+    def test_threads_push(self):
+        """Python threads push numbered records: each arrives once, in the
+        order of its thread."""
+        channel, peer = self.line_channel()
+        threads, records = 4, 3000
+        refused = []
+
+        def pusher(number):
+            for i in range(records):
+                if not channel.push(f'{number} {i}\n'.encode()):
+                    refused.append((number, i))
+
+        async def receive_all():
+            workers = [threading.Thread(target=pusher, args=(n,)) for n in range(threads)]
+            for worker in workers:
+                worker.start()
+            received = bytearray()
+            while received.count(b'\n') < threads * records:
+                chunk = await loop.sock_recv(peer, 65536)
+                if not chunk:
+                    break
+                received += chunk
+            for worker in workers:   # done: their last records arrived
+                worker.join(TIMEOUT)
+            return bytes(received)
+
+        received = self.run_async(receive_all())
+        self.assertEqual(refused, [])
+        per_thread = {n: [] for n in range(threads)}
+        for line in received.decode().splitlines():
+            number, i = map(int, line.split())
+            per_thread[number].append(i)
+        for number in range(threads):
+            self.assertEqual(per_thread[number], list(range(records)), f'thread {number}')
+        self.assertEqual(channel.props.unsent_bytes, 0)
+
+
+if __name__ == '__main__':
+    taptest.main()
