@@ -1419,6 +1419,55 @@ reference_with_changes (const guint8 *s,
     }
 }
 
+
+/* Sorted cut points for a random input of @n bytes: empty pieces
+ * allowed; sometimes byte by byte. Returns how many. */
+static guint
+random_cuts (GRand *rand,
+             gsize  n,
+             gsize *cuts)
+{
+  guint n_cuts = 0;
+  gsize i, prev = 0;
+
+  if (g_rand_int_range (rand, 0, 8) == 0)
+    for (i = 1; i < n; i++)
+      cuts[n_cuts++] = i;
+  else
+    {
+      guint k = (guint) g_rand_int_range (rand, 0, 8);
+
+      while (k-- > 0)
+        {
+          prev = (gsize) g_rand_int_range (rand, (gint) prev, (gint) n + 1);
+          cuts[n_cuts++] = prev;
+        }
+    }
+  return n_cuts;
+}
+
+/* A failed random run, for the test log. */
+static void
+describe_run (GString      *desc,
+              const Term   *initial,
+              const guint8 *s,
+              gsize         n,
+              const gsize  *cuts,
+              guint         n_cuts,
+              GArray       *changes)
+{
+  guint c;
+
+  describe_cut (desc, initial, s, n, cuts, n_cuts);
+  for (c = 0; c < changes->len; c++)
+    {
+      const Change *ch = &g_array_index (changes, Change, c);
+
+      g_string_append_printf (desc, "; at %" G_GUINT64_FORMAT " ", ch->position);
+      describe_term (desc, &ch->term);
+    }
+}
+
 static void
 test_random_changes (void)
 {
@@ -1447,21 +1496,7 @@ test_random_changes (void)
 
       for (i = 0; i < n; i++)
         s[i] = (guint8) alphabet[g_rand_int_range (rand, 0, 4)];
-      /* Sorted cut points, empty pieces allowed; sometimes byte by byte. */
-      if (g_rand_int_range (rand, 0, 8) == 0)
-        for (i = 1; i < n; i++)
-          cuts[n_cuts++] = i;
-      else
-        {
-          guint k = (guint) g_rand_int_range (rand, 0, 8);
-
-          while (k-- > 0)
-            {
-              prev = (gsize) g_rand_int_range (rand, (gint) prev,
-                                               (gint) n + 1);
-              cuts[n_cuts++] = prev;
-            }
-        }
+      n_cuts = random_cuts (rand, n, cuts);
 
       driver_reset (&d);
       g_array_set_size (run.changes, 0);
@@ -1487,17 +1522,8 @@ test_random_changes (void)
       if (strcmp (d.messages->str, expected->str) != 0)
         {
           GString *desc = g_string_new (NULL);
-          guint c;
 
-          describe_cut (desc, &initial, s, n, cuts, n_cuts);
-          for (c = 0; c < run.changes->len; c++)
-            {
-              const Change *ch = &g_array_index (run.changes, Change, c);
-
-              g_string_append_printf (desc, "; at %" G_GUINT64_FORMAT " ",
-                                      ch->position);
-              describe_term (desc, &ch->term);
-            }
+          describe_run (desc, &initial, s, n, cuts, n_cuts, run.changes);
           g_test_message ("iteration %u: %s", it, desc->str);
           g_string_free (desc, TRUE);
         }
@@ -3676,24 +3702,11 @@ test_random_kinds (void)
       guint n_cuts = 0;
       gsize n = (gsize) g_rand_int_range (rand, 0, 80);
       Term initial = random_term_any (rand);
-      gsize i, prev = 0;
+      gsize i;
 
       for (i = 0; i < n; i++)
         s[i] = (guint8) alphabet[g_rand_int_range (rand, 0, 4)];
-      if (g_rand_int_range (rand, 0, 8) == 0)
-        for (i = 1; i < n; i++)
-          cuts[n_cuts++] = i;
-      else
-        {
-          guint k = (guint) g_rand_int_range (rand, 0, 8);
-
-          while (k-- > 0)
-            {
-              prev = (gsize) g_rand_int_range (rand, (gint) prev,
-                                               (gint) n + 1);
-              cuts[n_cuts++] = prev;
-            }
-        }
+      n_cuts = random_cuts (rand, n, cuts);
 
       g_array_set_size (run.changes, 0);
       run_pieces (&d, &initial, hook_random_any, &run, s, n, cuts, n_cuts,
@@ -3707,17 +3720,8 @@ test_random_kinds (void)
       if (strcmp (d.messages->str, expected->str) != 0)
         {
           GString *desc = g_string_new (NULL);
-          guint c;
 
-          describe_cut (desc, &initial, s, n, cuts, n_cuts);
-          for (c = 0; c < run.changes->len; c++)
-            {
-              const Change *ch = &g_array_index (run.changes, Change, c);
-
-              g_string_append_printf (desc, "; at %" G_GUINT64_FORMAT " ",
-                                      ch->position);
-              describe_term (desc, &ch->term);
-            }
+          describe_run (desc, &initial, s, n, cuts, n_cuts, run.changes);
           g_test_message ("iteration %u: %s", it, desc->str);
           g_string_free (desc, TRUE);
         }
