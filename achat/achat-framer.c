@@ -492,6 +492,33 @@ next_from_hold_plain (AchatFramer      *framer,
  * storage, and dropped again unless it stays held.  The search stops at the
  * first match, and what it went over is consumed, so a large held region
  * (achat_framer_hold_input()) costs what is consumed, not what is held. */
+
+/* A terminator [p, end) found in the window @w of the @k held bytes (and
+ * the start of the input): the event for the data before it. Returns the
+ * input bytes consumed. */
+static size_t
+hold_match (AchatFramer      *framer,
+            AchatFramerEvent *event,
+            const uint8_t    *w,
+            size_t            p,
+            size_t            end,
+            size_t            k,
+            unsigned          index)
+{
+  event_set (event, w, p, false, true);
+  event->term_index = index;
+  if (end <= k)
+    {
+      /* Entirely inside them (the terminators changed, or the input was
+       * held back). */
+      framer->hold_len = k;
+      hold_consume (framer, end);
+      return 0;
+    }
+  hold_empty (framer);
+  return end - k;
+}
+
 static size_t
 next_from_hold_bytes (AchatFramer      *framer,
                       const uint8_t    *input,
@@ -514,23 +541,7 @@ next_from_hold_bytes (AchatFramer      *framer,
   if (p >= 0 && (size_t) p < k)
     {
       /* A terminator starts in the held bytes. */
-      size_t end = (size_t) p + tl;
-      size_t consumed = 0;
-
-      event_set (event, w, (size_t) p, false, true);
-      if (end <= k)
-        {
-          /* Entirely inside them (the terminator got shorter, or the
-           * input was held back). */
-          framer->hold_len = k;
-          hold_consume (framer, end);
-        }
-      else
-        {
-          consumed = end - k;
-          hold_empty (framer);
-        }
-      return consumed;
+      return hold_match (framer, event, w, (size_t) p, (size_t) p + tl, k, 0);
     }
 
   if (p >= 0 || length >= tl - 1)
@@ -681,24 +692,7 @@ next_from_hold_multi (AchatFramer      *framer,
   if (r == SCAN_MATCH && p < k)
     {
       /* A terminator starts in the held bytes. */
-      size_t end = p + framer->set->length[index];
-      size_t consumed = 0;
-
-      event_set (event, w, p, false, true);
-      event->term_index = index;
-      if (end <= k)
-        {
-          /* Entirely inside them (the terminators changed, or the input
-           * was held back). */
-          framer->hold_len = k;
-          hold_consume (framer, end);
-        }
-      else
-        {
-          consumed = end - k;
-          hold_empty (framer);
-        }
-      return consumed;
+      return hold_match (framer, event, w, p, p + framer->set->length[index], k, index);
     }
 
   if (r == SCAN_PARTIAL && p < k)
