@@ -4353,6 +4353,10 @@ achat_channel_get_tls_connection (AchatChannel *self)
  *   for the next read and input stops (the socket is not read), so memory
  *   stays bounded by one message and one read, and the peer is held back.
  *
+ * Before the first call, a message nobody handles is dropped, as it always
+ * was: call it as soon as the channel is made (before returning to the main
+ * loop) when the peer may speak first.
+ *
  * [signal@Achat.Channel::data-collected] is emitted as always; a subclass
  * that overrides it without chaining up gets empty messages.
  *
