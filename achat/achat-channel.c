@@ -310,6 +310,7 @@ static void channel_queue_changed   (AchatChannel *self);
 static void channel_close_internal  (AchatChannel *self,
                                      GError       *error);
 static void channel_tls_begin       (AchatChannel *self);
+static void task_drop_cancel        (GTask        *task);
 static void channel_fail_drains     (AchatChannel *self,
                                      const GError *error);
 static void channel_return_end      (AchatChannel *self,
@@ -719,12 +720,14 @@ channel_message_to_read (AchatChannel *self,
        * fails, the message waits for the next one. */
       g_autoptr(GTask) task = g_steal_pointer (&priv->read_task);
 
+      task_drop_cancel (task);
       g_task_return_error_if_cancelled (task);
     }
   if (priv->read_task != NULL)
     {
       g_autoptr(GTask) task = g_steal_pointer (&priv->read_task);
 
+      task_drop_cancel (task);
       g_task_return_pointer (task, bytes, (GDestroyNotify) g_bytes_unref);
     }
   else
@@ -1163,8 +1166,18 @@ channel_fail_after_input (AchatChannel *self,
   if (input_held (priv) && !priv->closed && (!priv->eof || priv->eof_undelivered))
     {
       /* Output is dead, but what the peer sent is delivered when input
-       * resumes, up to its end; then the channel closes with @error. */
+       * resumes, up to its end; then the channel closes with @error.
+       * What waited for the output fails now. */
+      priv->unsent_bytes += priv->queue.data_bytes;
       achat_output_queue_clear (&priv->queue);
+      channel_fail_drains (self, error);
+      if (priv->tls_task != NULL && priv->tls_state == TLS_DRAINING)
+        {
+          g_autoptr(GTask) task = g_steal_pointer (&priv->tls_task);
+
+          priv->tls_state = TLS_NONE;
+          g_task_return_error (task, g_error_copy (error));
+        }
       g_clear_error (&priv->close_error);
       priv->close_error = error;
       return;
@@ -1211,6 +1224,7 @@ channel_complete_drains (AchatChannel *self)
       g_autoptr(GTask) task = drain->task;
 
       g_free (drain);
+      task_drop_cancel (task);
       g_task_return_boolean (task, TRUE);
     }
 }
@@ -1543,7 +1557,10 @@ channel_close_internal (AchatChannel *self,
   priv->unsent_bytes += priv->queue.data_bytes;
   achat_output_queue_clear (&priv->queue);
   g_clear_error (&priv->pending_error);
-  transport_close (self);
+  /* A handshake (cancelled above) may still use the socket in GIO's
+   * thread: it is closed when the handshake returns. */
+  if (priv->tls_state != TLS_HANDSHAKING)
+    transport_close (self);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OPEN]);
   if (priv->unsent_bytes > 0)
@@ -1645,7 +1662,9 @@ channel_tls_handshake_cb (GObject      *source,
 
   if (priv->closed)
     {
-      /* Closed meanwhile (which cancelled the handshake). */
+      /* Closed meanwhile (which cancelled the handshake): the socket
+       * waited for it. */
+      transport_close (self);
       if (ok || !g_cancellable_is_cancelled (g_task_get_cancellable (task)))
         {
           g_clear_error (&error);
@@ -1681,7 +1700,9 @@ channel_tls_begin (AchatChannel *self)
   AchatChannelPrivate *priv = GET_PRIV (self);
   TlsStart *start = g_task_get_task_data (priv->tls_task);
   GCancellable *cancellable = g_task_get_cancellable (priv->tls_task);
-  gsize pending = achat_framer_get_held (&priv->framer) + priv->collected_len;
+  /* A message waiting for a read (pull mode) came after the point too. */
+  gsize pending = achat_framer_get_held (&priv->framer) + priv->collected_len +
+                  (priv->ready != NULL ? g_bytes_get_size (priv->ready) : 0);
   GIOStream *tls;
   GError *error = NULL;
 
@@ -1689,8 +1710,10 @@ channel_tls_begin (AchatChannel *self)
    * in the same reads is plaintext that anyone on the path could have
    * written: it must not reach the application as if it came through TLS,
    * and dropping it silently would hide the attack. */
-  if (pending > 0)
+  if (pending > 0 || priv->ready != NULL)
     {
+      g_clear_pointer (&priv->ready, g_bytes_unref);   /* never delivered */
+      priv->pull_waiting = FALSE;
       channel_tls_fail (self,
                         g_error_new (ACHAT_ERROR, ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS,
                                      "%" G_GSIZE_FORMAT " bytes of plaintext arrived after "
@@ -1794,6 +1817,7 @@ channel_return_end (AchatChannel *self,
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
+  task_drop_cancel (task);
   if (priv->end_error != NULL)
     g_task_return_error (task, g_error_copy (priv->end_error));
   else
@@ -1813,6 +1837,7 @@ channel_fail_drains (AchatChannel *self,
       g_autoptr(GTask) task = drain->task;
 
       g_free (drain);
+      task_drop_cancel (task);
       if (error != NULL)
         g_task_return_error (task, g_error_copy (error));
       else
@@ -1906,6 +1931,7 @@ channel_read_cancelled (AchatChannel *self,
   if (priv->read_task != task)
     return;   /* completed meanwhile: the message went to it */
   priv->read_task = NULL;
+  task_drop_cancel (task);
   g_task_return_error_if_cancelled (task);
   g_object_unref (task);
 }
@@ -1925,6 +1951,7 @@ channel_drain_cancelled (AchatChannel *self,
         {
           g_queue_delete_link (&priv->drains, l);
           g_free (drain);
+          task_drop_cancel (task);
           g_task_return_error_if_cancelled (task);
           g_object_unref (task);
           return;
@@ -1932,12 +1959,17 @@ channel_drain_cancelled (AchatChannel *self,
     }
 }
 
+/* The task completes: its cancellable no longer needs watching (nor keeps
+ * the channel alive), whether or not the caller calls _finish(). */
 static void
-task_disconnect_cancel (GTask  *task,
-                        gulong  handler)
+task_drop_cancel (GTask *task)
 {
-  if (handler != 0)
-    g_cancellable_disconnect (g_task_get_cancellable (task), handler);
+  gulong handler = GPOINTER_TO_SIZE (g_task_get_task_data (task));
+
+  if (handler == 0)
+    return;
+  g_task_set_task_data (task, NULL, NULL);
+  g_cancellable_disconnect (g_task_get_cancellable (task), handler);
 }
 
 /* Other threads -------------------------------------------------------- */
@@ -4454,8 +4486,6 @@ achat_channel_read_message_finish (AchatChannel  *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
                         achat_channel_read_message_async, NULL);
 
-  task_disconnect_cancel (G_TASK (result),
-                          GPOINTER_TO_SIZE (g_task_get_task_data (G_TASK (result))));
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -4540,8 +4570,6 @@ achat_channel_drain_finish (AchatChannel  *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
                         achat_channel_drain_async, FALSE);
 
-  task_disconnect_cancel (G_TASK (result),
-                          GPOINTER_TO_SIZE (g_task_get_task_data (G_TASK (result))));
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 

@@ -426,6 +426,94 @@ test_starttls_injection_client (void)
   close (peer_fd);
 }
 
+/* In the pull style, the injected line may already be a message waiting
+ * for the next read when the application asks for TLS: it counts too. */
+typedef struct
+{
+  AchatChannel *channel;
+  GPtrArray *read;
+  gboolean tls_done;
+  GError *tls_error;
+} PullClient;
+
+static void
+pull_tls_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  PullClient *client = user_data;
+
+  achat_channel_start_tls_client_finish (ACHAT_CHANNEL (source), result, &client->tls_error);
+  client->tls_done = TRUE;
+}
+
+static void
+pull_read_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  PullClient *client = user_data;
+  g_autoptr(GBytes) message = achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, NULL);
+  g_autofree gchar *text = NULL;
+
+  if (message == NULL)
+    return;
+  text = g_strndup (g_bytes_get_data (message, NULL), g_bytes_get_size (message));
+  g_ptr_array_add (client->read, g_strdup (text));
+  if (g_str_equal (text, "220 go"))
+    {
+      g_autoptr(GSocketConnectable) identity = g_network_address_new ("localhost", 0);
+
+      achat_channel_start_tls_client_async (client->channel, identity, NULL, pull_tls_cb, client);
+    }
+}
+
+static gboolean
+pull_client_has (gpointer user_data)
+{
+  PullClient *client = user_data;
+
+  return client->read->len >= 1;
+}
+
+static gboolean
+pull_client_tls_done (gpointer user_data)
+{
+  return ((PullClient *) user_data)->tls_done;
+}
+
+static void
+test_starttls_injection_pull (void)
+{
+  int peer_fd;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  PullClient client = { channel, g_ptr_array_new_with_free_func (g_free), FALSE, NULL };
+
+  achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
+  /* Pull mode, one message read; the next ones wait for reads. */
+  achat_channel_read_message_async (channel, NULL, pull_read_cb, &client);
+  test_peer_write (peer_fd, "hello\r\n", 7);
+  test_spin_until (pull_client_has, &client);
+  test_peer_write (peer_fd, "220 go\r\nINJECTED\r\n", 18);
+  test_spin_for (50);   /* "220 go" waits for a read, input is held */
+  achat_channel_read_message_async (channel, NULL, pull_read_cb, &client);
+  test_spin_until (pull_client_tls_done, &client);
+  g_assert_error (client.tls_error, ACHAT_ERROR, ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS);
+  g_assert_true (achat_channel_is_closed (channel));
+  g_assert_cmpuint (client.read->len, ==, 2);
+  g_assert_cmpstr (client.read->pdata[1], ==, "220 go");
+
+  /* The injected line is never read. */
+  client.tls_done = FALSE;
+  achat_channel_read_message_async (channel, NULL, pull_read_cb, &client);
+  test_spin_for (20);
+  g_assert_cmpuint (client.read->len, ==, 2);
+  g_clear_error (&client.tls_error);
+  g_ptr_array_unref (client.read);
+  close (peer_fd);
+}
+
 /* A partial line counts too: the bytes are held, not yet a message. */
 static void
 test_starttls_injection_partial (void)
@@ -948,6 +1036,7 @@ main (int   argc,
   g_test_add_func ("/tls/starttls/injection-server", test_starttls_injection_server);
   g_test_add_func ("/tls/starttls/injection-client", test_starttls_injection_client);
   g_test_add_func ("/tls/starttls/injection-partial-line", test_starttls_injection_partial);
+  g_test_add_func ("/tls/starttls/injection-pull", test_starttls_injection_pull);
   g_test_add_func ("/tls/starttls/plaintext-instead-of-handshake",
                    test_starttls_plaintext_instead_of_handshake);
   g_test_add_func ("/tls/starttls/rejected-certificate", test_starttls_rejected_certificate);
