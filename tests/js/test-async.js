@@ -384,6 +384,7 @@ test('drain() of a channel that closes first rejects with CLOSED', async t => {
     assertError(await withTimeout(rejection(drained), 'the drain'), Gio.io_error_quark(), Gio.IOErrorEnum.CLOSED);
     assertError(await rejection(drain(channel)), Gio.io_error_quark(), Gio.IOErrorEnum.CLOSED);
     assert(channel.unsent_bytes > 0, `unsent-bytes ${channel.unsent_bytes}`);
+    assertEqual(channel.get_unsent_bytes(), channel.unsent_bytes);
 });
 
 run();

@@ -447,6 +447,7 @@ class DrainTest(AsyncTestCase):
 
         self.run_async(drain_then_close())
         self.assertGreater(channel.props.unsent_bytes, 0)
+        self.assertEqual(channel.get_unsent_bytes(), channel.props.unsent_bytes)
 
 
 class ThreadsTest(AsyncTestCase):
