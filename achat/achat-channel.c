@@ -227,7 +227,7 @@ typedef struct
   guint no_handlers : 1;           /* none at all, on any signal */
   guint tls_state : 2;             /* TlsState */
   guint pull : 1;                  /* read_message_async() was called: messages wait for reads */
-  guint pull_waiting : 1;          /* a message waits in @ready: input is held */
+  guint awaiting_consumer : 1;     /* input waits, unframed, for a read or a handler */
 } AchatChannelPrivate;
 
 typedef struct
@@ -422,12 +422,33 @@ channel_input_overflow (AchatChannel *self,
                                    priv->max_input);
 }
 
-/* Whether input waits: paused by the application, or a message waits for
- * a read (read_message_async()). The rest of a read is held meanwhile. */
+/* Whether someone takes the next message: a pending read, a handler of
+ * terminator-found (or an overridden class handler), or outside pull mode
+ * a handler of data-collected alone (a stream with no terminator). As
+ * last observed (channel_observe()). */
+static inline gboolean
+input_has_consumer (AchatChannelPrivate *priv)
+{
+  return priv->read_task != NULL || priv->tf_observed || (priv->dc_observed && !priv->pull);
+}
+
+/* Whether input received waits, unframed, because no one takes it yet: it
+ * is framed when a read is started or a handler connected, with the
+ * terminator in force then. */
+static inline gboolean
+input_awaits_consumer (AchatChannelPrivate *priv)
+{
+  return !input_has_consumer (priv) &&
+         (achat_framer_get_held (&priv->framer) > 0 || priv->eof_undelivered);
+}
+
+/* Whether input waits: paused by the application, a message waits for a
+ * read (one that came as its read was cancelled), or nobody takes input
+ * yet. The rest of a read is held meanwhile, and the socket not read. */
 static inline gboolean
 input_held (AchatChannelPrivate *priv)
 {
-  return priv->input_paused || priv->pull_waiting;
+  return priv->input_paused || priv->ready != NULL || input_awaits_consumer (priv);
 }
 
 /* Whether input delivery must stop: the channel closed, or input ended on
@@ -702,9 +723,9 @@ event_message (AchatChannelPrivate    *priv,
     achat_poller_copy_message (priv->poller, event->data, event->length, message);
 }
 
-/* Pull mode: @message completes the read waiting for it, or waits for the
- * next read, holding input meanwhile (so what is buffered stays bounded
- * by one message and one read). */
+/* Pull mode: @message completes the read waiting for it; or, when that
+ * read was cancelled meanwhile (from another thread), waits for the next
+ * read, holding input. */
 static void
 channel_message_to_read (AchatChannel *self,
                          AchatMessage *message)
@@ -734,7 +755,6 @@ channel_message_to_read (AchatChannel *self,
     {
       g_assert (priv->ready == NULL);
       priv->ready = bytes;
-      priv->pull_waiting = TRUE;
     }
 }
 
@@ -803,7 +823,10 @@ channel_deliver (AchatChannel           *self,
           achat_poller_release_message (priv->poller, &message);
           if (input_stopped (priv) || generation != priv->input_generation)
             return FALSE;
-          channel_observe_again (self);
+          if (G_UNLIKELY (priv->pull))
+            channel_observe (self);   /* a handler that left for reads: see it gone */
+          else
+            channel_observe_again (self);
         }
       else
         {
@@ -857,6 +880,33 @@ channel_apply_max_frame (AchatChannelPrivate *priv)
   achat_framer_set_max_length (&priv->framer, max);
 }
 
+/* Whether someone takes the next message, looking again when the last
+ * observation says no one does (a read's callback, run from the delivery,
+ * may have connected a handler). */
+static inline gboolean
+channel_has_consumer (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (G_LIKELY (input_has_consumer (priv)))
+    return TRUE;
+  channel_observe (self);
+  return input_has_consumer (priv);
+}
+
+/* Input waits for a read or a handler: looked for before every poll (a
+ * handler connected later is noticed), and by read_message_async(). */
+static void
+channel_await_consumer (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->awaiting_consumer || priv->watch == NULL)
+    return;
+  priv->awaiting_consumer = TRUE;
+  achat_watch_set_prepare (priv->watch, channel_prepare_cb);
+}
+
 static void
 channel_process_input (AchatChannel    *self,
                        AchatReadBuffer *buffer,
@@ -876,6 +926,17 @@ channel_process_input (AchatChannel    *self,
     }
 
   channel_observe (self);
+  if (G_UNLIKELY (!input_has_consumer (priv)))
+    {
+      /* No one to hand a message to yet: nothing is framed (the terminator
+       * in force when someone comes frames it) and nothing dropped. */
+      if (data != NULL)
+        achat_framer_hold_input (&priv->framer, data, length);
+      if (achat_framer_get_held (&priv->framer) > 0)
+        channel_await_consumer (self);
+      return;
+    }
+
   while (!input_stopped (priv))
     {
       AchatFramerEvent event;
@@ -890,14 +951,17 @@ channel_process_input (AchatChannel    *self,
         break;
       if (!channel_deliver (self, buffer, &event))
         break;
-      if (input_held (priv) || priv->tls_state != TLS_NONE)
+      if (input_held (priv) || priv->tls_state != TLS_NONE || !channel_has_consumer (self))
         {
-          /* The rest of this read waits for resume_input(); or, after
-           * a switch to TLS was asked for, it is plaintext that must not
-           * be read as if it came through TLS (checked by
-           * channel_tls_begin()). */
+          /* The rest of this read waits for resume_input(), or for the
+           * next read (pull mode: framed with the terminator in force
+           * then); or, after a switch to TLS was asked for, it is
+           * plaintext that must not be read as if it came through TLS
+           * (checked by channel_tls_begin()). */
           if (data != NULL)
             achat_framer_hold_input (&priv->framer, data + pos, length - pos);
+          if (input_awaits_consumer (priv))
+            channel_await_consumer (self);
           break;
         }
     }
@@ -942,8 +1006,17 @@ channel_deliver_held (AchatChannel *self)
   /* One event at a time: a terminator held undecided (a longer one might
    * have followed) is final now, and a handler's new terminator applies to
    * what is still held. */
-  while (!input_stopped (priv) && achat_framer_flush (&priv->framer, &event))
+  while (!input_stopped (priv))
     {
+      if (!channel_has_consumer (self) && achat_framer_get_held (&priv->framer) > 0)
+        {
+          /* The rest, and the end, for the next read (or a handler). */
+          priv->eof_undelivered = TRUE;
+          channel_await_consumer (self);
+          return;
+        }
+      if (!achat_framer_flush (&priv->framer, &event))
+        break;
       if (!channel_deliver (self, NULL, &event))
         break;
       if (input_held (priv))
@@ -1116,6 +1189,35 @@ channel_handle_input (AchatChannel *self)
     channel_flush (self);
   else
     channel_update_interest (self);
+}
+
+/* The connection is gone (hung up, reset) while input waits for someone to
+ * take it: what is left in the socket is read (the peer can send no more,
+ * so this is bounded) and kept with the rest; the end of input is noted, or
+ * the channel closes with the error. A server that never reads its input
+ * does not keep reset connections. */
+static void
+channel_read_to_end (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  if (priv->in_input)
+    return;
+  g_object_ref (self);
+  priv->in_input = TRUE;
+  do
+    n = channel_read_once (self, &error);
+  while (n > 0 && !priv->closed);
+  if (!priv->closed && (n == 0 || n == IO_ERROR))
+    channel_end_input (self);
+  if (n == IO_ERROR)
+    channel_close_internal (self, g_steal_pointer (&error));
+  priv->in_input = FALSE;
+  if (!priv->closed)
+    channel_flush (self);
+  g_object_unref (self);
 }
 
 /* Idle timeout ---------------------------------------------------------- */
@@ -1469,6 +1571,9 @@ channel_watch_cb (gpointer     user_data,
       if (!priv->closed && !priv->eof && priv->want_input &&
           (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
         channel_handle_input (self);
+      if (!priv->closed && !priv->eof && (condition & (G_IO_HUP | G_IO_ERR)) &&
+               !priv->input_paused && input_awaits_consumer (priv))
+        channel_read_to_end (self);
 
       /* After a hang-up or an error a blocked write is retried: it fails
        * and closes the channel, rather than waiting forever. */
@@ -1482,8 +1587,52 @@ channel_watch_cb (gpointer     user_data,
   g_object_unref (self);
 }
 
-/* Channels that override readable() or writable() are asked before every
- * poll, as asyncore did. */
+/* Someone takes input now (a read was started, a handler connected):
+ * what waited is framed, at once when @now and outside a dispatch of this
+ * channel, else on the next iteration; then the socket is read again. */
+static void
+channel_consumer_arrived (AchatChannel *self,
+                          gboolean      now)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->awaiting_consumer)
+    {
+      priv->awaiting_consumer = FALSE;
+      if (priv->watch != NULL && !overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+        achat_watch_set_prepare (priv->watch, NULL);
+    }
+  if (priv->closed || priv->in_input)
+    return;   /* in a dispatch: the delivery under way goes on with it */
+  if (achat_framer_get_held (&priv->framer) == 0 && !priv->eof_undelivered)
+    {
+      channel_update_interest (self);
+      return;
+    }
+  if (!now)
+    {
+      priv->resume_pending = TRUE;
+      achat_watch_schedule (priv->watch);
+      return;
+    }
+
+  g_object_ref (self);
+  channel_deliver_resumed (self);
+  /* Closing at the end of input, and replies pushed by handlers, are for
+   * the next iteration: nothing is written or closed inside this call. */
+  if (!priv->closed)
+    {
+      if (!achat_output_queue_is_empty (&priv->queue) || priv->closing || priv->eof)
+        achat_watch_schedule (priv->watch);
+      else
+        channel_update_interest (self);
+    }
+  g_object_unref (self);
+}
+
+/* Before every poll, for channels that override readable() or writable()
+ * (asked, as asyncore did) and for those whose input waits for a handler
+ * to be connected. */
 static void
 channel_prepare_cb (gpointer user_data)
 {
@@ -1494,6 +1643,15 @@ channel_prepare_cb (gpointer user_data)
    * write when they return. */
   if (priv->closed || priv->connecting || priv->in_flush || priv->in_input ||
       priv->tls_state == TLS_HANDSHAKING)
+    return;
+
+  if (priv->awaiting_consumer)
+    {
+      channel_observe (self);
+      if (input_has_consumer (priv))
+        channel_consumer_arrived (self, FALSE);
+    }
+  if (priv->closed || !overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
     return;
 
   channel_update_interest (self);
@@ -1713,7 +1871,6 @@ channel_tls_begin (AchatChannel *self)
   if (pending > 0 || priv->ready != NULL)
     {
       g_clear_pointer (&priv->ready, g_bytes_unref);   /* never delivered */
-      priv->pull_waiting = FALSE;
       channel_tls_fail (self,
                         g_error_new (ACHAT_ERROR, ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS,
                                      "%" G_GSIZE_FORMAT " bytes of plaintext arrived after "
@@ -3803,9 +3960,15 @@ achat_channel_discard_buffers (AchatChannel *self)
   priv->input_generation++;
   achat_framer_discard (&priv->framer);
   priv->eof_undelivered = FALSE;
+  if (priv->awaiting_consumer)
+    {
+      /* Nothing waits any more. */
+      priv->awaiting_consumer = FALSE;
+      if (priv->watch != NULL && !overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+        achat_watch_set_prepare (priv->watch, NULL);
+    }
   collected_reset (priv);
   g_clear_pointer (&priv->ready, g_bytes_unref);
-  priv->pull_waiting = FALSE;
   priv->unsent_bytes += priv->queue.data_bytes;
   if (priv->queue.data_bytes > 0)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSENT_BYTES]);
@@ -4434,19 +4597,11 @@ achat_channel_read_message_async (AchatChannel        *self,
     return;
   if (priv->ready != NULL)
     {
-      /* The message that waited; input goes on. */
+      /* The message that came as the previous read was cancelled. What
+       * came after it waits for the next read. */
       g_task_return_pointer (task, g_steal_pointer (&priv->ready), (GDestroyNotify) g_bytes_unref);
-      priv->pull_waiting = FALSE;
-      if (!priv->closed)
-        {
-          if (achat_framer_get_held (&priv->framer) > 0 || priv->eof_undelivered)
-            {
-              priv->resume_pending = TRUE;
-              achat_watch_schedule (priv->watch);
-            }
-          else if (!priv->in_input)
-            channel_update_interest (self);
-        }
+      if (!priv->closed && !priv->in_input)
+        channel_update_interest (self);
       return;
     }
   if (priv->closed)
@@ -4459,9 +4614,8 @@ achat_channel_read_message_async (AchatChannel        *self,
                         GSIZE_TO_POINTER (channel_watch_cancel (self, task, channel_read_cancelled)),
                         NULL);
   priv->read_task = g_steal_pointer (&task);
-  /* In case input was waiting for a read (pull mode, nobody listening). */
-  if (!priv->in_input)
-    channel_update_interest (self);
+  /* What already came is framed now, with the terminator in force now. */
+  channel_consumer_arrived (self, TRUE);
 }
 
 /**

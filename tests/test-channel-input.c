@@ -1137,25 +1137,65 @@ test_terminator_getters (void)
   close (peer);
 }
 
-/* Nobody listens to any input signal: the bytes still go to the message,
- * and a message nobody sees is dropped at its terminator. */
+/* Nobody listens to any input signal: what came waits, unframed, and the
+ * socket is not read further, until someone does; then it is framed with
+ * the terminator in force at that point. Nothing is lost, even when the
+ * peer closed meanwhile. */
 static void
 test_no_listener (void)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  AchatChannel *channel = achat_channel_new (socket);
+  gboolean peer_ends;
 
-  set_terminator (channel, "\n");
-  test_feed (channel, peer, "abc", 3);
-  assert_collected (channel, "abc");
-  test_feed (channel, peer, "def\nghi\nj", 9);
-  assert_collected (channel, "j");
-  test_feed (channel, peer, "kl", 2);
-  assert_collected (channel, "jkl");
-  achat_channel_close (channel);
-  assert_finalized_after_unref (channel);
-  close (peer);
+  for (peer_ends = FALSE; peer_ends <= TRUE; peer_ends++)
+    {
+      int peer;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer);
+      AchatChannel *channel = achat_channel_new (socket);
+      g_autoptr(TestRecorder) recorder = NULL;
+      g_autoptr(GBytes) collected = NULL;
+
+      set_terminator (channel, "\n");
+      test_peer_write (peer, "abc\ndef\ngh", 10);
+      test_spin_for (50);
+      /* Received, not framed: nothing collected, nothing dropped. */
+      g_assert_cmpuint (achat_channel_get_bytes_received (channel), ==, 10);
+      collected = achat_channel_get_collected (channel);
+      g_assert_cmpuint (g_bytes_get_size (collected), ==, 0);
+      /* The socket is not read further meanwhile. */
+      test_peer_write (peer, "i\njk", 4);
+      if (peer_ends)
+        close (peer);
+      test_spin_for (50);
+      /* (Once the peer is gone, what it left is read: it can send no more.) */
+      g_assert_cmpuint (achat_channel_get_bytes_received (channel), ==, peer_ends ? 14 : 10);
+      g_assert_false (achat_channel_is_closed (channel));
+
+      /* The terminator in force when someone comes frames it all; a
+       * handler connected from outside any handler is noticed before the
+       * next poll. */
+      set_terminator (channel, peer_ends ? "c" : "\n");
+      recorder = test_recorder_new (channel, FALSE);
+      test_spin_for (50);
+      g_assert_cmpuint (achat_channel_get_bytes_received (channel), ==, 14);
+      if (peer_ends)
+        {
+          test_recorder_wait_closed (recorder);
+          g_assert_cmpstr (recorder->log->str, ==, "T(ab) closed");
+          g_clear_pointer (&collected, g_bytes_unref);
+          collected = achat_channel_get_collected (channel);
+          assert_bytes_str (collected, "\ndef\nghi\njk");
+        }
+      else
+        {
+          g_assert_cmpstr (recorder->log->str, ==, "T(abc) T(def) T(ghi)");
+          test_feed (channel, peer, "l\n", 2);
+          g_assert_cmpstr (recorder->log->str, ==, "T(abc) T(def) T(ghi) T(jkl)");
+          achat_channel_close (channel);
+          close (peer);
+        }
+      g_clear_pointer (&recorder, test_recorder_free);
+      assert_finalized_after_unref (channel);
+    }
 }
 
 /* Subclasses ------------------------------------------------------------- */

@@ -1,0 +1,727 @@
+/* test-channel-pull.c: the pull style is exact
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A client written as "set the framing, read a message" gets, from each
+ * read, the message framed with the terminator in force when it asked,
+ * however the peer's bytes were split into reads, whether the next read is
+ * started from the previous one's callback or later, and whether the bytes
+ * came before the first read. Scripts of (framing, expected message) pairs
+ * are run over every split; a randomized test compares the pull style with
+ * the handler style on the same stream and framing schedule.
+ */
+
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <achat/achat.h>
+
+#include "test-util.h"
+
+/* Framing ----------------------------------------------------------------- */
+
+typedef enum
+{
+  F_BYTES,       /* @bytes */
+  F_LINE,        /* "\r\n" or "\n" (set_terminators()) */
+  F_COUNT,       /* @count bytes */
+  F_LENGTH16,    /* a 2-byte big-endian length, then the payload */
+} FramingKind;
+
+typedef struct
+{
+  FramingKind kind;
+  const gchar *bytes;
+  guint64 count;
+} Framing;
+
+static void
+apply_framing (AchatChannel  *channel,
+               const Framing *framing)
+{
+  static const gchar *const line_endings[] = { "\r\n", "\n", NULL };
+
+  switch (framing->kind)
+    {
+    case F_BYTES:
+      achat_channel_set_terminator (channel, (const guint8 *) framing->bytes,
+                                    strlen (framing->bytes));
+      break;
+    case F_LINE:
+      achat_channel_set_terminators (channel, line_endings);
+      break;
+    case F_COUNT:
+      achat_channel_set_terminator_count (channel, framing->count);
+      break;
+    case F_LENGTH16:
+      achat_channel_set_terminator_length_prefix (channel, 2, ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 0);
+      break;
+    }
+}
+
+/* Scripts ---------------------------------------------------------------- */
+
+#define MAX_STEPS 40
+
+typedef struct
+{
+  Framing framing;
+  const gchar *message;
+  gsize message_len;             /* 0: strlen (message) */
+} Step;
+
+typedef struct
+{
+  const gchar *name;
+  const gchar *stream;
+  gsize stream_len;              /* 0: strlen (stream) */
+  Step steps[MAX_STEPS];
+  guint n_steps;
+  /* After the last step the peer closes: the next read returns NULL (clean
+   * end) or fails with G_IO_ERROR_PARTIAL_INPUT, the rest in
+   * get_collected(). */
+  const gchar *rest;
+} Script;
+
+#define CRLF { F_BYTES, "\r\n", 0 }
+#define BYTES(s) { F_BYTES, s, 0 }
+#define COUNT(n) { F_COUNT, NULL, n }
+
+static const Script scripts[] = {
+  {
+    /* Redis: a bulk reply's header line gives the count of its body. */
+    "resp",
+    "$12\r\nhello\r\nworld\r\n+OK\r\n:42\r\n", 0,
+    {
+      { CRLF, "$12", 0 },
+      { COUNT (14), "hello\r\nworld\r\n", 0 },
+      { CRLF, "+OK", 0 },
+      { CRLF, ":42", 0 },
+    }, 4, "",
+  },
+  {
+    /* HTTP: a header block, a body of Content-Length, the next response. */
+    "http",
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    "HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n", 0,
+    {
+      { BYTES ("\r\n\r\n"), "HTTP/1.1 200 OK\r\nContent-Length: 5", 0 },
+      { COUNT (5), "hello", 0 },
+      { BYTES ("\r\n\r\n"), "HTTP/1.1 204 No Content\r\nServer: x", 0 },
+    }, 3, "",
+  },
+  {
+    /* Two string terminators taking turns, the stream ending mid-message. */
+    "alternating",
+    "key;value\nk2;v2\ntail", 0,
+    {
+      { BYTES (";"), "key", 0 },
+      { BYTES ("\n"), "value", 0 },
+      { BYTES (";"), "k2", 0 },
+      { BYTES ("\n"), "v2", 0 },
+    }, 4, "tail",
+  },
+  {
+    /* Binary frames after a text line, an empty frame, a line again. */
+    "frames-after-line",
+    "FRAMES 2\n\x00\x03" "abc\x00\x00" "bye\n", 9 + 5 + 2 + 4,
+    {
+      { BYTES ("\n"), "FRAMES 2", 0 },
+      { { F_LENGTH16, NULL, 0 }, "abc", 0 },
+      { { F_LENGTH16, NULL, 0 }, "", 0 },
+      { BYTES ("\n"), "bye", 0 },
+    }, 4, "",
+  },
+  {
+    /* Either line ending, then a count that takes a line ending with it,
+     * then a terminator that a shorter one would have cut. */
+    "lines-count-long",
+    "one\r\ntwo\n3\r\n45END!rest-END", 0,
+    {
+      { { F_LINE, NULL, 0 }, "one", 0 },
+      { { F_LINE, NULL, 0 }, "two", 0 },
+      { COUNT (4), "3\r\n4", 0 },
+      { BYTES ("END"), "5", 0 },
+      { BYTES ("-END"), "!rest", 0 },
+    }, 5, "",
+  },
+};
+
+/* Running a script -------------------------------------------------------- */
+
+typedef enum
+{
+  NEXT_FROM_CALLBACK,   /* the next read starts in the callback */
+  NEXT_FROM_IDLE,       /* in an idle after it (as a promise or a future) */
+} NextRead;
+
+typedef struct
+{
+  const Script *script;
+  AchatChannel *channel;
+  NextRead next;
+  guint step;           /* the read under way: a step, or n_steps (the end) */
+  gboolean done;        /* the end was read */
+  GError *end_error;
+  GString *failure;     /* the first mismatch */
+} Run;
+
+static void run_read (Run *run);
+
+static void
+run_fail (Run         *run,
+          const gchar *format,
+          ...) G_GNUC_PRINTF (2, 3);
+
+static void
+run_fail (Run         *run,
+          const gchar *format,
+          ...)
+{
+  va_list args;
+
+  if (run->failure->len > 0)
+    return;
+  va_start (args, format);
+  g_string_append_vprintf (run->failure, format, args);
+  va_end (args);
+  run->done = TRUE;
+}
+
+static gboolean
+run_read_idle (gpointer data)
+{
+  run_read (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_read_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Run *run = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message =
+    achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &error);
+
+  if (run->done)
+    return;
+  if (run->step == run->script->n_steps)
+    {
+      if (message != NULL)
+        {
+          g_autoptr(GString) got = g_string_new (NULL);
+
+          test_append_escaped (got, g_bytes_get_data (message, NULL), g_bytes_get_size (message));
+          run_fail (run, "read %u: a message (%s) after the last one", run->step, got->str);
+          return;
+        }
+      run->end_error = g_steal_pointer (&error);
+      run->done = TRUE;
+      return;
+    }
+
+  {
+    const Step *step = &run->script->steps[run->step];
+    gsize expected_len = step->message_len ? step->message_len : strlen (step->message);
+
+    if (message == NULL)
+      {
+        run_fail (run, "read %u: no message (%s)", run->step,
+                  error != NULL ? error->message : "the end");
+        return;
+      }
+    if (g_bytes_get_size (message) != expected_len ||
+        memcmp (g_bytes_get_data (message, NULL), step->message, expected_len) != 0)
+      {
+        g_autoptr(GString) got = g_string_new (NULL);
+        g_autoptr(GString) want = g_string_new (NULL);
+
+        test_append_escaped (got, g_bytes_get_data (message, NULL), g_bytes_get_size (message));
+        test_append_escaped (want, (const guint8 *) step->message, expected_len);
+        run_fail (run, "read %u: got \"%s\", expected \"%s\"", run->step, got->str, want->str);
+        return;
+      }
+  }
+
+  run->step++;
+  if (run->next == NEXT_FROM_CALLBACK)
+    run_read (run);
+  else
+    g_idle_add (run_read_idle, run);
+}
+
+/* Sets the framing of the step under way, then starts its read. */
+static void
+run_read (Run *run)
+{
+  if (run->step < run->script->n_steps)
+    apply_framing (run->channel, &run->script->steps[run->step].framing);
+  achat_channel_read_message_async (run->channel, NULL, run_read_cb, run);
+}
+
+static gboolean
+run_is_done (gpointer data)
+{
+  return ((Run *) data)->done;
+}
+
+typedef struct
+{
+  AchatChannel *channel;
+  guint64 total;
+} Received;
+
+static gboolean
+received_all (gpointer data)
+{
+  Received *r = data;
+
+  return achat_channel_get_bytes_received (r->channel) >= r->total;
+}
+
+/* Runs @script on a new channel: the peer writes the stream in pieces cut
+ * at @cuts, each piece received by a read of its own; the first read
+ * starts before anything is written, or (@late) only after the whole
+ * stream arrived and the main loop ran. Returns NULL, or what went wrong. */
+static gchar *
+run_script (const Script *script,
+            const gsize  *cuts,
+            guint         n_cuts,
+            NextRead      next,
+            gboolean      late)
+{
+  gsize length = script->stream_len ? script->stream_len : strlen (script->stream);
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  Run run = { script, achat_channel_new (socket), next, 0, FALSE, NULL, g_string_new (NULL) };
+  Received received = { run.channel, 0 };
+  gsize start = 0;
+  guint i;
+
+  if (!late)
+    run_read (&run);
+  for (i = 0; i <= n_cuts; i++)
+    {
+      gsize end = i < n_cuts ? cuts[i] : length;
+
+      if (end <= start)
+        continue;
+      test_peer_write (peer, script->stream + start, end - start);
+      received.total = end;
+      if (!late)
+        test_spin_until (received_all, &received);
+      else
+        test_spin_for (1);
+      start = end;
+    }
+  if (late)
+    {
+      test_spin_for (5);
+      run_read (&run);
+    }
+  close (peer);
+  test_spin_until (run_is_done, &run);
+
+  if (run.failure->len == 0)
+    {
+      g_autoptr(GBytes) collected = achat_channel_get_collected (run.channel);
+
+      if (script->rest[0] == '\0' && run.end_error != NULL)
+        run_fail (&run, "the end: %s", run.end_error->message);
+      else if (script->rest[0] != '\0' &&
+               !g_error_matches (run.end_error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
+        run_fail (&run, "the end: %s, expected a partial message",
+                  run.end_error ? run.end_error->message : "clean");
+      else if (g_bytes_get_size (collected) != strlen (script->rest) ||
+               memcmp (g_bytes_get_data (collected, NULL), script->rest,
+                       strlen (script->rest)) != 0)
+        run_fail (&run, "the end: the rest is not \"%s\"", script->rest);
+      else if (achat_channel_get_bytes_received (run.channel) != length)
+        run_fail (&run, "%" G_GUINT64_FORMAT " bytes received of %" G_GSIZE_FORMAT,
+                  achat_channel_get_bytes_received (run.channel), length);
+    }
+
+  g_clear_error (&run.end_error);
+  g_object_unref (run.channel);
+  test_spin_for (0);
+  return run.failure->len > 0 ? g_string_free (run.failure, FALSE)
+                              : (g_string_free (run.failure, TRUE), NULL);
+}
+
+static void
+check_run (const Script *script,
+           const gsize  *cuts,
+           guint         n_cuts,
+           NextRead      next,
+           gboolean      late)
+{
+  g_autofree gchar *failure = run_script (script, cuts, n_cuts, next, late);
+
+  if (failure != NULL)
+    {
+      g_autoptr(GString) where = g_string_new (NULL);
+      guint i;
+
+      for (i = 0; i < n_cuts; i++)
+        g_string_append_printf (where, "%s%" G_GSIZE_FORMAT, i ? "," : "", cuts[i]);
+      g_error ("script %s, cuts [%s], next read from %s%s: %s", script->name, where->str,
+               next == NEXT_FROM_CALLBACK ? "the callback" : "an idle",
+               late ? ", first read late" : "", failure);
+    }
+}
+
+/* Every script: in one write, cut in two at every byte, one byte per
+ * write; the next read from the callback and from an idle; the first read
+ * before the bytes and after them. */
+static void
+test_scripts_every_split (gconstpointer data)
+{
+  const Script *script = data;
+  gsize length = script->stream_len ? script->stream_len : strlen (script->stream);
+  g_autofree gsize *every = g_new (gsize, length);
+  NextRead next;
+  gsize cut;
+
+  for (cut = 0; cut < length; cut++)
+    every[cut] = cut + 1;
+  for (next = NEXT_FROM_CALLBACK; next <= NEXT_FROM_IDLE; next++)
+    {
+      gboolean late;
+
+      for (late = FALSE; late <= TRUE; late++)
+        {
+          check_run (script, NULL, 0, next, late);
+          for (cut = 1; cut < length; cut++)
+            check_run (script, &cut, 1, next, late);
+          check_run (script, every, length - 1, next, late);
+        }
+    }
+}
+
+/* Pull style against handler style ---------------------------------------- */
+
+typedef struct
+{
+  const Script *script;
+  guint step;
+  gboolean closed;
+  GString *failure;
+} Handled;
+
+static void
+handled_on_found (AchatChannel *channel,
+                  GBytes       *message,
+                  gpointer      data)
+{
+  Handled *handled = data;
+  const Script *script = handled->script;
+  const Step *step;
+  gsize expected_len;
+
+  if (handled->failure->len > 0)
+    return;
+  if (handled->step >= script->n_steps)
+    {
+      g_string_append_printf (handled->failure, "message %u: after the last one", handled->step);
+      return;
+    }
+  step = &script->steps[handled->step];
+  expected_len = step->message_len ? step->message_len : strlen (step->message);
+  if (g_bytes_get_size (message) != expected_len ||
+      memcmp (g_bytes_get_data (message, NULL), step->message, expected_len) != 0)
+    {
+      g_string_append_printf (handled->failure, "message %u differs", handled->step);
+      return;
+    }
+  /* The handler style: the next framing applies to the very next byte. */
+  if (++handled->step < script->n_steps)
+    apply_framing (channel, &script->steps[handled->step].framing);
+}
+
+static void
+handled_on_closed (AchatChannel *channel,
+                   const GError *error,
+                   gpointer      data)
+{
+  Handled *handled = data;
+
+  if (error != NULL && handled->failure->len == 0)
+    g_string_append_printf (handled->failure, "closed: %s", error->message);
+  handled->closed = TRUE;
+}
+
+static gboolean
+handled_is_closed (gpointer data)
+{
+  return ((Handled *) data)->closed;
+}
+
+/* @script in the handler style, the stream cut at @cuts. */
+static gchar *
+run_handlers (const Script *script,
+              const gsize  *cuts,
+              guint         n_cuts)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  AchatChannel *channel = achat_channel_new (socket);
+  Handled handled = { script, 0, FALSE, g_string_new (NULL) };
+  Received received = { channel, 0 };
+  gsize start = 0;
+  guint i;
+
+  apply_framing (channel, &script->steps[0].framing);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (handled_on_found), &handled);
+  g_signal_connect (channel, "closed", G_CALLBACK (handled_on_closed), &handled);
+  for (i = 0; i <= n_cuts; i++)
+    {
+      gsize end = i < n_cuts ? cuts[i] : script->stream_len;
+
+      if (end <= start)
+        continue;
+      test_peer_write (peer, script->stream + start, end - start);
+      received.total = end;
+      test_spin_until (received_all, &received);
+      start = end;
+    }
+  close (peer);
+  test_spin_until (handled_is_closed, &handled);
+  if (handled.failure->len == 0 && handled.step != script->n_steps)
+    g_string_append_printf (handled.failure, "%u messages of %u", handled.step, script->n_steps);
+  g_object_unref (channel);
+  return handled.failure->len > 0 ? g_string_free (handled.failure, FALSE)
+                                  : (g_string_free (handled.failure, TRUE), NULL);
+}
+
+/* A random protocol: each message framed its own way (string terminators,
+ * either line ending, counts, length prefixes), the stream built from the
+ * messages, so what each read must return is known. */
+static void
+random_script (GRand   *rand,
+               Script  *script,
+               GString *stream,
+               GPtrArray *keep)
+{
+  static const gchar *const terminators[] = { "\n", "\r\n", "|", "#$#" };
+  guint i;
+
+  script->name = "random";
+  script->n_steps = g_rand_int_range (rand, 1, MAX_STEPS);
+  script->rest = "";
+  for (i = 0; i < script->n_steps; i++)
+    {
+      Step *step = &script->steps[i];
+      GString *message = g_string_new (NULL);
+      guint length = g_rand_int_range (rand, 0, 24);
+      guint kind = g_rand_int_range (rand, 0, 4);
+      guint j;
+
+      for (j = 0; j < length; j++)
+        {
+          if (kind >= 2)   /* counted: any byte, terminators' included */
+            g_string_append_c (message, (gchar) g_rand_int_range (rand, 0, 256));
+          else
+            g_string_append_c (message, "abcxyz"[g_rand_int_range (rand, 0, 6)]);
+        }
+      switch (kind)
+        {
+        case 0:
+          step->framing.kind = F_BYTES;
+          step->framing.bytes = terminators[g_rand_int_range (rand, 0, G_N_ELEMENTS (terminators))];
+          g_string_append_len (stream, message->str, message->len);
+          g_string_append (stream, step->framing.bytes);
+          break;
+        case 1:
+          step->framing.kind = F_LINE;
+          g_string_append_len (stream, message->str, message->len);
+          g_string_append (stream, g_rand_boolean (rand) ? "\r\n" : "\n");
+          break;
+        case 2:
+          if (length == 0)
+            g_string_append_c (message, 'z');   /* a count of 0 is no terminator */
+          step->framing.kind = F_COUNT;
+          step->framing.count = message->len;
+          g_string_append_len (stream, message->str, message->len);
+          break;
+        default:
+          step->framing.kind = F_LENGTH16;
+          g_string_append_c (stream, 0);
+          g_string_append_c (stream, (gchar) message->len);
+          g_string_append_len (stream, message->str, message->len);
+          break;
+        }
+      step->message_len = message->len;
+      step->message = message->str;
+      if (step->message_len == 0)
+        step->message = "";
+      g_ptr_array_add (keep, g_string_free (message, FALSE));
+    }
+  script->stream = stream->str;
+  script->stream_len = stream->len;
+}
+
+/* Random protocols, random cuts: the pull style (next read from the
+ * callback or from an idle, first read early or late) returns what the
+ * handler style delivers, and both what was sent. */
+static void
+test_random_against_handlers (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  guint round;
+
+  for (round = 0; round < 1000; round++)
+    {
+      g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GString) stream = g_string_new (NULL);
+      Script script = { 0, };
+      gsize cuts[6];
+      guint n_cuts, i;
+      g_autofree gchar *handlers = NULL;
+      g_autofree gchar *pulled = NULL;
+      NextRead next = g_rand_boolean (rand) ? NEXT_FROM_CALLBACK : NEXT_FROM_IDLE;
+      gboolean late = g_rand_int_range (rand, 0, 4) == 0;
+
+      random_script (rand, &script, stream, keep);
+      n_cuts = stream->len > 1 ? g_rand_int_range (rand, 0, G_N_ELEMENTS (cuts) + 1) : 0;
+      for (i = 0; i < n_cuts; i++)
+        cuts[i] = g_rand_int_range (rand, 1, stream->len);
+      /* Ascending, as the runners want; duplicates are skipped by them. */
+      for (i = 1; i < n_cuts; i++)
+        {
+          gsize c = cuts[i];
+          guint j = i;
+
+          for (; j > 0 && cuts[j - 1] > c; j--)
+            cuts[j] = cuts[j - 1];
+          cuts[j] = c;
+        }
+
+      handlers = run_handlers (&script, cuts, n_cuts);
+      pulled = run_script (&script, cuts, n_cuts, next, late);
+      if (handlers != NULL || pulled != NULL)
+        g_error ("round %u (%u messages, %" G_GSIZE_FORMAT " bytes, %u cuts): "
+                 "handler style: %s; pull style: %s", round, script.n_steps, stream->len,
+                 n_cuts, handlers ? handlers : "ok", pulled ? pulled : "ok");
+    }
+}
+
+/* Banners ----------------------------------------------------------------- */
+
+typedef struct
+{
+  guint connected;
+  guint greeted;
+  GPtrArray *channels;
+} Banners;
+
+static void
+banner_on_accepted (AchatServer  *server,
+                    AchatChannel *channel,
+                    gpointer      data)
+{
+  /* A server that speaks first: greets, then closes when it is written. */
+  achat_channel_push (channel, (const guint8 *) "220 ready\r\n", 11);
+  achat_channel_close_when_done (channel);
+}
+
+static void
+banner_read_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  Banners *banners = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) banner =
+    achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (banner);
+  g_assert_cmpmem (g_bytes_get_data (banner, NULL), g_bytes_get_size (banner), "220 ready", 9);
+  banners->greeted++;
+}
+
+static void
+banner_connected_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      data)
+{
+  Banners *banners = data;
+  g_autoptr(GError) error = NULL;
+  AchatChannel *channel = achat_channel_connect_to_host_finish (result, &error);
+
+  g_assert_no_error (error);
+  g_ptr_array_add (banners->channels, channel);
+  banners->connected++;
+}
+
+static gboolean
+banners_connected (gpointer data)
+{
+  return ((Banners *) data)->connected == 100;
+}
+
+static gboolean
+banners_greeted (gpointer data)
+{
+  return ((Banners *) data)->greeted == 100;
+}
+
+/* 100 clients of a server that speaks first, each reading its banner only
+ * after the main loop ran (and the server closed): every banner arrives. */
+static void
+test_banners (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
+  Banners banners = { 0, 0, g_ptr_array_new_with_free_func (g_object_unref) };
+  g_autofree gchar *address = NULL;
+  guint16 port;
+  guint i;
+
+  port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (server), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (server, "channel-accepted", G_CALLBACK (banner_on_accepted), NULL);
+  g_socket_service_start (G_SOCKET_SERVICE (server));
+
+  address = g_strdup_printf ("127.0.0.1:%u", port);
+  for (i = 0; i < 100; i++)
+    achat_channel_connect_to_host_async (address, 0, NULL, banner_connected_cb, &banners);
+  test_spin_until (banners_connected, &banners);
+  test_spin_for (50);
+
+  for (i = 0; i < banners.channels->len; i++)
+    {
+      AchatChannel *channel = g_ptr_array_index (banners.channels, i);
+
+      achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
+      achat_channel_read_message_async (channel, NULL, banner_read_cb, &banners);
+    }
+  test_spin_until (banners_greeted, &banners);
+  g_ptr_array_unref (banners.channels);
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+  g_socket_listener_close (G_SOCKET_LISTENER (server));
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  guint i;
+
+  g_test_init (&argc, &argv, NULL);
+
+  for (i = 0; i < G_N_ELEMENTS (scripts); i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/pull/script/%s", scripts[i].name);
+
+      g_test_add_data_func (path, &scripts[i], test_scripts_every_split);
+    }
+  g_test_add_func ("/pull/random-against-handlers", test_random_against_handlers);
+  g_test_add_func ("/pull/banners", test_banners);
+
+  return g_test_run ();
+}
