@@ -4507,81 +4507,19 @@ achat_channel_get_tls_connection (AchatChannel *self)
   return GET_PRIV (self)->tls;
 }
 
-/**
- * achat_channel_read_message_async:
- * @self: an #AchatChannel
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called with the next message
- * @user_data: data for @callback
- *
- * Reads the next message: the bytes up to the next terminator, as
- * [signal@Achat.Channel::terminator-found] would carry them. The pull
- * style, for code written as a straight line of awaits (GJS's
- * `Gio._promisify()`, an asyncio future completed by the callback in
- * Python):
- *
- * <!-- snippet: examples/snippets/api-snippets.c#read-message -->
- * ```c
- * static void
- * on_message (GObject *source, GAsyncResult *result, gpointer user_data)
- * {
- *   g_autoptr(GError) error = NULL;
- *   g_autoptr(GBytes) message =
- *     achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &error);
- *
- *   if (message != NULL)
- *     achat_channel_read_message_async (ACHAT_CHANNEL (source), NULL, on_message, user_data);
- *   else if (error != NULL)
- *     g_warning ("%s", error->message);   // reset, limit, a message cut short...
- *   // else the peer closed cleanly
- * }
- * ```
- *
- * Once this was called the channel is in *pull mode*, and every message
- * goes to exactly one place:
- *
- * - while a read is pending, the next message completes it (signal
- *   handlers of `terminator-found` do not see it);
- * - while none is pending, handlers of `terminator-found` (or an
- *   overridden class handler) get it, as usual;
- * - while none is pending and no one handles the signal, the message waits
- *   for the next read and input stops (the socket is not read), so memory
- *   stays bounded by one message and one read, and the peer is held back.
- *
- * Before the first call, a message nobody handles is dropped, as it always
- * was: call it as soon as the channel is made (before returning to the main
- * loop) when the peer may speak first.
- *
- * [signal@Achat.Channel::data-collected] is emitted as always; a subclass
- * that overrides it without chaining up gets empty messages.
- *
- * One read may be pending at a time: a second fails with
- * %G_IO_ERROR_PENDING. Cancelling @cancellable fails the read with
- * %G_IO_ERROR_CANCELLED; a message that arrives afterwards waits for the
- * next read, it is not lost.
- *
- * Returns, through achat_channel_read_message_finish(), %NULL once the
- * channel closed cleanly after its last message, or the error it closed
- * with; a connection that ended in the middle of a message (bytes received
- * but no terminator) fails with %G_IO_ERROR_PARTIAL_INPUT, the bytes still
- * in [method@Achat.Channel.get_collected]. Messages that arrived before
- * the end are all read first.
- */
-void
-achat_channel_read_message_async (AchatChannel        *self,
-                                  GCancellable        *cancellable,
-                                  GAsyncReadyCallback  callback,
-                                  gpointer             user_data)
+/* The reads: with the framing in force now, the next message. */
+static void
+channel_read (AchatChannel        *self,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data,
+              gpointer             source_tag)
 {
-  AchatChannelPrivate *priv;
+  AchatChannelPrivate *priv = GET_PRIV (self);
   g_autoptr(GTask) task = NULL;
 
-  g_return_if_fail (ACHAT_IS_CHANNEL (self));
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  priv = GET_PRIV (self);
   task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, achat_channel_read_message_async);
+  g_task_set_source_tag (task, source_tag);
   /* A message given to the read is returned even if the cancellable was
    * cancelled meanwhile: never dropped by g_task_propagate_pointer(). */
   g_task_set_check_cancellable (task, FALSE);
@@ -4618,6 +4556,134 @@ achat_channel_read_message_async (AchatChannel        *self,
   channel_consumer_arrived (self, TRUE);
 }
 
+static GBytes *
+channel_read_finish (AchatChannel  *self,
+                     GAsyncResult  *result,
+                     gpointer       source_tag,
+                     GError       **error)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * achat_channel_read_message_async:
+ * @self: an #AchatChannel
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the next message
+ * @user_data: data for @callback
+ *
+ * Reads the next message: the bytes up to the next terminator, as
+ * [signal@Achat.Channel::terminator-found] would carry them. The pull
+ * style, for code written as a straight line of awaits (GJS's
+ * `Gio._promisify()`, an asyncio future completed by the callback in
+ * Python):
+ *
+ * <!-- snippet: examples/snippets/api-snippets.c#read-message -->
+ * ```c
+ * static void
+ * on_message (GObject *source, GAsyncResult *result, gpointer user_data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *   g_autoptr(GBytes) message =
+ *     achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &error);
+ *
+ *   if (message != NULL)
+ *     achat_channel_read_message_async (ACHAT_CHANNEL (source), NULL, on_message, user_data);
+ *   else if (error != NULL)
+ *     g_warning ("%s", error->message);   // reset, limit, a message cut short...
+ *   // else the peer closed cleanly
+ * }
+ * ```
+ *
+ * The message is framed when the read asks for it: the terminator (or
+ * count, terminators, length prefix) in force when this is called frames
+ * the message it returns, however the peer's bytes were split into reads
+ * and whenever the previous read's callback ran. So a client sets the
+ * framing, then reads, then sets the next framing (a count read from a
+ * header, say), then reads again:
+ *
+ * <!-- snippet: examples/snippets/api-snippets.c#read-framed -->
+ * ```c
+ * static void
+ * on_body (GObject *source, GAsyncResult *result, gpointer user_data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *   GBytes *body = achat_channel_read_bytes_finish (ACHAT_CHANNEL (source), result, &error);
+ *
+ *   if (body != NULL)
+ *     bulk_body = g_bytes_new_from_bytes (body, 0, g_bytes_get_size (body) - 2);   // "hello"
+ *   g_clear_pointer (&body, g_bytes_unref);
+ * }
+ *
+ * static void
+ * on_header (GObject *source, GAsyncResult *result, gpointer user_data)
+ * {
+ *   AchatChannel *channel = ACHAT_CHANNEL (source);
+ *   g_autoptr(GBytes) header = achat_channel_read_line_finish (channel, result, NULL);
+ *   g_autofree gchar *text = NULL;
+ *
+ *   if (header == NULL || g_bytes_get_size (header) < 2)
+ *     return;
+ *   text = g_strndup (g_bytes_get_data (header, NULL), g_bytes_get_size (header));   // "$5"
+ *   // The body and its "\r\n", framed when this read asks, whenever the
+ *   // bytes came: the header and the body may have come in one read.
+ *   achat_channel_read_bytes_async (channel, g_ascii_strtoull (text + 1, NULL, 10) + 2,
+ *                                   NULL, on_body, user_data);
+ * }
+ * ```
+ *
+ * Bytes received but not framed yet wait in the channel, which stops
+ * reading the socket meanwhile (the peer is held back): so memory stays
+ * bounded by what one read brought.
+ *
+ * Once this was called the channel is in *pull mode*, and every message
+ * goes to exactly one place:
+ *
+ * - while a read is pending, the next message completes it (signal
+ *   handlers of `terminator-found` do not see it);
+ * - while none is pending, handlers of `terminator-found` (or an
+ *   overridden class handler) get it, as usual;
+ * - while none is pending and no one handles the signal, input waits,
+ *   unframed, for the next read.
+ *
+ * Nothing is lost before the first call either: a channel with no one to
+ * hand a message to (no pending read, no handler of `terminator-found` or
+ * `data-collected`, no overridden class handler) keeps what it received,
+ * unframed, and reads no further until someone comes. So a client of a
+ * server that speaks first (an SMTP or IMAP greeting) may connect, return
+ * to the main loop, set its terminator and read: the greeting waits.
+ *
+ * [signal@Achat.Channel::data-collected] is emitted as always; a subclass
+ * that overrides it without chaining up gets empty messages.
+ *
+ * One read may be pending at a time: a second fails with
+ * %G_IO_ERROR_PENDING. Cancelling @cancellable fails the read with
+ * %G_IO_ERROR_CANCELLED; a message that arrives afterwards waits for the
+ * next read, it is not lost.
+ *
+ * Returns, through achat_channel_read_message_finish(), %NULL once the
+ * channel closed cleanly after its last message, or the error it closed
+ * with; a connection that ended in the middle of a message (bytes received
+ * but no terminator) fails with %G_IO_ERROR_PARTIAL_INPUT, the bytes still
+ * in [method@Achat.Channel.get_collected]. Messages that arrived before
+ * the end are all read first.
+ */
+void
+achat_channel_read_message_async (AchatChannel        *self,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  channel_read (self, cancellable, callback, user_data, achat_channel_read_message_async);
+}
+
 /**
  * achat_channel_read_message_finish:
  * @self: an #AchatChannel
@@ -4635,12 +4701,165 @@ achat_channel_read_message_finish (AchatChannel  *self,
                                    GAsyncResult  *result,
                                    GError       **error)
 {
-  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), NULL);
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
-                        achat_channel_read_message_async, NULL);
+  return channel_read_finish (self, result, achat_channel_read_message_async, error);
+}
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+/**
+ * achat_channel_read_until_async:
+ * @self: an #AchatChannel
+ * @terminator: (array length=length) (element-type guint8): the bytes that
+ *   end the message
+ * @length: the length of @terminator, at least 1
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the message
+ * @user_data: data for @callback
+ *
+ * Reads the bytes up to the next @terminator (not included), like
+ * g_data_input_stream_read_upto_async() with a byte string: sets the
+ * channel's terminator to @terminator
+ * ([method@Achat.Channel.set_terminator]) and reads the next message
+ * ([method@Achat.Channel.read_message_async], whose rules apply). The
+ * terminator stays in force afterwards, for the next reads and handlers.
+ */
+void
+achat_channel_read_until_async (AchatChannel        *self,
+                                const guint8        *terminator,
+                                gsize                length,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (terminator != NULL && length > 0);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  achat_channel_set_terminator (self, terminator, length);
+  channel_read (self, cancellable, callback, user_data, achat_channel_read_until_async);
+}
+
+/**
+ * achat_channel_read_until_finish:
+ * @self: an #AchatChannel
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes achat_channel_read_until_async().
+ *
+ * Returns: (transfer full) (nullable): the message (possibly empty); %NULL
+ *   with no error at the clean end of the stream; %NULL with @error set
+ *   otherwise
+ */
+GBytes *
+achat_channel_read_until_finish (AchatChannel  *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  return channel_read_finish (self, result, achat_channel_read_until_async, error);
+}
+
+/**
+ * achat_channel_read_bytes_async:
+ * @self: an #AchatChannel
+ * @count: how many bytes to read, at least 1
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the bytes
+ * @user_data: data for @callback
+ *
+ * Reads exactly the next @count bytes, like
+ * g_input_stream_read_bytes_async() but never fewer: sets a count
+ * terminator ([method@Achat.Channel.set_terminator_count]) and reads the
+ * next message ([method@Achat.Channel.read_message_async], whose rules
+ * apply). A body of a length given in a header (HTTP's Content-Length, a
+ * Redis bulk string) is read this way. Once the count is spent, the
+ * channel has no terminator until a new one is set.
+ *
+ * The bytes count against [property@Achat.Channel:max-input-size]: a
+ * count over it fails the read with %ACHAT_ERROR_INPUT_LIMIT once that many
+ * bytes arrived.
+ */
+void
+achat_channel_read_bytes_async (AchatChannel        *self,
+                                guint64              count,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (count > 0);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  achat_channel_set_terminator_count (self, count);
+  channel_read (self, cancellable, callback, user_data, achat_channel_read_bytes_async);
+}
+
+/**
+ * achat_channel_read_bytes_finish:
+ * @self: an #AchatChannel
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes achat_channel_read_bytes_async().
+ *
+ * Returns: (transfer full) (nullable): the @count bytes; %NULL with no error
+ *   at the clean end of the stream; %NULL with @error set otherwise (the
+ *   stream ended before @count bytes: %G_IO_ERROR_PARTIAL_INPUT)
+ */
+GBytes *
+achat_channel_read_bytes_finish (AchatChannel  *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  return channel_read_finish (self, result, achat_channel_read_bytes_async, error);
+}
+
+/**
+ * achat_channel_read_line_async:
+ * @self: an #AchatChannel
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the line
+ * @user_data: data for @callback
+ *
+ * Reads a line ended by `"\r\n"` or a bare `"\n"` (not included), like
+ * g_data_input_stream_read_line_async() with
+ * %G_DATA_STREAM_NEWLINE_TYPE_ANY but without a lone `"\r"`: sets both as
+ * the channel's terminators ([method@Achat.Channel.set_terminators], so
+ * [method@Achat.Channel.push_line] then ends lines with `"\r\n"`) and
+ * reads the next message ([method@Achat.Channel.read_message_async], whose
+ * rules apply).
+ */
+void
+achat_channel_read_line_async (AchatChannel        *self,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  static const gchar *const line_endings[] = { "\r\n", "\n", NULL };
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  achat_channel_set_terminators (self, line_endings);
+  channel_read (self, cancellable, callback, user_data, achat_channel_read_line_async);
+}
+
+/**
+ * achat_channel_read_line_finish:
+ * @self: an #AchatChannel
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes achat_channel_read_line_async().
+ *
+ * Returns: (transfer full) (nullable): the line (possibly empty); %NULL
+ *   with no error at the clean end of the stream; %NULL with @error set
+ *   otherwise
+ */
+GBytes *
+achat_channel_read_line_finish (AchatChannel  *self,
+                                GAsyncResult  *result,
+                                GError       **error)
+{
+  return channel_read_finish (self, result, achat_channel_read_line_async, error);
 }
 
 /**

@@ -291,6 +291,36 @@ GBytes              *achat_channel_read_message_finish     (AchatChannel        
                                                             GAsyncResult        *result,
                                                             GError             **error);
 ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_read_until_async        (AchatChannel        *self,
+                                                            const guint8        *terminator,
+                                                            gsize                length,
+                                                            GCancellable        *cancellable,
+                                                            GAsyncReadyCallback  callback,
+                                                            gpointer             user_data);
+ACHAT_AVAILABLE_IN_ALL
+GBytes              *achat_channel_read_until_finish       (AchatChannel        *self,
+                                                            GAsyncResult        *result,
+                                                            GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_read_bytes_async        (AchatChannel        *self,
+                                                            guint64              count,
+                                                            GCancellable        *cancellable,
+                                                            GAsyncReadyCallback  callback,
+                                                            gpointer             user_data);
+ACHAT_AVAILABLE_IN_ALL
+GBytes              *achat_channel_read_bytes_finish       (AchatChannel        *self,
+                                                            GAsyncResult        *result,
+                                                            GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_read_line_async         (AchatChannel        *self,
+                                                            GCancellable        *cancellable,
+                                                            GAsyncReadyCallback  callback,
+                                                            gpointer             user_data);
+ACHAT_AVAILABLE_IN_ALL
+GBytes              *achat_channel_read_line_finish        (AchatChannel        *self,
+                                                            GAsyncResult        *result,
+                                                            GError             **error);
+ACHAT_AVAILABLE_IN_ALL
 void                 achat_channel_drain_async             (AchatChannel        *self,
                                                             GCancellable        *cancellable,
                                                             GAsyncReadyCallback  callback,

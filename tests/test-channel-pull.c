@@ -157,11 +157,19 @@ typedef enum
   NEXT_FROM_IDLE,       /* in an idle after it (as a promise or a future) */
 } NextRead;
 
+/* How a read sets its framing. */
+typedef enum
+{
+  SET_THEN_READ,        /* set_terminator*() then read_message_async() */
+  READ_CALLS,           /* read_until/line/bytes_async() where they fit */
+} ReadCall;
+
 typedef struct
 {
   const Script *script;
   AchatChannel *channel;
   NextRead next;
+  ReadCall calls;
   guint step;           /* the read under way: a step, or n_steps (the end) */
   gboolean done;        /* the end was read */
   GError *end_error;
@@ -203,9 +211,14 @@ run_read_cb (GObject      *source,
              gpointer      data)
 {
   Run *run = data;
+  AchatChannel *channel = ACHAT_CHANNEL (source);
+  gpointer tag = g_task_get_source_tag (G_TASK (result));
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) message =
-    achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &error);
+    tag == achat_channel_read_until_async ? achat_channel_read_until_finish (channel, result, &error) :
+    tag == achat_channel_read_line_async ? achat_channel_read_line_finish (channel, result, &error) :
+    tag == achat_channel_read_bytes_async ? achat_channel_read_bytes_finish (channel, result, &error) :
+    achat_channel_read_message_finish (channel, result, &error);
 
   if (run->done)
     return;
@@ -254,12 +267,35 @@ run_read_cb (GObject      *source,
     g_idle_add (run_read_idle, run);
 }
 
-/* Sets the framing of the step under way, then starts its read. */
+/* Sets the framing of the step under way, then starts its read; or
+ * starts the read that sets it. */
 static void
 run_read (Run *run)
 {
+  const Framing *framing = NULL;
+
   if (run->step < run->script->n_steps)
-    apply_framing (run->channel, &run->script->steps[run->step].framing);
+    framing = &run->script->steps[run->step].framing;
+  if (framing != NULL && run->calls == READ_CALLS)
+    {
+      switch (framing->kind)
+        {
+        case F_BYTES:
+          achat_channel_read_until_async (run->channel, (const guint8 *) framing->bytes,
+                                          strlen (framing->bytes), NULL, run_read_cb, run);
+          return;
+        case F_LINE:
+          achat_channel_read_line_async (run->channel, NULL, run_read_cb, run);
+          return;
+        case F_COUNT:
+          achat_channel_read_bytes_async (run->channel, framing->count, NULL, run_read_cb, run);
+          return;
+        case F_LENGTH16:
+          break;
+        }
+    }
+  if (framing != NULL)
+    apply_framing (run->channel, framing);
   achat_channel_read_message_async (run->channel, NULL, run_read_cb, run);
 }
 
@@ -292,12 +328,13 @@ run_script (const Script *script,
             const gsize  *cuts,
             guint         n_cuts,
             NextRead      next,
+            ReadCall      calls,
             gboolean      late)
 {
   gsize length = script->stream_len ? script->stream_len : strlen (script->stream);
   int peer;
   g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  Run run = { script, achat_channel_new (socket), next, 0, FALSE, NULL, g_string_new (NULL) };
+  Run run = { script, achat_channel_new (socket), next, calls, 0, FALSE, NULL, g_string_new (NULL) };
   Received received = { run.channel, 0 };
   gsize start = 0;
   guint i;
@@ -357,9 +394,10 @@ check_run (const Script *script,
            const gsize  *cuts,
            guint         n_cuts,
            NextRead      next,
+           ReadCall      calls,
            gboolean      late)
 {
-  g_autofree gchar *failure = run_script (script, cuts, n_cuts, next, late);
+  g_autofree gchar *failure = run_script (script, cuts, n_cuts, next, calls, late);
 
   if (failure != NULL)
     {
@@ -368,15 +406,17 @@ check_run (const Script *script,
 
       for (i = 0; i < n_cuts; i++)
         g_string_append_printf (where, "%s%" G_GSIZE_FORMAT, i ? "," : "", cuts[i]);
-      g_error ("script %s, cuts [%s], next read from %s%s: %s", script->name, where->str,
+      g_error ("script %s, cuts [%s], next read from %s%s%s: %s", script->name, where->str,
                next == NEXT_FROM_CALLBACK ? "the callback" : "an idle",
+               calls == READ_CALLS ? ", read_until/line/bytes" : "",
                late ? ", first read late" : "", failure);
     }
 }
 
 /* Every script: in one write, cut in two at every byte, one byte per
- * write; the next read from the callback and from an idle; the first read
- * before the bytes and after them. */
+ * write; the next read from the callback and from an idle; the framing set
+ * before read_message_async() and by the read calls that set it; the
+ * first read before the bytes and after them. */
 static void
 test_scripts_every_split (gconstpointer data)
 {
@@ -390,14 +430,19 @@ test_scripts_every_split (gconstpointer data)
     every[cut] = cut + 1;
   for (next = NEXT_FROM_CALLBACK; next <= NEXT_FROM_IDLE; next++)
     {
-      gboolean late;
+      ReadCall calls;
 
-      for (late = FALSE; late <= TRUE; late++)
+      for (calls = SET_THEN_READ; calls <= READ_CALLS; calls++)
         {
-          check_run (script, NULL, 0, next, late);
-          for (cut = 1; cut < length; cut++)
-            check_run (script, &cut, 1, next, late);
-          check_run (script, every, length - 1, next, late);
+          gboolean late;
+
+          for (late = FALSE; late <= TRUE; late++)
+            {
+              check_run (script, NULL, 0, next, calls, late);
+              for (cut = 1; cut < length; cut++)
+                check_run (script, &cut, 1, next, calls, late);
+              check_run (script, every, length - 1, next, calls, late);
+            }
         }
     }
 }
@@ -583,6 +628,7 @@ test_random_against_handlers (void)
       g_autofree gchar *handlers = NULL;
       g_autofree gchar *pulled = NULL;
       NextRead next = g_rand_boolean (rand) ? NEXT_FROM_CALLBACK : NEXT_FROM_IDLE;
+      ReadCall calls = g_rand_boolean (rand) ? SET_THEN_READ : READ_CALLS;
       gboolean late = g_rand_int_range (rand, 0, 4) == 0;
 
       random_script (rand, &script, stream, keep);
@@ -601,12 +647,98 @@ test_random_against_handlers (void)
         }
 
       handlers = run_handlers (&script, cuts, n_cuts);
-      pulled = run_script (&script, cuts, n_cuts, next, late);
+      pulled = run_script (&script, cuts, n_cuts, next, calls, late);
       if (handlers != NULL || pulled != NULL)
         g_error ("round %u (%u messages, %" G_GSIZE_FORMAT " bytes, %u cuts): "
                  "handler style: %s; pull style: %s", round, script.n_steps, stream->len,
                  n_cuts, handlers ? handlers : "ok", pulled ? pulled : "ok");
     }
+}
+
+/* The read calls' own rules ------------------------------------------------ */
+
+static void
+never_called (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  g_assert_not_reached ();
+}
+
+static void
+test_read_calls_arguments (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+
+  g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, "*count > 0*");
+  achat_channel_read_bytes_async (channel, 0, NULL, never_called, NULL);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, "*length > 0*");
+  achat_channel_read_until_async (channel, (const guint8 *) "", 0, NULL, never_called, NULL);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, "*terminator != NULL*");
+  achat_channel_read_until_async (channel, NULL, 2, NULL, never_called, NULL);
+  g_test_assert_expected_messages ();
+  test_spin_for (10);
+  /* Refused calls change nothing: the channel has no terminator yet. */
+  g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_NONE);
+  close (peer);
+}
+
+typedef struct
+{
+  gboolean done;
+  GBytes *message;
+  GError *error;
+} Read;
+
+static void
+read_line_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Read *read = data;
+
+  read->message = achat_channel_read_line_finish (ACHAT_CHANNEL (source), result, &read->error);
+  read->done = TRUE;
+}
+
+static gboolean
+read_done (gpointer data)
+{
+  return ((Read *) data)->done;
+}
+
+/* A read call's framing stays in force: a handler connected afterwards
+ * gets lines; push_line() ends lines with "\r\n". And a finish function
+ * takes only the results of its own call. */
+static void
+test_read_calls_framing_stays (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(TestRecorder) recorder = NULL;
+  g_autoptr(GByteArray) written = NULL;
+  Read read = { 0, };
+
+  test_peer_write (peer, "first\nsecond\r\nthird\n", 21);
+  achat_channel_read_line_async (channel, NULL, read_line_cb, &read);
+  test_spin_until (read_done, &read);
+  g_assert_no_error (read.error);
+  g_assert_cmpmem (g_bytes_get_data (read.message, NULL), g_bytes_get_size (read.message),
+                   "first", 5);
+  recorder = test_recorder_new (channel, FALSE);
+  test_spin_for (20);
+  g_assert_cmpstr (recorder->log->str, ==, "T(second) T(third)");
+  g_assert_true (achat_channel_push_line (channel, (const guint8 *) "ok", 2, NULL));
+  written = test_peer_read (peer, 4);
+  g_assert_cmpmem (written->data, written->len, "ok\r\n", 4);
+  g_clear_pointer (&read.message, g_bytes_unref);
+  close (peer);
+  test_recorder_wait_closed (recorder);
 }
 
 /* Banners ----------------------------------------------------------------- */
@@ -722,6 +854,8 @@ main (int    argc,
     }
   g_test_add_func ("/pull/random-against-handlers", test_random_against_handlers);
   g_test_add_func ("/pull/banners", test_banners);
+  g_test_add_func ("/pull/read-calls/arguments", test_read_calls_arguments);
+  g_test_add_func ("/pull/read-calls/framing-stays", test_read_calls_framing_stays);
 
   return g_test_run ();
 }

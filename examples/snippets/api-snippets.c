@@ -199,6 +199,62 @@ test_read_message (void)
   g_assert_cmpuint (n_read, ==, 11);
 }
 
+/* A header that gives the length of what follows, in the pull style: a
+ * Redis bulk string, "$5\r\nhello\r\n". */
+
+static GBytes *bulk_body;
+
+/* snippet-begin read-framed */
+static void
+on_body (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *body = achat_channel_read_bytes_finish (ACHAT_CHANNEL (source), result, &error);
+
+  if (body != NULL)
+    bulk_body = g_bytes_new_from_bytes (body, 0, g_bytes_get_size (body) - 2);   // "hello"
+  g_clear_pointer (&body, g_bytes_unref);
+}
+
+static void
+on_header (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  AchatChannel *channel = ACHAT_CHANNEL (source);
+  g_autoptr(GBytes) header = achat_channel_read_line_finish (channel, result, NULL);
+  g_autofree gchar *text = NULL;
+
+  if (header == NULL || g_bytes_get_size (header) < 2)
+    return;
+  text = g_strndup (g_bytes_get_data (header, NULL), g_bytes_get_size (header));   // "$5"
+  // The body and its "\r\n", framed when this read asks, whenever the
+  // bytes came: the header and the body may have come in one read.
+  achat_channel_read_bytes_async (channel, g_ascii_strtoull (text + 1, NULL, 10) + 2,
+                                  NULL, on_body, user_data);
+}
+/* snippet-end read-framed */
+
+static void
+test_read_framed (void)
+{
+  int fds[2];
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(AchatChannel) channel = NULL;
+
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM, 0, fds));
+  socket = g_socket_new_from_fd (fds[0], NULL);
+  channel = achat_channel_new (socket);
+  g_assert_cmpint (write (fds[1], "$5\r\nhello\r\n", 11), ==, 11);
+  /* The bytes came before the first read: they wait for it. */
+  while (achat_channel_get_bytes_received (channel) < 11)
+    g_main_context_iteration (NULL, TRUE);
+  achat_channel_read_line_async (channel, NULL, on_header, NULL);
+  while (bulk_body == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpmem (g_bytes_get_data (bulk_body, NULL), g_bytes_get_size (bulk_body), "hello", 5);
+  g_clear_pointer (&bulk_body, g_bytes_unref);
+  close (fds[1]);
+}
+
 /* AchatServer ---------------------------------------------------------------- */
 
 static void
@@ -287,6 +343,7 @@ main (int    argc,
   g_test_add_func ("/snippets/output-drained", test_output_drained);
   g_test_add_func ("/snippets/server-loopback", test_server_loopback);
   g_test_add_func ("/snippets/read-message", test_read_message);
+  g_test_add_func ("/snippets/read-framed", test_read_framed);
   g_test_add_func ("/snippets/simple-producer", test_simple_producer);
   g_test_add_func ("/snippets/find-prefix", test_find_prefix);
 
