@@ -5,13 +5,19 @@
 (gbulb.install()):
 
     reply = await channel.read_message()      # a GLib.Bytes; None at the end
+    line = await channel.read_line()          # up to "\\r\\n" or "\\n"
+    head = await channel.read_until(b"\\r\\n\\r\\n")
+    body = await channel.read_bytes(length)   # exactly that many bytes
     async for message in channel.messages():  # until the end
         ...
     await channel.drain()                     # what was pushed is written
 
-read_message() and drain() start their call at once, when they are called,
-and return an asyncio.Future; cancelling it, or the task awaiting it,
-cancels the call. Nothing else about Achat.Channel changes.
+Each read is framed when it is called: the terminator in force then (or
+the one read_line(), read_until() or read_bytes() sets, which stays in
+force) frames the message it returns, whenever the bytes came. The reads
+and drain() start their call at once, when they are called, and return an
+asyncio.Future; cancelling it, or the task awaiting it, cancels the call.
+Nothing else about Achat.Channel changes.
 """
 
 import asyncio
@@ -68,9 +74,17 @@ class _Read(_Call):
     # channel refuses a second read, so it starts when this one ends.
     next = None
 
+    def __init__(self, framing=None):
+        super().__init__()
+        # Sets the framing of this read on the channel, just before it starts
+        # (when it starts late, after a cancelled read).
+        self.framing = framing
+
     def start(self, channel):
         if channel._achat_read is None:   # else the channel refuses this one
             channel._achat_read = self
+        if self.framing is not None:
+            self.framing(channel)
         channel.read_message_async(self.cancellable, self.complete)
 
     def complete(self, channel, result):
@@ -101,9 +115,13 @@ class Channel(Achat.Channel):
         clean end of the stream, or raising the GLib.Error the channel
         ended with (Gio.IOErrorEnum.PARTIAL_INPUT: the end came in the
         middle of a message). Cancelling it loses no message."""
-        call = _Read()
+        return self._achat_read_framed(None)
+
+    def _achat_read_framed(self, framing):
+        call = _Read(framing)
         running = self._achat_read
         if self._achat_unread is not None:
+            # Framed already, by a read that was cancelled as it came.
             call.set_result(self._achat_unread)
             self._achat_unread = None
         elif running is not None and running.cancelled() and (
@@ -112,6 +130,28 @@ class Channel(Achat.Channel):
         else:
             call.start(self)
         return call
+
+    def read_until(self, terminator):
+        """Reads up to @terminator (bytes, not included): sets it as the
+        channel's terminator (it stays in force), then read_message()."""
+        if not terminator:
+            raise ValueError('read_until() needs a terminator of at least one byte')
+        terminator = bytes(terminator)
+        return self._achat_read_framed(lambda c: c.set_terminator(terminator))
+
+    def read_line(self):
+        """Reads a line ended by "\\r\\n" or "\\n" (not included): sets both
+        as the channel's terminators (they stay in force), then
+        read_message()."""
+        return self._achat_read_framed(lambda c: c.set_terminators(['\r\n', '\n']))
+
+    def read_bytes(self, count):
+        """Reads exactly the next @count bytes (count >= 1): sets a count
+        terminator, then read_message(). Raises
+        Gio.IOErrorEnum.PARTIAL_INPUT when the stream ends before them."""
+        if count < 1:
+            raise ValueError('read_bytes() needs a count of at least 1')
+        return self._achat_read_framed(lambda c: c.set_terminator_count(count))
 
     def drain(self):
         """Waits until what was queued before the call has been written
