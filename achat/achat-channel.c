@@ -105,6 +105,11 @@
  * - When nobody listens to `data-collected` and the default handler is not
  *   overridden, the signal is not emitted at all, and a message that
  *   arrived in one read is handed to `terminator-found` without a copy.
+ * - Input that no one takes yet (no handler, no pending
+ *   [method@Achat.Channel.read_message_async]) waits unframed, and the
+ *   socket is not read further, until a handler is connected or a read
+ *   started: it is then framed with the terminator in force. Python handed
+ *   it to whatever `found_terminator()` was at that moment.
  *
  * ## Speed
  *

@@ -14,7 +14,7 @@ import Gio from 'gi://Gio';
 
 import Achat from 'gi://Achat?version=1.0';
 
-import {drain, messages, readMessage} from '../../bindings/gjs/achat.js';
+import {drain, messages, readBytes, readLine, readMessage} from '../../bindings/gjs/achat.js';
 import {Peer, assert, assertBytes, assertEqual, assertError, connectionPair, pattern, text} from './common.js';
 import {test, run} from './tap.js';
 
@@ -136,7 +136,29 @@ async function lineClient(channel, lines) {
 }
 // snippet-end line-client
 
+// snippet-begin bulk-reply
+// Reads a Redis bulk string such as "$5\r\nhello\r\n": its length on a line,
+// then that many bytes and a line ending.
+async function bulkReply(channel) {
+    const header = await readLine(channel);                 // "$5"
+    const length = Number(decoder.decode(header.toArray()).slice(1));
+    const body = await readBytes(channel, length + 2);      // "hello\r\n"
+    return body.toArray().subarray(0, length);
+}
+// snippet-end bulk-reply
+
 /* Reading ------------------------------------------------------------------- */
+
+test('the tutorial\'s bulk reader: replies that came in one write, before the first read', async t => {
+    const {channel, peer} = pair(t);
+    peer.write('$5\r\nhello\r\n$12\r\nline\r\nline\r\n\r\n$0\r\n\r\n');
+    await until(() => channel.get_bytes_received() === 36, 'the replies received');
+    assertEqual(text(await withTimeout(bulkReply(channel), 'a reply')), 'hello');
+    assertEqual(text(await withTimeout(bulkReply(channel), 'a reply')), 'line\r\nline\r\n');
+    assertEqual(text(await withTimeout(bulkReply(channel), 'a reply')), '');
+    peer.close();
+    assertEqual(await withTimeout(readLine(channel), 'the end'), null);
+});
 
 test('the tutorial\'s line client against its line server (readMessage, for await)', async t => {
     const [server, client] = channelPair(t);

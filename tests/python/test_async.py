@@ -41,6 +41,17 @@ async def line_client(channel, lines):
 # snippet-end line-client
 
 
+# snippet-begin bulk-reply
+async def bulk_reply(channel):
+    """Reads a Redis bulk string such as "$5\\r\\nhello\\r\\n": its length on
+    a line, then that many bytes and a line ending."""
+    header = await channel.read_line()            # b"$5"
+    length = int(header.get_data()[1:])
+    body = await channel.read_bytes(length + 2)   # b"hello\\r\\n"
+    return body.get_data()[:length]
+# snippet-end bulk-reply
+
+
 def line_server(gsocket):
     """The tutorial's line server on one connection: "you said: LINE" to
     each line, "bye" to QUIT before closing."""
@@ -122,7 +133,8 @@ class OverrideTest(AsyncTestCase):
         self.assertEqual(Achat.Channel.__module__, 'gi.overrides.Achat')
         self.assertEqual(Achat.Channel.__gtype__.name, 'AchatChannel')
         self.assertEqual(Achat.Channel.__gtype__.pytype, Achat.Channel)
-        for name in ('read_message', 'drain', 'messages'):
+        for name in ('read_message', 'read_line', 'read_until', 'read_bytes', 'drain',
+                     'messages'):
             self.assertTrue(callable(getattr(Achat.Channel, name)), name)
 
         # A subclass overriding the class handler, nobody reading: as before.
@@ -156,6 +168,18 @@ class ReadTest(AsyncTestCase):
         replies = self.run_async(line_client(client, [b'hello', b'world']))
         self.assertEqual(replies, [b'you said: hello', b'you said: world', b'bye'])
         self.assertTrue(client.is_closed())
+
+    def test_bulk_reply(self):
+        """The tutorial's bulk reader: replies that came in one write,
+        before the first read, each framed as its read asks."""
+        channel, peer = self.line_channel()
+        peer.send(b'$5\r\nhello\r\n$12\r\nline\r\nline\r\n\r\n$0\r\n\r\n')
+        self.run_async(self.until(lambda: channel.get_bytes_received() == 36))
+        self.assertEqual(self.run_async(bulk_reply(channel)), b'hello')
+        self.assertEqual(self.run_async(bulk_reply(channel)), b'line\r\nline\r\n')
+        self.assertEqual(self.run_async(bulk_reply(channel)), b'')
+        peer.close()
+        self.assertIsNone(self.run_async(channel.read_line()))
 
     def test_request_response(self):
         """Push a request, await the reply: two messages per reply, the
