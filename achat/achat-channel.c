@@ -233,6 +233,8 @@ typedef struct
   guint tls_state : 2;             /* TlsState */
   guint pull : 1;                  /* read_message_async() was called: messages wait for reads */
   guint awaiting_consumer : 1;     /* input waits, unframed, for a read or a handler */
+  guint ready_waits : 1;           /* @ready is set (a flag beside the others, so
+                                    * the per-message check tests one word) */
 } AchatChannelPrivate;
 
 typedef struct
@@ -434,7 +436,7 @@ channel_input_overflow (AchatChannel *self,
 static inline gboolean
 input_has_consumer (AchatChannelPrivate *priv)
 {
-  return priv->read_task != NULL || priv->tf_observed || (priv->dc_observed && !priv->pull);
+  return priv->tf_observed || priv->read_task != NULL || (priv->dc_observed && !priv->pull);
 }
 
 /* Whether input received waits, unframed, because no one takes it yet: it
@@ -453,7 +455,7 @@ input_awaits_consumer (AchatChannelPrivate *priv)
 static inline gboolean
 input_held (AchatChannelPrivate *priv)
 {
-  return priv->input_paused || priv->ready != NULL || input_awaits_consumer (priv);
+  return priv->input_paused || priv->ready_waits || input_awaits_consumer (priv);
 }
 
 /* Whether input delivery must stop: the channel closed, or input ended on
@@ -760,6 +762,7 @@ channel_message_to_read (AchatChannel *self,
     {
       g_assert (priv->ready == NULL);
       priv->ready = bytes;
+      priv->ready_waits = TRUE;
     }
 }
 
@@ -956,7 +959,11 @@ channel_process_input (AchatChannel    *self,
         break;
       if (!channel_deliver (self, buffer, &event))
         break;
-      if (input_held (priv) || priv->tls_state != TLS_NONE || !channel_has_consumer (self))
+      /* The common case in one test of the flags: nothing holds input
+       * and a handler takes it. */
+      if (G_UNLIKELY (priv->input_paused || priv->ready_waits || priv->tls_state != TLS_NONE ||
+                      !priv->tf_observed) &&
+          (input_held (priv) || priv->tls_state != TLS_NONE || !channel_has_consumer (self)))
         {
           /* The rest of this read waits for resume_input(), or for the
            * next read (pull mode: framed with the terminator in force
@@ -1876,6 +1883,7 @@ channel_tls_begin (AchatChannel *self)
   if (pending > 0 || priv->ready != NULL)
     {
       g_clear_pointer (&priv->ready, g_bytes_unref);   /* never delivered */
+      priv->ready_waits = FALSE;
       channel_tls_fail (self,
                         g_error_new (ACHAT_ERROR, ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS,
                                      "%" G_GSIZE_FORMAT " bytes of plaintext arrived after "
@@ -3974,6 +3982,7 @@ achat_channel_discard_buffers (AchatChannel *self)
     }
   collected_reset (priv);
   g_clear_pointer (&priv->ready, g_bytes_unref);
+  priv->ready_waits = FALSE;
   priv->unsent_bytes += priv->queue.data_bytes;
   if (priv->queue.data_bytes > 0)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSENT_BYTES]);
@@ -4543,6 +4552,7 @@ channel_read (AchatChannel        *self,
       /* The message that came as the previous read was cancelled. What
        * came after it waits for the next read. */
       g_task_return_pointer (task, g_steal_pointer (&priv->ready), (GDestroyNotify) g_bytes_unref);
+      priv->ready_waits = FALSE;
       if (!priv->closed && !priv->in_input)
         channel_update_interest (self);
       return;
