@@ -818,7 +818,12 @@ channel_deliver (AchatChannel           *self,
           if (message.bytes == NULL)
             message.bytes = collected_take (priv);
           channel_message_to_read (self, &message);
-          return !input_stopped (priv) && generation == priv->input_generation;
+          if (input_stopped (priv) || generation != priv->input_generation)
+            return FALSE;
+          /* The read's callback (when GTask ran it at once) may have
+           * connected or disconnected handlers. */
+          channel_observe (self);
+          return TRUE;
         }
       if (priv->tf_observed)
         {
