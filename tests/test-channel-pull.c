@@ -85,6 +85,8 @@ typedef struct
   const gchar *rest;
 } Script;
 
+/* tests/data/pull-scripts.json has the same scripts for the Python and GJS
+ * tests (test_pull.py, test-pull.js): change both together. */
 #define CRLF { F_BYTES, "\r\n", 0 }
 #define BYTES(s) { F_BYTES, s, 0 }
 #define COUNT(n) { F_COUNT, NULL, n }
