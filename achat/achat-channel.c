@@ -235,6 +235,8 @@ typedef struct
   guint awaiting_consumer : 1;     /* input waits, unframed, for a read or a handler */
   guint ready_waits : 1;           /* @ready is set (a flag beside the others, so
                                     * the per-message check tests one word) */
+  guint read_returning : 1;        /* a read was given its message, and GTask has not
+                                    * run its callback yet: input waits for it */
 } AchatChannelPrivate;
 
 typedef struct
@@ -328,6 +330,8 @@ static void channel_prepare_cb      (gpointer      user_data);
 static gboolean overrides_readiness (AchatChannelClass *klass);
 static void channel_tls_fail        (AchatChannel *self,
                                      GError       *error);
+static void channel_consumer_arrived (AchatChannel *self,
+                                      gboolean      now);
 
 /* Default handlers ------------------------------------------------------ */
 
@@ -445,8 +449,7 @@ input_has_consumer (AchatChannelPrivate *priv)
 static inline gboolean
 input_awaits_consumer (AchatChannelPrivate *priv)
 {
-  return !input_has_consumer (priv) &&
-         (achat_framer_get_held (&priv->framer) > 0 || priv->eof_undelivered);
+  return !input_has_consumer (priv) && achat_framer_get_held (&priv->framer) > 0;
 }
 
 /* Whether input waits: paused by the application, a message waits for a
@@ -455,7 +458,8 @@ input_awaits_consumer (AchatChannelPrivate *priv)
 static inline gboolean
 input_held (AchatChannelPrivate *priv)
 {
-  return priv->input_paused || priv->ready_waits || input_awaits_consumer (priv);
+  return priv->input_paused || priv->ready_waits || priv->read_returning ||
+         input_awaits_consumer (priv);
 }
 
 /* Whether input delivery must stop: the channel closed, or input ended on
@@ -730,6 +734,40 @@ event_message (AchatChannelPrivate    *priv,
     achat_poller_copy_message (priv->poller, event->data, event->length, message);
 }
 
+static void
+read_returned_cb (GObject    *task,
+                  GParamSpec *pspec,
+                  gpointer    user_data)
+{
+  AchatChannel *self = user_data;
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  g_signal_handlers_disconnect_by_func (task, read_returned_cb, user_data);
+  priv->read_returning = FALSE;
+  channel_consumer_arrived (self, FALSE);
+}
+
+/* Completes @task, a read, with @message. When GTask defers the callback
+ * (the read was started in this main loop iteration), the input after the
+ * message waits until it ran: a handler never sees a later message before
+ * the read's callback saw this one. */
+static void
+channel_return_message (AchatChannel *self,
+                        GTask        *task,
+                        GBytes       *message)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  task_drop_cancel (task);
+  g_task_return_pointer (task, message, (GDestroyNotify) g_bytes_unref);
+  if (!g_task_get_completed (task))
+    {
+      /* The task keeps @self alive until then. */
+      priv->read_returning = TRUE;
+      g_signal_connect (task, "notify::completed", G_CALLBACK (read_returned_cb), self);
+    }
+}
+
 /* Pull mode: @message completes the read waiting for it; or, when that
  * read was cancelled meanwhile (from another thread), waits for the next
  * read, holding input. */
@@ -755,8 +793,7 @@ channel_message_to_read (AchatChannel *self,
     {
       g_autoptr(GTask) task = g_steal_pointer (&priv->read_task);
 
-      task_drop_cancel (task);
-      g_task_return_pointer (task, bytes, (GDestroyNotify) g_bytes_unref);
+      channel_return_message (self, task, bytes);
     }
   else
     {
@@ -907,8 +944,9 @@ channel_has_consumer (AchatChannel *self)
   return input_has_consumer (priv);
 }
 
-/* Input waits for a read or a handler: looked for before every poll (a
- * handler connected later is noticed), and by read_message_async(). */
+/* Input waits for a read or a handler: a read takes it at once; a handler
+ * connected later is looked for before every poll (two handler lookups per
+ * waiting channel and main loop iteration, only while input waits). */
 static void
 channel_await_consumer (AchatChannel *self)
 {
@@ -966,8 +1004,8 @@ channel_process_input (AchatChannel    *self,
         break;
       /* The common case in one test of the flags: nothing holds input
        * and a handler takes it. */
-      if (G_UNLIKELY (priv->input_paused || priv->ready_waits || priv->tls_state != TLS_NONE ||
-                      !priv->tf_observed) &&
+      if (G_UNLIKELY (priv->input_paused || priv->ready_waits || priv->read_returning ||
+                      priv->tls_state != TLS_NONE || !priv->tf_observed) &&
           (input_held (priv) || priv->tls_state != TLS_NONE || !channel_has_consumer (self)))
         {
           /* The rest of this read waits for resume_input(), or for the
@@ -1273,12 +1311,19 @@ channel_fail_after_input (AchatChannel *self,
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
-  if (!priv->in_input && !priv->eof && priv->want_input && priv->poller != NULL)
+  if (!priv->in_input && !priv->eof && priv->want_input && !input_held (priv) &&
+      priv->poller != NULL)
     {
+      gssize n;
+
+      /* Only while input flows: once it waits (paused, or no one takes
+       * it), what the peer keeps sending stays in the socket. */
       priv->in_input = TRUE;
-      while (!priv->closed && channel_read_once (self, NULL) > 0)
-        ;
-      channel_end_input (self);
+      do
+        n = channel_read_once (self, NULL);
+      while (n > 0 && !priv->closed && !input_held (priv));
+      if (n <= 0 || !input_held (priv))
+        channel_end_input (self);
       priv->in_input = FALSE;
     }
 
@@ -1692,6 +1737,11 @@ channel_close_internal (AchatChannel *self,
       return;
     }
 
+  /* Input stopped on an error (a limit, a refused frame): nothing after
+   * that point is read, not even by reads after the close. */
+  if (priv->input_error != NULL)
+    achat_framer_discard (&priv->framer);
+
   /* An orderly close after input stopped on an error, or after a write
    * failed while input was paused, reports that error. */
   if (error == NULL)
@@ -1887,8 +1937,10 @@ channel_tls_begin (AchatChannel *self)
    * and dropping it silently would hide the attack. */
   if (pending > 0 || priv->ready != NULL)
     {
-      g_clear_pointer (&priv->ready, g_bytes_unref);   /* never delivered */
+      /* Never delivered, nor read after the close. */
+      g_clear_pointer (&priv->ready, g_bytes_unref);
       priv->ready_waits = FALSE;
+      achat_framer_discard (&priv->framer);
       channel_tls_fail (self,
                         g_error_new (ACHAT_ERROR, ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS,
                                      "%" G_GSIZE_FORMAT " bytes of plaintext arrived after "
@@ -1985,12 +2037,36 @@ channel_start_tls (AchatChannel        *self,
 
 /* Reads, drains, other threads -------------------------------------------- */
 
-/* The end of input, to @task: NULL after a clean end, else the error. */
+/* A read of a closed channel, to @task: a message still in the framer (it
+ * came before the end, and no one took it before the channel closed: a
+ * reset while input waited) is framed now, as at the end of the stream;
+ * else the end: NULL after a clean end, else the error. */
 static void
 channel_return_end (AchatChannel *self,
                     GTask        *task)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
+  AchatFramerEvent event;
+
+  while (achat_framer_get_held (&priv->framer) > 0)
+    {
+      achat_framer_next (&priv->framer, NULL, 0, &event);
+      if (event.status != ACHAT_FRAMER_OK ||
+          (event.length == 0 && !event.terminator && !achat_framer_flush (&priv->framer, &event)))
+        break;
+      collected_append (priv, event.data, event.length);
+      if (event.terminator)
+        {
+          channel_return_message (self, task, collected_take (priv));
+          g_object_unref (task);
+          return;
+        }
+    }
+  if (priv->end_error == NULL && priv->collected_len > 0)
+    priv->end_error = g_error_new (G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
+                                   "The connection closed in the middle of a message "
+                                   "(%" G_GSIZE_FORMAT " bytes of it received)",
+                                   priv->collected_len);
 
   task_drop_cancel (task);
   if (priv->end_error != NULL)
@@ -3026,6 +3102,21 @@ channel_keep_matched (AchatChannelPrivate *priv)
     }
 }
 
+/* The framing is about to change. In pull mode, a message partly collected
+ * while no read waits for it (its read was cancelled) is framed anew, from
+ * its first byte, by the framing of the next read: its bytes go back to the
+ * framer, in front of what it holds. */
+static void
+channel_framing_changes (AchatChannelPrivate *priv)
+{
+  channel_keep_matched (priv);
+  if (priv->pull && priv->read_task == NULL && priv->collected_len > 0)
+    {
+      achat_framer_unread (&priv->framer, priv->collected, priv->collected_len);
+      collected_reset (priv);
+    }
+}
+
 /**
  * achat_channel_new:
  * @socket: a connected (or connecting) stream socket
@@ -3250,7 +3341,7 @@ achat_channel_set_terminator (AchatChannel *self,
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
   g_return_if_fail (terminator != NULL || length == 0);
 
-  channel_keep_matched (GET_PRIV (self));
+  channel_framing_changes (GET_PRIV (self));
   achat_framer_set_bytes (&GET_PRIV (self)->framer, terminator, length);
 }
 
@@ -3270,7 +3361,7 @@ achat_channel_set_terminator_count (AchatChannel *self,
 {
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
 
-  channel_keep_matched (GET_PRIV (self));
+  channel_framing_changes (GET_PRIV (self));
   achat_framer_set_count (&GET_PRIV (self)->framer, count);
 }
 
@@ -3288,7 +3379,7 @@ achat_channel_set_terminator_none (AchatChannel *self)
 {
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
 
-  channel_keep_matched (GET_PRIV (self));
+  channel_framing_changes (GET_PRIV (self));
   achat_framer_set_none (&GET_PRIV (self)->framer);
 }
 
@@ -3332,7 +3423,7 @@ achat_channel_set_terminators (AchatChannel        *self,
       lengths[n] = strlen (terminators[n]);
     }
 
-  channel_keep_matched (GET_PRIV (self));
+  channel_framing_changes (GET_PRIV (self));
   achat_framer_set_bytes_multi (&GET_PRIV (self)->framer, terms, lengths, n);
 }
 
@@ -3425,7 +3516,7 @@ achat_channel_set_terminator_length_prefix (AchatChannel   *self,
                     byte_order == ACHAT_BYTE_ORDER_LITTLE_ENDIAN);
 
   priv = GET_PRIV (self);
-  channel_keep_matched (priv);
+  channel_framing_changes (priv);
   priv->frame_header_size = header_size;
   priv->frame_big_endian = byte_order == ACHAT_BYTE_ORDER_BIG_ENDIAN;
   priv->frame_adjustment = adjustment;
@@ -4018,7 +4109,8 @@ achat_channel_discard_buffers (AchatChannel *self)
  *
  * Closes the channel now: queued output is dropped, no more input is
  * delivered (even from the read being handled, when called from a
- * handler), the socket is closed and [signal@Achat.Channel::closed] is
+ * handler; input received that no one took yet is dropped too, and reads
+ * get the end), the socket is closed and [signal@Achat.Channel::closed] is
  * emitted with no error before this returns. To close after the queued
  * output is sent, use achat_channel_close_when_done().
  *
@@ -4029,6 +4121,9 @@ achat_channel_close (AchatChannel *self)
 {
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
 
+  /* Input no one took yet is dropped with the rest: reads get the end. */
+  if (!GET_PRIV (self)->closed)
+    achat_framer_discard (&GET_PRIV (self)->framer);
   channel_close_internal (self, NULL);
 }
 
@@ -4556,10 +4651,12 @@ channel_read (AchatChannel        *self,
     {
       /* The message that came as the previous read was cancelled. What
        * came after it waits for the next read. */
-      g_task_return_pointer (task, g_steal_pointer (&priv->ready), (GDestroyNotify) g_bytes_unref);
       priv->ready_waits = FALSE;
-      if (!priv->closed && !priv->in_input)
-        channel_update_interest (self);
+      channel_return_message (self, task, g_steal_pointer (&priv->ready));
+      /* What came after it goes to the handlers, if any (once the
+       * callback ran), or waits for the next read. */
+      if (!priv->read_returning)
+        channel_consumer_arrived (self, FALSE);
       return;
     }
   if (priv->closed)
@@ -4574,6 +4671,20 @@ channel_read (AchatChannel        *self,
   priv->read_task = g_steal_pointer (&task);
   /* What already came is framed now, with the terminator in force now. */
   channel_consumer_arrived (self, TRUE);
+}
+
+/* Whether channel_read() would refuse a read (one is pending, or
+ * @cancellable is cancelled): then a read call that sets its framing leaves
+ * the framing alone. (On a closed channel it still frames what came before
+ * the end.) */
+static gboolean
+channel_read_refused (AchatChannel *self,
+                      GCancellable *cancellable)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  return priv->read_task != NULL ||
+         (cancellable != NULL && g_cancellable_is_cancelled (cancellable));
 }
 
 static GBytes *
@@ -4681,16 +4792,28 @@ channel_read_finish (AchatChannel  *self,
  * that overrides it without chaining up gets empty messages.
  *
  * One read may be pending at a time: a second fails with
- * %G_IO_ERROR_PENDING. Cancelling @cancellable fails the read with
+ * %G_IO_ERROR_PENDING (and the read calls that set a framing leave it
+ * alone then). Cancelling @cancellable fails the read with
  * %G_IO_ERROR_CANCELLED; a message that arrives afterwards waits for the
- * next read, it is not lost.
+ * next read, it is not lost. When the read was cancelled in the middle of
+ * its message, the bytes it saw go back in front of the rest if the
+ * framing is changed before the next read, which frames them anew from
+ * the first.
+ *
+ * When GTask runs the callback on a later main loop iteration (the read
+ * was started in this one), the input after its message waits until it
+ * ran: a handler never gets a later message before the read's callback
+ * got its own.
  *
  * Returns, through achat_channel_read_message_finish(), %NULL once the
  * channel closed cleanly after its last message, or the error it closed
  * with; a connection that ended in the middle of a message (bytes received
  * but no terminator) fails with %G_IO_ERROR_PARTIAL_INPUT, the bytes still
  * in [method@Achat.Channel.get_collected]. Messages that arrived before
- * the end are all read first.
+ * the end are all read first: after a clean end the channel stays open
+ * until they are; after a reset it closes at once, and reads still get
+ * them, then the error. After [method@Achat.Channel.close] reads get the
+ * end: input no one took is dropped.
  */
 void
 achat_channel_read_message_async (AchatChannel        *self,
@@ -4753,7 +4876,8 @@ achat_channel_read_until_async (AchatChannel        *self,
   g_return_if_fail (terminator != NULL && length > 0);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  achat_channel_set_terminator (self, terminator, length);
+  if (!channel_read_refused (self, cancellable))
+    achat_channel_set_terminator (self, terminator, length);
   channel_read (self, cancellable, callback, user_data, achat_channel_read_until_async);
 }
 
@@ -4808,7 +4932,8 @@ achat_channel_read_bytes_async (AchatChannel        *self,
   g_return_if_fail (count > 0);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  achat_channel_set_terminator_count (self, count);
+  if (!channel_read_refused (self, cancellable))
+    achat_channel_set_terminator_count (self, count);
   channel_read (self, cancellable, callback, user_data, achat_channel_read_bytes_async);
 }
 
@@ -4858,7 +4983,8 @@ achat_channel_read_line_async (AchatChannel        *self,
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  achat_channel_set_terminators (self, line_endings);
+  if (!channel_read_refused (self, cancellable))
+    achat_channel_set_terminators (self, line_endings);
   channel_read (self, cancellable, callback, user_data, achat_channel_read_line_async);
 }
 

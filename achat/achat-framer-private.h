@@ -197,6 +197,15 @@ void     achat_framer_hold_input     (AchatFramer        *framer,
                                       const uint8_t      *input,
                                       size_t              length);
 
+/* Puts @data back in front of the held bytes, to be framed again before
+ * them: what a consumer collected of the current message and gave up, to
+ * be framed anew under a new terminator (set it after this call). Under a
+ * length prefix in the middle of a payload, @data is the start of that
+ * payload: the frame's header is rebuilt and put back before it. */
+void     achat_framer_unread         (AchatFramer        *framer,
+                                      const uint8_t      *data,
+                                      size_t              length);
+
 size_t   achat_framer_prefix_at_end  (const uint8_t      *haystack,
                                       size_t              haystack_length,
                                       const uint8_t      *needle,

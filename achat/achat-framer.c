@@ -359,6 +359,55 @@ hold_append (AchatFramer   *framer,
   framer->hold_len += length;
 }
 
+static void
+unread_bytes (AchatFramer   *framer,
+              const uint8_t *data,
+              size_t         length)
+{
+  if (length == 0)
+    return;
+  if (framer->hold_start >= length)
+    {
+      /* Into the consumed prefix: nothing moves. */
+      framer->hold_start -= length;
+    }
+  else
+    {
+      reserve (&framer->hold, &framer->hold_cap, length + framer->hold_len);
+      memmove (framer->hold + length, held_bytes (framer), framer->hold_len);
+      framer->hold_start = 0;
+    }
+  memcpy (framer->hold + framer->hold_start, data, length);
+  framer->hold_len += length;
+}
+
+void
+achat_framer_unread (AchatFramer   *framer,
+                     const uint8_t *data,
+                     size_t         length)
+{
+  unread_bytes (framer, data, length);
+  if (framer->kind == ACHAT_FRAMER_LENGTH && framer->length_state == LENGTH_PAYLOAD &&
+      length > 0)
+    {
+      /* @data began the payload of the current frame: its header goes back
+       * too, as the peer sent it. */
+      uint64_t value = (uint64_t) ((int64_t) (length + framer->count) - framer->adjustment);
+      uint8_t header[ACHAT_FRAMER_MAX_HEADER];
+      unsigned i, n = framer->header_size;
+
+      for (i = 0; i < n; i++)
+        {
+          unsigned shift = 8 * (framer->big_endian ? n - 1 - i : i);
+
+          header[i] = (uint8_t) (value >> shift);
+        }
+      unread_bytes (framer, header, n);
+      framer->count = 0;
+      framer->length_state = LENGTH_HEADER;
+    }
+}
+
 void
 achat_framer_hold_input (AchatFramer   *framer,
                          const uint8_t *input,

@@ -12,6 +12,8 @@
  * the handler style on the same stream and framing schedule.
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -59,6 +61,17 @@ apply_framing (AchatChannel  *channel,
       achat_channel_set_terminator_length_prefix (channel, 2, ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 0);
       break;
     }
+}
+
+/* Whether @bytes holds the @length bytes at @data (no memcmp() of a NULL
+ * pointer for an empty message). */
+static gboolean
+bytes_equal (GBytes       *bytes,
+             const void   *data,
+             gsize         length)
+{
+  return g_bytes_get_size (bytes) == length &&
+         (length == 0 || memcmp (g_bytes_get_data (bytes, NULL), data, length) == 0);
 }
 
 /* Scripts ---------------------------------------------------------------- */
@@ -249,8 +262,7 @@ run_read_cb (GObject      *source,
                   error != NULL ? error->message : "the end");
         return;
       }
-    if (g_bytes_get_size (message) != expected_len ||
-        memcmp (g_bytes_get_data (message, NULL), step->message, expected_len) != 0)
+    if (!bytes_equal (message, step->message, expected_len))
       {
         g_autoptr(GString) got = g_string_new (NULL);
         g_autoptr(GString) want = g_string_new (NULL);
@@ -375,9 +387,7 @@ run_script (const Script *script,
                !g_error_matches (run.end_error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT))
         run_fail (&run, "the end: %s, expected a partial message",
                   run.end_error ? run.end_error->message : "clean");
-      else if (g_bytes_get_size (collected) != strlen (script->rest) ||
-               memcmp (g_bytes_get_data (collected, NULL), script->rest,
-                       strlen (script->rest)) != 0)
+      else if (!bytes_equal (collected, script->rest, strlen (script->rest)))
         run_fail (&run, "the end: the rest is not \"%s\"", script->rest);
       else if (achat_channel_get_bytes_received (run.channel) != length)
         run_fail (&run, "%" G_GUINT64_FORMAT " bytes received of %" G_GSIZE_FORMAT,
@@ -478,8 +488,7 @@ handled_on_found (AchatChannel *channel,
     }
   step = &script->steps[handled->step];
   expected_len = step->message_len ? step->message_len : strlen (step->message);
-  if (g_bytes_get_size (message) != expected_len ||
-      memcmp (g_bytes_get_data (message, NULL), step->message, expected_len) != 0)
+  if (!bytes_equal (message, step->message, expected_len))
     {
       g_string_append_printf (handled->failure, "message %u differs", handled->step);
       return;
@@ -743,6 +752,515 @@ test_read_calls_framing_stays (void)
   test_recorder_wait_closed (recorder);
 }
 
+/* Volume ------------------------------------------------------------------ */
+
+#define VOLUME_MESSAGES 1000000
+
+typedef struct
+{
+  AchatChannel *channel;
+  guint n;                 /* messages read */
+  gboolean done;
+  gchar *failure;
+} Volume;
+
+/* Message @i: even ones are lines "line <i>\n"; odd ones are 8 bytes read
+ * with a count, any bytes ("\n" included). */
+static void
+volume_message (guint    i,
+                GString *out)
+{
+  g_string_truncate (out, 0);
+  if (i % 2 == 0)
+    g_string_append_printf (out, "line %u", i);
+  else
+    {
+      guint32 x = i * 2654435761u;
+
+      g_string_append_len (out, "\n\r", 2);
+      g_string_append_len (out, (const gchar *) &x, 4);
+      g_string_append_len (out, "\n\n", 2);
+    }
+}
+
+static void volume_read (Volume *volume);
+
+static void
+volume_read_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  Volume *volume = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message =
+    achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &error);
+  g_autoptr(GString) expected = g_string_new (NULL);
+
+  if (volume->n == VOLUME_MESSAGES)
+    {
+      if (message != NULL || error != NULL)
+        volume->failure = g_strdup ("something after the last message");
+      volume->done = TRUE;
+      return;
+    }
+  volume_message (volume->n, expected);
+  if (message == NULL || !bytes_equal (message, expected->str, expected->len))
+    {
+      volume->failure = g_strdup_printf ("message %u wrong (%s)", volume->n,
+                                         error ? error->message : "bytes differ");
+      volume->done = TRUE;
+      return;
+    }
+  volume->n++;
+  volume_read (volume);
+}
+
+static void
+volume_read (Volume *volume)
+{
+  if (volume->n % 2 == 0)
+    achat_channel_set_terminator (volume->channel, (const guint8 *) "\n", 1);
+  else
+    achat_channel_set_terminator_count (volume->channel, 8);
+  achat_channel_read_message_async (volume->channel, NULL, volume_read_cb, volume);
+}
+
+static gpointer
+volume_writer (gpointer data)
+{
+  int fd = GPOINTER_TO_INT (data);
+  g_autoptr(GString) stream = g_string_new (NULL);
+  g_autoptr(GString) message = g_string_new (NULL);
+  gsize written = 0;
+  guint i;
+
+  for (i = 0; i < VOLUME_MESSAGES; i++)
+    {
+      volume_message (i, message);
+      g_string_append_len (stream, message->str, message->len);
+      if (i % 2 == 0)
+        g_string_append_c (stream, '\n');
+    }
+  while (written < stream->len)
+    {
+      gssize n = write (fd, stream->str + written, stream->len - written);
+
+      if (n <= 0)
+        break;
+      written += n;
+    }
+  close (fd);
+  return GSIZE_TO_POINTER (written);
+}
+
+static gboolean
+volume_done (gpointer data)
+{
+  return ((Volume *) data)->done;
+}
+
+/* A million messages pulled, the framing switched before every read, the
+ * peer writing as fast as it can from another thread: every message
+ * exact, then the clean end. */
+static void
+test_volume (void)
+{
+  int fds[2];
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+  Volume volume = { NULL, 0, FALSE, NULL };
+  GThread *writer;
+
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
+  socket = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  volume.channel = achat_channel_new (socket);
+  writer = g_thread_new ("writer", volume_writer, GINT_TO_POINTER (fds[1]));
+  volume_read (&volume);
+  {
+    gint64 deadline = g_get_monotonic_time () + 20 * test_timeout_ms () * G_TIME_SPAN_MILLISECOND;
+
+    while (!volume_done (&volume))
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_main_context_iteration (NULL, TRUE);
+      }
+  }
+  g_thread_join (writer);
+  if (volume.failure != NULL)
+    g_error ("%s", volume.failure);
+  g_assert_cmpuint (volume.n, ==, VOLUME_MESSAGES);
+  g_object_unref (volume.channel);
+}
+
+/* Hostile peers ------------------------------------------------------------ */
+
+static gboolean
+read_failed (gpointer data)
+{
+  return ((Read *) data)->done;
+}
+
+static void
+read_message_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  Read *read = data;
+
+  read->message = achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &read->error);
+  read->done = TRUE;
+}
+
+/* A peer that floods before anyone reads: the channel takes one read and
+ * no more (the peer is held back); the read that comes then fails at
+ * max-input-size, with what fitted in get_collected(). */
+static void
+test_flood_before_read (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autofree guint8 *junk = g_malloc (64 * 1024);
+  g_autoptr(GBytes) collected = NULL;
+  gsize written = 0;
+  Read read = { 0, };
+  guint i;
+
+  memset (junk, 'x', 64 * 1024);
+  achat_channel_set_max_input_size (channel, 512 * 1024);
+  for (i = 0; i < 200; i++)
+    {
+      gssize n = write (peer, junk, 64 * 1024);
+
+      if (n > 0)
+        written += n;
+      test_spin_for (1);
+    }
+  /* What the socket buffers take, and one read: not the 12.5 MiB tried. */
+  g_assert_cmpuint (written, <, 4 * 1024 * 1024);
+  g_assert_cmpuint (achat_channel_get_bytes_received (channel), <=, 256 * 1024);
+  g_assert_cmpuint (achat_channel_get_bytes_received (channel), >, 0);
+
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  achat_channel_read_message_async (channel, NULL, read_message_cb, &read);
+  for (i = 0; i < 100 && !read.done; i++)
+    {
+      gssize n = write (peer, junk, 64 * 1024);
+
+      (void) n;
+      test_spin_for (2);
+    }
+  test_spin_until (read_failed, &read);
+  g_assert_null (read.message);
+  g_assert_error (read.error, ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT);
+  collected = achat_channel_get_collected (channel);
+  g_assert_cmpuint (g_bytes_get_size (collected), ==, 512 * 1024);
+  g_clear_error (&read.error);
+  close (peer);
+}
+
+/* Edges -------------------------------------------------------------------- */
+
+/* Records reads ("R:msg", "E:code", "END") and terminator-found ("H:msg")
+ * in one log, in the order the application sees them. */
+typedef struct
+{
+  GString *log;
+  guint n_reads;       /* reads completed */
+  gboolean chain;      /* each read starts the next one */
+} Order;
+
+static void
+order_read_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  Order *order = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message =
+    achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &error);
+
+  order->n_reads++;
+  if (message != NULL)
+    {
+      g_string_append (order->log, "R:");
+      test_append_escaped (order->log, g_bytes_get_data (message, NULL), g_bytes_get_size (message));
+      g_string_append_c (order->log, ' ');
+    }
+  else if (error != NULL)
+    g_string_append_printf (order->log, "E:%d ", error->code);
+  else
+    g_string_append (order->log, "END ");
+  if (order->chain && message != NULL)
+    achat_channel_read_message_async (ACHAT_CHANNEL (source), NULL, order_read_cb, order);
+}
+
+static void
+order_on_found (AchatChannel *channel,
+                GBytes       *message,
+                gpointer      data)
+{
+  Order *order = data;
+
+  g_string_append (order->log, "H:");
+  test_append_escaped (order->log, g_bytes_get_data (message, NULL), g_bytes_get_size (message));
+  g_string_append_c (order->log, ' ');
+}
+
+static gboolean
+order_reads (gpointer data)
+{
+  return ((Order *) data)->n_reads > 0;
+}
+
+/* The peer's clean end came while the last message waited: once a read took
+ * it, the channel closes (nothing waits any more). */
+static void
+test_end_after_last_read (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(GString) log = g_string_new (NULL);
+  Order order = { log, 0, FALSE };
+
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  test_peer_write (peer, "hello\n", 6);
+  close (peer);
+  test_spin_for (50);
+  g_assert_false (achat_channel_is_closed (channel));
+  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
+  test_spin_until (order_reads, &order);
+  g_assert_cmpstr (log->str, ==, "R:hello ");
+  test_spin_for (50);
+  g_assert_true (achat_channel_is_closed (channel));
+}
+
+/* A handler and a read started together while messages wait: the read's
+ * callback sees the first message before the handler sees the next, even
+ * though GTask runs that callback on a later iteration. */
+static void
+test_read_then_handler_order (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(GString) log = g_string_new (NULL);
+  Order order = { log, 0, FALSE };
+
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  test_peer_write (peer, "a\nb\nc\n", 6);
+  test_spin_for (50);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (order_on_found), &order);
+  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
+  test_spin_for (50);
+  g_assert_cmpstr (log->str, ==, "R:a H:b H:c ");
+  close (peer);
+}
+
+/* A read cancelled as its message came: the next read gets that message
+ * first, and a handler the rest, in order, without waiting for new bytes. */
+static void
+test_cancelled_message_then_handler (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GString) log = g_string_new (NULL);
+  Order order = { log, 0, FALSE };
+
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  achat_channel_read_message_async (channel, cancellable, order_read_cb, &order);
+  test_spin_for (10);
+  /* The bytes and the cancellation before the channel's next dispatch. */
+  test_peer_write (peer, "a\nb\nc\n", 6);
+  g_cancellable_cancel (cancellable);
+  test_spin_until (order_reads, &order);
+  g_assert_cmpstr (log->str, ==, "E:19 ");   /* G_IO_ERROR_CANCELLED */
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (order_on_found), &order);
+  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
+  test_spin_for (50);
+  g_assert_cmpstr (log->str, ==, "E:19 R:a H:b H:c ");
+  close (peer);
+}
+
+static void
+bytes_read_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  Read *read = data;
+
+  read->message = achat_channel_read_bytes_finish (ACHAT_CHANNEL (source), result, &read->error);
+  read->done = TRUE;
+}
+
+/* A read refused (one is pending) leaves the pending read's framing alone;
+ * a read cancelled in the middle of its message gives the bytes it saw to
+ * the next read, framed from the first one with that read's framing. */
+static void
+test_refused_and_cancelled_framing (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Read line = { 0, }, refused = { 0, }, bytes = { 0, };
+
+  achat_channel_read_line_async (channel, NULL, read_line_cb, &line);
+  achat_channel_read_bytes_async (channel, 3, NULL, bytes_read_cb, &refused);
+  test_spin_until (read_done, &refused);
+  g_assert_error (refused.error, G_IO_ERROR, G_IO_ERROR_PENDING);
+  test_peer_write (peer, "hello world\n", 12);
+  test_spin_until (read_done, &line);
+  g_assert_no_error (line.error);
+  g_assert_true (bytes_equal (line.message, "hello world", 11));
+
+  /* read_bytes (10) sees "abc", is cancelled; read_until (";") then frames
+   * from "a". */
+  g_clear_pointer (&line.message, g_bytes_unref);
+  line.done = FALSE;
+  achat_channel_read_bytes_async (channel, 10, cancellable, bytes_read_cb, &bytes);
+  test_peer_write (peer, "abc", 3);
+  test_spin_for (20);
+  g_cancellable_cancel (cancellable);
+  test_spin_until (read_done, &bytes);
+  g_assert_error (bytes.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&bytes.error);
+  bytes.done = FALSE;
+  achat_channel_read_bytes_async (channel, 4, NULL, bytes_read_cb, &bytes);
+  test_peer_write (peer, "def", 3);
+  test_spin_until (read_done, &bytes);
+  g_assert_no_error (bytes.error);
+  g_assert_true (bytes_equal (bytes.message, "abcd", 4));
+  g_clear_pointer (&bytes.message, g_bytes_unref);
+  g_clear_error (&refused.error);
+  close (peer);
+}
+
+/* A reset while messages wait: the channel closes with the error at once
+ * (a server that ignores input keeps no dead connection), and reads still
+ * get what came before it, then the error. close() instead drops them. */
+static void
+test_reset_while_waiting (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) ours = NULL;
+  g_autoptr(GSocketConnection) theirs = NULL;
+  g_autoptr(AchatChannel) channel = NULL;
+  g_autoptr(GString) log = g_string_new (NULL);
+  Order order = { log, 0, TRUE };
+  struct linger reset = { 1, 0 };
+  guint16 port;
+  int fd;
+
+  port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+  g_assert_no_error (error);
+  theirs = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  ours = g_socket_listener_accept (listener, NULL, NULL, &error);
+  g_assert_no_error (error);
+  channel = achat_channel_new_for_stream (G_IO_STREAM (ours));
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  fd = g_socket_get_fd (g_socket_connection_get_socket (theirs));
+  g_assert_cmpint (write (fd, "a\nb\n", 4), ==, 4);
+  test_spin_for (50);
+  g_assert_no_errno (setsockopt (fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset));
+  g_io_stream_close (G_IO_STREAM (theirs), NULL, NULL);
+  test_spin_for (100);
+  g_assert_true (achat_channel_is_closed (channel));
+  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
+  test_spin_for (50);
+  g_assert_cmpstr (log->str, ==, "R:a R:b E:44 ");   /* G_IO_ERROR_CONNECTION_CLOSED */
+}
+
+/* close() drops what no one took: a read after it gets the end. */
+static void
+test_close_drops_waiting (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(GString) log = g_string_new (NULL);
+  Order order = { log, 0, FALSE };
+
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  test_peer_write (peer, "a\nb\n", 4);
+  test_spin_for (50);
+  achat_channel_close (channel);
+  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
+  test_spin_until (order_reads, &order);
+  g_assert_cmpstr (log->str, ==, "END ");
+  close (peer);
+}
+
+/* A write fails (the peer stopped reading) while input waits and the peer
+ * keeps sending from another thread: what the channel takes stays
+ * bounded, and no dispatch reads for ever. */
+typedef struct
+{
+  int fd;
+  gint stop;
+} Flood;
+
+static gpointer
+flood_thread (gpointer data)
+{
+  Flood *flood = data;
+  g_autofree guint8 *junk = g_malloc0 (1024 * 1024);
+  int flags = fcntl (flood->fd, F_GETFL);
+  struct timeval timeout = { 0, 50000 };
+  gint64 end = g_get_monotonic_time () + G_TIME_SPAN_SECOND;   /* stops by itself */
+
+  fcntl (flood->fd, F_SETFL, flags & ~O_NONBLOCK);
+  setsockopt (flood->fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+
+  while (!g_atomic_int_get (&flood->stop) && g_get_monotonic_time () < end)
+    if (write (flood->fd, junk, 1024 * 1024) < 0 && errno != EAGAIN && errno != EINTR)
+      break;
+  return NULL;
+}
+
+static void
+test_failed_write_flood (void)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(AchatChannel) channel = NULL;
+  Flood flood = { -1, 0 };
+  int buffer = 4 * 1024 * 1024;
+  gint64 end, longest = 0;
+  GThread *thread;
+
+  socket = test_socket_pair (&flood.fd);
+  channel = achat_channel_new (socket);
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  g_assert_no_errno (setsockopt (flood.fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer));
+  g_assert_no_errno (shutdown (flood.fd, SHUT_RD));
+  thread = g_thread_new ("flood", flood_thread, &flood);
+  g_usleep (20000);
+  /* The reply fails in the dispatch that reads the first of the flood. */
+  achat_channel_push (channel, (const guint8 *) "reply\n", 6);
+  end = g_get_monotonic_time () + 300 * G_TIME_SPAN_MILLISECOND;
+  while (g_get_monotonic_time () < end)
+    {
+      gint64 before = g_get_monotonic_time ();
+
+      if (!test_iterate ())
+        g_usleep (100);
+      longest = MAX (longest, g_get_monotonic_time () - before);
+    }
+  g_atomic_int_set (&flood.stop, 1);
+  g_thread_join (thread);
+  g_assert_cmpuint (achat_channel_get_bytes_received (channel), <=, 512 * 1024);
+  g_assert_cmpint (longest, <, 100 * G_TIME_SPAN_MILLISECOND);
+  achat_channel_close (channel);
+  close (flood.fd);
+}
+
 /* Banners ----------------------------------------------------------------- */
 
 typedef struct
@@ -856,6 +1374,15 @@ main (int    argc,
     }
   g_test_add_func ("/pull/random-against-handlers", test_random_against_handlers);
   g_test_add_func ("/pull/banners", test_banners);
+  g_test_add_func ("/pull/volume/million-switching", test_volume);
+  g_test_add_func ("/pull/hostile/flood-before-read", test_flood_before_read);
+  g_test_add_func ("/pull/hostile/failed-write-flood", test_failed_write_flood);
+  g_test_add_func ("/pull/edges/end-after-last-read", test_end_after_last_read);
+  g_test_add_func ("/pull/edges/read-then-handler-order", test_read_then_handler_order);
+  g_test_add_func ("/pull/edges/cancelled-message-then-handler", test_cancelled_message_then_handler);
+  g_test_add_func ("/pull/edges/refused-and-cancelled-framing", test_refused_and_cancelled_framing);
+  g_test_add_func ("/pull/edges/reset-while-waiting", test_reset_while_waiting);
+  g_test_add_func ("/pull/edges/close-drops-waiting", test_close_drops_waiting);
   g_test_add_func ("/pull/read-calls/arguments", test_read_calls_arguments);
   g_test_add_func ("/pull/read-calls/framing-stays", test_read_calls_framing_stays);
 

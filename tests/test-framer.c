@@ -2315,6 +2315,89 @@ flush_all (AchatFramer *framer,
     }
 }
 
+/* The messages framed from what @f holds, as "T(...)" and "c(...)". */
+static gchar *
+frame_held (AchatFramer *f)
+{
+  GString *out = g_string_new (NULL);
+  AchatFramerEvent ev;
+
+  for (;;)
+    {
+      achat_framer_next (f, NULL, 0, &ev);
+      if (ev.length == 0 && !ev.terminator)
+        break;
+      g_string_append_printf (out, "%s(%.*s) ", ev.terminator ? "T" : "c",
+                              (int) ev.length, (const gchar *) ev.data);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* Bytes put back in front of the held ones are framed first, whether they
+ * fit in the consumed prefix of the storage or the held bytes must move;
+ * the terminator set between is the one that frames them. */
+static void
+test_unread (void)
+{
+  static const gchar stream[] = "ab;cd\nef;gh\n";
+  gsize k;
+
+  for (k = 0; k <= strlen (stream); k++)
+    {
+      AchatFramer f;
+      g_autofree gchar *got = NULL;
+
+      achat_framer_init (&f);
+      achat_framer_set_bytes (&f, (const guint8 *) "\n", 1);
+      achat_framer_hold_input (&f, (const guint8 *) stream + k, strlen (stream) - k);
+      achat_framer_set_bytes (&f, (const guint8 *) ";", 1);
+      achat_framer_unread (&f, (const guint8 *) stream, k);
+      g_assert_cmpuint (achat_framer_get_held (&f), ==, strlen (stream));
+      got = frame_held (&f);
+      g_assert_cmpstr (got, ==, "T(ab) T(cd\nef) c(gh\n) ");
+      achat_framer_clear (&f);
+    }
+
+  {
+    AchatFramer f;
+    AchatFramerEvent ev;
+    g_autofree gchar *got = NULL;
+    static const guint8 frame[] = { 1, 5, 'h', 'e', 'l', 'l', 'o', '\n' };
+
+    /* In the middle of a length-prefixed payload: the header goes back
+     * too, and a new terminator frames the whole. */
+    achat_framer_init (&f);
+    achat_framer_set_length (&f, 2, true, -256, 0);   /* 0x0105 - 256: 5 */
+    achat_framer_next (&f, frame, 4, &ev);    /* the header, "he" */
+    g_assert_cmpuint (ev.length, ==, 2);
+    g_assert_false (ev.terminator);
+    achat_framer_hold_input (&f, frame + 4, sizeof frame - 4);
+    achat_framer_unread (&f, ev.data, ev.length);
+    achat_framer_set_bytes (&f, (const guint8 *) "\n", 1);
+    g_assert_cmpuint (achat_framer_get_held (&f), ==, sizeof frame);
+    got = frame_held (&f);
+    g_assert_cmpstr (got, ==, "T(\x01\x05hello) ");
+    achat_framer_clear (&f);
+  }
+
+  {
+    AchatFramer f;
+    AchatFramerEvent ev;
+    g_autofree gchar *got = NULL;
+
+    /* Into the prefix consumed by the first event. */
+    achat_framer_init (&f);
+    achat_framer_set_bytes (&f, (const guint8 *) "\n", 1);
+    achat_framer_hold_input (&f, (const guint8 *) "abc\ndef\n", 8);
+    achat_framer_next (&f, NULL, 0, &ev);
+    g_assert_true (ev.terminator);
+    achat_framer_unread (&f, (const guint8 *) "XY", 2);
+    got = frame_held (&f);
+    g_assert_cmpstr (got, ==, "T(XYdef) ");
+    achat_framer_clear (&f);
+  }
+}
+
 static void
 test_hold_input (void)
 {
@@ -3801,6 +3884,7 @@ main (int    argc,
   g_test_add_func ("/framer/length/line-then-frame",
                    test_length_line_then_frame);
   g_test_add_func ("/framer/split/random-kinds", test_random_kinds);
+  g_test_add_func ("/framer/unread", test_unread);
 
   return g_test_run ();
 }

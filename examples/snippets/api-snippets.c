@@ -252,6 +252,7 @@ test_read_framed (void)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpmem (g_bytes_get_data (bulk_body, NULL), g_bytes_get_size (bulk_body), "hello", 5);
   g_clear_pointer (&bulk_body, g_bytes_unref);
+  achat_channel_close (channel);
   close (fds[1]);
 }
 
