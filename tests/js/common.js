@@ -488,3 +488,40 @@ export function channelPair(t, {over = 'stream', type = Achat.Channel, terminato
     });
     return {channel, peer, recorder};
 }
+
+/* Promises on the main loop ---------------------------------------------- */
+
+/** Runs the main loop for ms milliseconds (a promise). */
+export function sleep(ms) {
+    return new Promise(resolve => GLib.timeout_add(GLib.PRIORITY_DEFAULT, ms, () => {
+        resolve();
+        return GLib.SOURCE_REMOVE;
+    }));
+}
+
+/** Waits (on the main loop, from a promise) until condition() is true. */
+export async function until(condition, what, timeout = 5000) {
+    const deadline = GLib.get_monotonic_time() + timeout * 1000;
+    while (!condition()) {
+        if (GLib.get_monotonic_time() > deadline)
+            throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+        // eslint-disable-next-line no-await-in-loop
+        await sleep(2);
+    }
+}
+
+/** promise, or a rejection after timeout ms. */
+export function withTimeout(promise, what, timeout = 5000) {
+    let id = 0;
+    const timer = new Promise((_resolve, reject) => {
+        id = GLib.timeout_add(GLib.PRIORITY_DEFAULT, timeout, () => {
+            id = 0;
+            reject(new Error(`timed out after ${timeout} ms waiting for ${what}`));
+            return GLib.SOURCE_REMOVE;
+        });
+    });
+    return Promise.race([promise, timer]).finally(() => {
+        if (id)
+            GLib.source_remove(id);
+    });
+}

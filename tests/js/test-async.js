@@ -15,7 +15,10 @@ import Gio from 'gi://Gio';
 import Achat from 'gi://Achat?version=1.0';
 
 import {drain, messages, readBytes, readLine, readMessage} from '../../bindings/gjs/achat.js';
-import {Peer, assert, assertBytes, assertEqual, assertError, connectionPair, pattern, text} from './common.js';
+import {
+    Peer, assert, assertBytes, assertEqual, assertError, connectionPair, pattern, sleep, text,
+    until, withTimeout,
+} from './common.js';
 import {test, run} from './tap.js';
 
 // What the module did already; calling it again changes nothing.
@@ -27,41 +30,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /* Helpers ------------------------------------------------------------------ */
-
-/** Runs the main loop for ms milliseconds. */
-function sleep(ms) {
-    return new Promise(resolve => GLib.timeout_add(GLib.PRIORITY_DEFAULT, ms, () => {
-        resolve();
-        return GLib.SOURCE_REMOVE;
-    }));
-}
-
-/** promise, or a rejection after timeout ms. */
-function withTimeout(promise, what, timeout = 5000) {
-    let id = 0;
-    const timer = new Promise((_resolve, reject) => {
-        id = GLib.timeout_add(GLib.PRIORITY_DEFAULT, timeout, () => {
-            id = 0;
-            reject(new Error(`timed out after ${timeout} ms waiting for ${what}`));
-            return GLib.SOURCE_REMOVE;
-        });
-    });
-    return Promise.race([promise, timer]).finally(() => {
-        if (id)
-            GLib.source_remove(id);
-    });
-}
-
-/** Waits (on the main loop) until condition() is true. */
-async function until(condition, what, timeout = 5000) {
-    const deadline = GLib.get_monotonic_time() + timeout * 1000;
-    while (!condition()) {
-        if (GLib.get_monotonic_time() > deadline)
-            throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-        // eslint-disable-next-line no-await-in-loop
-        await sleep(2);
-    }
-}
 
 /** Whether promise has settled, after the pending jobs ran. */
 async function settled(promise) {

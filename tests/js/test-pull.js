@@ -30,7 +30,7 @@ import Achat from 'gi://Achat?version=1.0';
 import {messages, readBytes, readLine, readMessage, readUntil} from '../../bindings/gjs/achat.js';
 import {
     Peer, assert, assertBytes, assertEqual, concat, connectionPair, listenOnLoopback,
-    pattern, show, spin, text, u8, waitFor,
+    pattern, show, sleep, spin, text, u8, until, waitFor, withTimeout,
 } from './common.js';
 import {test, run} from './tap.js';
 
@@ -59,41 +59,6 @@ function describe(error) {
     if (error instanceof GLib.Error)
         return `GLib.Error ${GLib.quark_to_string(error.domain)} ${error.code}: ${error.message}`;
     return String(error?.stack ?? error);
-}
-
-/** Runs the main loop for ms milliseconds. */
-function sleep(ms) {
-    return new Promise(resolve => GLib.timeout_add(GLib.PRIORITY_DEFAULT, ms, () => {
-        resolve();
-        return GLib.SOURCE_REMOVE;
-    }));
-}
-
-/** Waits (on the main loop, from a promise) until condition() is true. */
-async function until(condition, what, timeout = 5000) {
-    const deadline = GLib.get_monotonic_time() + timeout * 1000;
-    while (!condition()) {
-        if (GLib.get_monotonic_time() > deadline)
-            throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-        // eslint-disable-next-line no-await-in-loop
-        await sleep(2);
-    }
-}
-
-/** promise, or a rejection after timeout ms. */
-function withTimeout(promise, what, timeout = 5000) {
-    let id = 0;
-    const timer = new Promise((_resolve, reject) => {
-        id = GLib.timeout_add(GLib.PRIORITY_DEFAULT, timeout, () => {
-            id = 0;
-            reject(new Error(`timed out after ${timeout} ms waiting for ${what}`));
-            return GLib.SOURCE_REMOVE;
-        });
-    });
-    return Promise.race([promise, timer]).finally(() => {
-        if (id)
-            GLib.source_remove(id);
-    });
 }
 
 /** Like common.js's waitFor(), but returns false on a timeout. */
