@@ -332,6 +332,9 @@ static void channel_tls_fail        (AchatChannel *self,
                                      GError       *error);
 static void channel_consumer_arrived (AchatChannel *self,
                                       gboolean      now);
+static gssize channel_read_once     (AchatChannel *self,
+                                     GError      **error);
+static void channel_end_input       (AchatChannel *self);
 
 /* Default handlers ------------------------------------------------------ */
 
@@ -1101,6 +1104,19 @@ channel_deliver_resumed (AchatChannel *self)
     channel_deliver_held (self);
   else
     channel_process_input (self, NULL, NULL, 0);
+  if (priv->close_error != NULL && !priv->eof && !input_held (priv) && !input_stopped (priv))
+    {
+      gssize n;
+
+      /* A write failed while input waited: with what waited delivered,
+       * what is left in the socket ends the input (as it does when the
+       * write fails with input flowing), then the channel closes. */
+      do
+        n = channel_read_once (self, NULL);
+      while (n > 0 && !priv->closed && !input_held (priv));
+      if (n <= 0 && !priv->closed)
+        channel_end_input (self);
+    }
   priv->in_input = FALSE;
 }
 
@@ -1634,7 +1650,7 @@ channel_watch_cb (gpointer     user_data,
           (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
         channel_handle_input (self);
       if (!priv->closed && !priv->eof && (condition & (G_IO_HUP | G_IO_ERR)) &&
-               !priv->input_paused && input_awaits_consumer (priv))
+          !priv->input_paused && input_held (priv))
         channel_read_to_end (self);
 
       /* After a hang-up or an error a blocked write is retried: it fails
@@ -1666,7 +1682,8 @@ channel_consumer_arrived (AchatChannel *self,
     }
   if (priv->closed || priv->in_input)
     return;   /* in a dispatch: the delivery under way goes on with it */
-  if (achat_framer_get_held (&priv->framer) == 0 && !priv->eof_undelivered)
+  if (achat_framer_get_held (&priv->framer) == 0 && !priv->eof_undelivered &&
+      (priv->close_error == NULL || priv->eof))
     {
       channel_update_interest (self);
       return;
@@ -2054,6 +2071,17 @@ channel_return_end (AchatChannel *self,
       if (event.status != ACHAT_FRAMER_OK ||
           (event.length == 0 && !event.terminator && !achat_framer_flush (&priv->framer, &event)))
         break;
+      if (!input_fits (priv, event.length))
+        {
+          /* As it would have been, had it come in time. */
+          achat_framer_discard (&priv->framer);
+          g_clear_error (&priv->end_error);
+          priv->end_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT,
+                                         "The peer sent a message longer than the channel's "
+                                         "max-input-size of %" G_GSIZE_FORMAT " bytes",
+                                         priv->max_input);
+          break;
+        }
       collected_append (priv, event.data, event.length);
       if (event.terminator)
         {
@@ -3102,19 +3130,32 @@ channel_keep_matched (AchatChannelPrivate *priv)
     }
 }
 
-/* The framing is about to change. In pull mode, a message partly collected
- * while no read waits for it (its read was cancelled) is framed anew, from
- * its first byte, by the framing of the next read: its bytes go back to the
- * framer, in front of what it holds. */
+/* The framing is about to change. A message partly framed for a consumer
+ * that is gone (a read cancelled in its middle; a handler disconnected, in
+ * pull mode or outside any dispatch) is framed anew, from its first byte,
+ * by the new framing: its bytes (and a length header the framer consumed)
+ * go back to the framer, in front of what it holds. A handler that changes
+ * the terminator in the middle of a message keeps what was collected, as
+ * asynchat did. A closed channel frames nothing anew. */
 static void
-channel_framing_changes (AchatChannelPrivate *priv)
+channel_framing_changes (AchatChannel *self)
 {
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
   channel_keep_matched (priv);
-  if (priv->pull && priv->read_task == NULL && priv->collected_len > 0)
+  if (priv->closed || priv->read_task != NULL ||
+      (priv->collected_len == 0 && !achat_framer_in_frame (&priv->framer)))
+    return;
+  if (!priv->pull)
     {
-      achat_framer_unread (&priv->framer, priv->collected, priv->collected_len);
-      collected_reset (priv);
+      if (priv->in_input)
+        return;
+      channel_observe (self);
+      if (input_has_consumer (priv))
+        return;
     }
+  achat_framer_unread (&priv->framer, priv->collected, priv->collected_len);
+  collected_reset (priv);
 }
 
 /**
@@ -3341,7 +3382,7 @@ achat_channel_set_terminator (AchatChannel *self,
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
   g_return_if_fail (terminator != NULL || length == 0);
 
-  channel_framing_changes (GET_PRIV (self));
+  channel_framing_changes (self);
   achat_framer_set_bytes (&GET_PRIV (self)->framer, terminator, length);
 }
 
@@ -3361,7 +3402,7 @@ achat_channel_set_terminator_count (AchatChannel *self,
 {
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
 
-  channel_framing_changes (GET_PRIV (self));
+  channel_framing_changes (self);
   achat_framer_set_count (&GET_PRIV (self)->framer, count);
 }
 
@@ -3379,7 +3420,7 @@ achat_channel_set_terminator_none (AchatChannel *self)
 {
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
 
-  channel_framing_changes (GET_PRIV (self));
+  channel_framing_changes (self);
   achat_framer_set_none (&GET_PRIV (self)->framer);
 }
 
@@ -3423,7 +3464,7 @@ achat_channel_set_terminators (AchatChannel        *self,
       lengths[n] = strlen (terminators[n]);
     }
 
-  channel_framing_changes (GET_PRIV (self));
+  channel_framing_changes (self);
   achat_framer_set_bytes_multi (&GET_PRIV (self)->framer, terms, lengths, n);
 }
 
@@ -3516,7 +3557,7 @@ achat_channel_set_terminator_length_prefix (AchatChannel   *self,
                     byte_order == ACHAT_BYTE_ORDER_LITTLE_ENDIAN);
 
   priv = GET_PRIV (self);
-  channel_framing_changes (priv);
+  channel_framing_changes (self);
   priv->frame_header_size = header_size;
   priv->frame_big_endian = byte_order == ACHAT_BYTE_ORDER_BIG_ENDIAN;
   priv->frame_adjustment = adjustment;
@@ -4123,7 +4164,13 @@ achat_channel_close (AchatChannel *self)
 
   /* Input no one took yet is dropped with the rest: reads get the end. */
   if (!GET_PRIV (self)->closed)
-    achat_framer_discard (&GET_PRIV (self)->framer);
+    {
+      AchatChannelPrivate *priv = GET_PRIV (self);
+
+      achat_framer_discard (&priv->framer);
+      g_clear_pointer (&priv->ready, g_bytes_unref);
+      priv->ready_waits = FALSE;
+    }
   channel_close_internal (self, NULL);
 }
 
@@ -4796,9 +4843,10 @@ channel_read_finish (AchatChannel  *self,
  * alone then). Cancelling @cancellable fails the read with
  * %G_IO_ERROR_CANCELLED; a message that arrives afterwards waits for the
  * next read, it is not lost. When the read was cancelled in the middle of
- * its message, the bytes it saw go back in front of the rest if the
- * framing is changed before the next read, which frames them anew from
- * the first.
+ * its message (or a handler that was collecting one is gone), the bytes
+ * seen so far go back in front of the rest if the framing is changed
+ * before the next read, which frames them anew from the first; with the
+ * same framing, the next read completes that message.
  *
  * When GTask runs the callback on a later main loop iteration (the read
  * was started in this one), the input after its message waits until it
@@ -4811,9 +4859,11 @@ channel_read_finish (AchatChannel  *self,
  * but no terminator) fails with %G_IO_ERROR_PARTIAL_INPUT, the bytes still
  * in [method@Achat.Channel.get_collected]. Messages that arrived before
  * the end are all read first: after a clean end the channel stays open
- * until they are; after a reset it closes at once, and reads still get
- * them, then the error. After [method@Achat.Channel.close] reads get the
- * end: input no one took is dropped.
+ * until they are (also when a write failed meanwhile: then it closes with
+ * that error); after a reset it closes at once, and reads still get them
+ * (within [property@Achat.Channel:max-input-size]), then the error. After
+ * [method@Achat.Channel.close], or when input stopped on an error, reads
+ * get the end or that error: input no one took is dropped.
  */
 void
 achat_channel_read_message_async (AchatChannel        *self,
@@ -4876,6 +4926,7 @@ achat_channel_read_until_async (AchatChannel        *self,
   g_return_if_fail (terminator != NULL && length > 0);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  GET_PRIV (self)->pull = TRUE;   /* before the framing changes */
   if (!channel_read_refused (self, cancellable))
     achat_channel_set_terminator (self, terminator, length);
   channel_read (self, cancellable, callback, user_data, achat_channel_read_until_async);
@@ -4932,6 +4983,7 @@ achat_channel_read_bytes_async (AchatChannel        *self,
   g_return_if_fail (count > 0);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  GET_PRIV (self)->pull = TRUE;   /* before the framing changes */
   if (!channel_read_refused (self, cancellable))
     achat_channel_set_terminator_count (self, count);
   channel_read (self, cancellable, callback, user_data, achat_channel_read_bytes_async);
@@ -4983,6 +5035,7 @@ achat_channel_read_line_async (AchatChannel        *self,
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  GET_PRIV (self)->pull = TRUE;   /* before the framing changes */
   if (!channel_read_refused (self, cancellable))
     achat_channel_set_terminators (self, line_endings);
   channel_read (self, cancellable, callback, user_data, achat_channel_read_line_async);

@@ -201,7 +201,8 @@ void     achat_framer_hold_input     (AchatFramer        *framer,
  * them: what a consumer collected of the current message and gave up, to
  * be framed anew under a new terminator (set it after this call). Under a
  * length prefix in the middle of a payload, @data is the start of that
- * payload: the frame's header is rebuilt and put back before it. */
+ * payload (possibly empty: only the header came): the frame's header is
+ * rebuilt and put back before it. */
 void     achat_framer_unread         (AchatFramer        *framer,
                                       const uint8_t      *data,
                                       size_t              length);

@@ -387,11 +387,10 @@ achat_framer_unread (AchatFramer   *framer,
                      size_t         length)
 {
   unread_bytes (framer, data, length);
-  if (framer->kind == ACHAT_FRAMER_LENGTH && framer->length_state == LENGTH_PAYLOAD &&
-      length > 0)
+  if (framer->kind == ACHAT_FRAMER_LENGTH && framer->length_state == LENGTH_PAYLOAD)
     {
-      /* @data began the payload of the current frame: its header goes back
-       * too, as the peer sent it. */
+      /* @data began the payload of the current frame (or none of it came
+       * yet): its header goes back too, as the peer sent it. */
       uint64_t value = (uint64_t) ((int64_t) (length + framer->count) - framer->adjustment);
       uint8_t header[ACHAT_FRAMER_MAX_HEADER];
       unsigned i, n = framer->header_size;

@@ -220,20 +220,32 @@ run_read_idle (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The _finish() of whichever read call @result comes from. */
+static GBytes *
+finish_read (GObject       *source,
+             GAsyncResult  *result,
+             GError       **error)
+{
+  AchatChannel *channel = ACHAT_CHANNEL (source);
+  gpointer tag = g_task_get_source_tag (G_TASK (result));
+
+  if (tag == achat_channel_read_until_async)
+    return achat_channel_read_until_finish (channel, result, error);
+  if (tag == achat_channel_read_line_async)
+    return achat_channel_read_line_finish (channel, result, error);
+  if (tag == achat_channel_read_bytes_async)
+    return achat_channel_read_bytes_finish (channel, result, error);
+  return achat_channel_read_message_finish (channel, result, error);
+}
+
 static void
 run_read_cb (GObject      *source,
              GAsyncResult *result,
              gpointer      data)
 {
   Run *run = data;
-  AchatChannel *channel = ACHAT_CHANNEL (source);
-  gpointer tag = g_task_get_source_tag (G_TASK (result));
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) message =
-    tag == achat_channel_read_until_async ? achat_channel_read_until_finish (channel, result, &error) :
-    tag == achat_channel_read_line_async ? achat_channel_read_line_finish (channel, result, &error) :
-    tag == achat_channel_read_bytes_async ? achat_channel_read_bytes_finish (channel, result, &error) :
-    achat_channel_read_message_finish (channel, result, &error);
+  g_autoptr(GBytes) message = finish_read (source, result, &error);
 
   if (run->done)
     return;
@@ -706,13 +718,13 @@ typedef struct
 } Read;
 
 static void
-read_line_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
+read_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
 {
   Read *read = data;
 
-  read->message = achat_channel_read_line_finish (ACHAT_CHANNEL (source), result, &read->error);
+  read->message = finish_read (source, result, &read->error);
   read->done = TRUE;
 }
 
@@ -736,7 +748,7 @@ test_read_calls_framing_stays (void)
   Read read = { 0, };
 
   test_peer_write (peer, "first\nsecond\r\nthird\n", 21);
-  achat_channel_read_line_async (channel, NULL, read_line_cb, &read);
+  achat_channel_read_line_async (channel, NULL, read_cb, &read);
   test_spin_until (read_done, &read);
   g_assert_no_error (read.error);
   g_assert_cmpmem (g_bytes_get_data (read.message, NULL), g_bytes_get_size (read.message),
@@ -895,23 +907,6 @@ test_volume (void)
 
 /* Hostile peers ------------------------------------------------------------ */
 
-static gboolean
-read_failed (gpointer data)
-{
-  return ((Read *) data)->done;
-}
-
-static void
-read_message_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      data)
-{
-  Read *read = data;
-
-  read->message = achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, &read->error);
-  read->done = TRUE;
-}
-
 /* A peer that floods before anyone reads: the channel takes one read and
  * no more (the peer is held back); the read that comes then fails at
  * max-input-size, with what fitted in get_collected(). */
@@ -943,7 +938,7 @@ test_flood_before_read (void)
   g_assert_cmpuint (achat_channel_get_bytes_received (channel), >, 0);
 
   achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
-  achat_channel_read_message_async (channel, NULL, read_message_cb, &read);
+  achat_channel_read_message_async (channel, NULL, read_cb, &read);
   for (i = 0; i < 100 && !read.done; i++)
     {
       gssize n = write (peer, junk, 64 * 1024);
@@ -951,7 +946,7 @@ test_flood_before_read (void)
       (void) n;
       test_spin_for (2);
     }
-  test_spin_until (read_failed, &read);
+  test_spin_until (read_done, &read);
   g_assert_null (read.message);
   g_assert_error (read.error, ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT);
   collected = achat_channel_get_collected (channel);
@@ -1086,17 +1081,6 @@ test_cancelled_message_then_handler (void)
   close (peer);
 }
 
-static void
-bytes_read_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      data)
-{
-  Read *read = data;
-
-  read->message = achat_channel_read_bytes_finish (ACHAT_CHANNEL (source), result, &read->error);
-  read->done = TRUE;
-}
-
 /* A read refused (one is pending) leaves the pending read's framing alone;
  * a read cancelled in the middle of its message gives the bytes it saw to
  * the next read, framed from the first one with that read's framing. */
@@ -1109,8 +1093,8 @@ test_refused_and_cancelled_framing (void)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Read line = { 0, }, refused = { 0, }, bytes = { 0, };
 
-  achat_channel_read_line_async (channel, NULL, read_line_cb, &line);
-  achat_channel_read_bytes_async (channel, 3, NULL, bytes_read_cb, &refused);
+  achat_channel_read_line_async (channel, NULL, read_cb, &line);
+  achat_channel_read_bytes_async (channel, 3, NULL, read_cb, &refused);
   test_spin_until (read_done, &refused);
   g_assert_error (refused.error, G_IO_ERROR, G_IO_ERROR_PENDING);
   test_peer_write (peer, "hello world\n", 12);
@@ -1122,7 +1106,7 @@ test_refused_and_cancelled_framing (void)
    * from "a". */
   g_clear_pointer (&line.message, g_bytes_unref);
   line.done = FALSE;
-  achat_channel_read_bytes_async (channel, 10, cancellable, bytes_read_cb, &bytes);
+  achat_channel_read_bytes_async (channel, 10, cancellable, read_cb, &bytes);
   test_peer_write (peer, "abc", 3);
   test_spin_for (20);
   g_cancellable_cancel (cancellable);
@@ -1130,7 +1114,7 @@ test_refused_and_cancelled_framing (void)
   g_assert_error (bytes.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&bytes.error);
   bytes.done = FALSE;
-  achat_channel_read_bytes_async (channel, 4, NULL, bytes_read_cb, &bytes);
+  achat_channel_read_bytes_async (channel, 4, NULL, read_cb, &bytes);
   test_peer_write (peer, "def", 3);
   test_spin_until (read_done, &bytes);
   g_assert_no_error (bytes.error);
@@ -1140,42 +1124,259 @@ test_refused_and_cancelled_framing (void)
   close (peer);
 }
 
+/* A channel over loopback TCP, and the peer's descriptor; the peer resets
+ * the connection with tcp_reset(). */
+typedef struct
+{
+  GSocketListener *listener;
+  GSocketConnection *ours;
+  GSocketConnection *theirs;
+  AchatChannel *channel;
+  int peer;
+} Tcp;
+
+static void
+tcp_open (Tcp *tcp)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  guint16 port;
+
+  tcp->listener = g_socket_listener_new ();
+  port = g_socket_listener_add_any_inet_port (tcp->listener, NULL, &error);
+  g_assert_no_error (error);
+  tcp->theirs = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  tcp->ours = g_socket_listener_accept (tcp->listener, NULL, NULL, &error);
+  g_assert_no_error (error);
+  tcp->channel = achat_channel_new_for_stream (G_IO_STREAM (tcp->ours));
+  tcp->peer = g_socket_get_fd (g_socket_connection_get_socket (tcp->theirs));
+}
+
+static void
+tcp_reset (Tcp *tcp)
+{
+  struct linger reset = { 1, 0 };
+
+  g_assert_no_errno (setsockopt (tcp->peer, SOL_SOCKET, SO_LINGER, &reset, sizeof reset));
+  g_io_stream_close (G_IO_STREAM (tcp->theirs), NULL, NULL);
+}
+
+static void
+tcp_close (Tcp *tcp)
+{
+  achat_channel_close (tcp->channel);
+  g_object_unref (tcp->channel);
+  g_io_stream_close (G_IO_STREAM (tcp->theirs), NULL, NULL);
+  g_object_unref (tcp->theirs);
+  g_object_unref (tcp->ours);
+  g_socket_listener_close (tcp->listener);
+  g_object_unref (tcp->listener);
+}
+
 /* A reset while messages wait: the channel closes with the error at once
  * (a server that ignores input keeps no dead connection), and reads still
- * get what came before it, then the error. close() instead drops them. */
+ * get what came before it, then the error; within max-input-size. */
 static void
 test_reset_while_waiting (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) ours = NULL;
-  g_autoptr(GSocketConnection) theirs = NULL;
-  g_autoptr(AchatChannel) channel = NULL;
+  gboolean limited;
+
+  for (limited = FALSE; limited <= TRUE; limited++)
+    {
+      g_autoptr(GString) log = g_string_new (NULL);
+      Order order = { log, 0, TRUE };
+      Tcp tcp;
+
+      tcp_open (&tcp);
+      achat_channel_set_terminator (tcp.channel, (const guint8 *) "\n", 1);
+      if (limited)
+        achat_channel_set_max_input_size (tcp.channel, 8);
+      g_assert_cmpint (write (tcp.peer, "a\nb\n0123456789\nc\n", 17), ==, 17);
+      test_spin_for (50);
+      tcp_reset (&tcp);
+      test_spin_for (100);
+      g_assert_true (achat_channel_is_closed (tcp.channel));
+      achat_channel_read_message_async (tcp.channel, NULL, order_read_cb, &order);
+      test_spin_for (50);
+      if (limited)
+        {
+          g_autofree gchar *expected = g_strdup_printf ("R:a R:b E:%d ", ACHAT_ERROR_INPUT_LIMIT);
+
+          g_assert_cmpstr (log->str, ==, expected);
+        }
+      else
+        g_assert_cmpstr (log->str, ==, "R:a R:b R:0123456789 R:c E:44 ");   /* CONNECTION_CLOSED */
+      tcp_close (&tcp);
+    }
+}
+
+/* A reset while only a message that came to a cancelled read waits: the
+ * channel notices and closes; the message is still read, then the error. */
+static void
+test_reset_while_ready (void)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GString) log = g_string_new (NULL);
+  Order order = { log, 0, FALSE };
+  Tcp tcp;
+
+  tcp_open (&tcp);
+  achat_channel_set_terminator (tcp.channel, (const guint8 *) "\n", 1);
+  achat_channel_read_message_async (tcp.channel, cancellable, order_read_cb, &order);
+  test_spin_for (10);
+  /* The message and the cancellation before the channel's next dispatch:
+   * the message waits for the next read. */
+  g_assert_cmpint (write (tcp.peer, "a\n", 2), ==, 2);
+  g_cancellable_cancel (cancellable);
+  test_spin_until (order_reads, &order);
+  g_assert_cmpstr (log->str, ==, "E:19 ");
+  tcp_reset (&tcp);
+  test_spin_for (100);
+  g_assert_true (achat_channel_is_closed (tcp.channel));
+  order.chain = TRUE;
+  achat_channel_read_message_async (tcp.channel, NULL, order_read_cb, &order);
+  test_spin_for (50);
+  g_assert_cmpstr (log->str, ==, "E:19 R:a E:44 ");
+  tcp_close (&tcp);
+}
+
+/* A write fails (the peer shut its reading side, and stays) while input
+ * waits: reads get what came, then the write's error, and the channel
+ * closes. */
+static void
+test_failed_write_while_waiting (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
   g_autoptr(GString) log = g_string_new (NULL);
   Order order = { log, 0, TRUE };
-  struct linger reset = { 1, 0 };
-  guint16 port;
-  int fd;
 
-  port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
-  g_assert_no_error (error);
-  theirs = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
-  g_assert_no_error (error);
-  ours = g_socket_listener_accept (listener, NULL, NULL, &error);
-  g_assert_no_error (error);
-  channel = achat_channel_new_for_stream (G_IO_STREAM (ours));
   achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
-  fd = g_socket_get_fd (g_socket_connection_get_socket (theirs));
-  g_assert_cmpint (write (fd, "a\nb\n", 4), ==, 4);
+  test_peer_write (peer, "a\nb\n", 4);
+  g_assert_no_errno (shutdown (peer, SHUT_RD));
   test_spin_for (50);
-  g_assert_no_errno (setsockopt (fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset));
-  g_io_stream_close (G_IO_STREAM (theirs), NULL, NULL);
-  test_spin_for (100);
-  g_assert_true (achat_channel_is_closed (channel));
+  achat_channel_push (channel, (const guint8 *) "reply\n", 6);
+  test_spin_for (50);
+  g_assert_false (achat_channel_is_closed (channel));
   achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
-  test_spin_for (50);
-  g_assert_cmpstr (log->str, ==, "R:a R:b E:44 ");   /* G_IO_ERROR_CONNECTION_CLOSED */
+  test_spin_for (100);
+  g_assert_cmpstr (log->str, ==, "R:a R:b E:44 ");
+  g_assert_true (achat_channel_is_closed (channel));
+  close (peer);
+}
+
+/* A length-prefixed read cancelled after its header came, before any of
+ * the payload: the next read's framing frames the header too. */
+static void
+test_cancelled_after_header (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Read read = { 0, };
+
+  achat_channel_set_terminator_length_prefix (channel, 2, ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 0);
+  achat_channel_read_message_async (channel, cancellable, read_cb, &read);
+  test_peer_write (peer, "\0\x05", 2);
+  test_spin_for (20);
+  g_cancellable_cancel (cancellable);
+  test_spin_until (read_done, &read);
+  g_assert_error (read.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&read.error);
+  read.done = FALSE;
+  achat_channel_read_line_async (channel, NULL, read_cb, &read);
+  test_peer_write (peer, "hello\n", 6);
+  test_spin_until (read_done, &read);
+  g_assert_no_error (read.error);
+  g_assert_true (bytes_equal (read.message, "\0\x05hello", 7));
+  g_clear_pointer (&read.message, g_bytes_unref);
+  close (peer);
+}
+
+/* A handler collected part of a message, then left; the first read frames
+ * that message anew with its own framing. */
+static void
+test_handler_then_first_read (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(GString) log = g_string_new (NULL);
+  Order order = { log, 0, FALSE };
+  Read read = { 0, };
+  gulong handler;
+
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  handler = g_signal_connect (channel, "terminator-found", G_CALLBACK (order_on_found), &order);
+  test_feed (channel, peer, "abc", 3);
+  g_signal_handler_disconnect (channel, handler);
+  achat_channel_read_bytes_async (channel, 2, NULL, read_cb, &read);
+  test_spin_until (read_done, &read);
+  g_assert_no_error (read.error);
+  g_assert_true (bytes_equal (read.message, "ab", 2));
+  g_assert_cmpstr (log->str, ==, "");
+  g_clear_pointer (&read.message, g_bytes_unref);
+  close (peer);
+}
+
+/* Closing drops what waited, also a message framed for a cancelled read
+ * and a partial one: reads get the end, or the error input stopped on. */
+static void
+test_close_drops_partial_and_ready (void)
+{
+  guint variant;
+
+  for (variant = 0; variant < 3; variant++)
+    {
+      int peer;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer);
+      g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      Read read = { 0, };
+
+      achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+      if (variant == 2)
+        achat_channel_set_max_input_size (channel, 8);
+      achat_channel_read_message_async (channel, cancellable, read_cb, &read);
+      test_spin_for (10);
+      /* 0: "abc" of a line; 1: a whole line, cancelled as it came; 2: a
+       * line over max-input-size. */
+      test_peer_write (peer, variant == 0 ? "abc" : variant == 1 ? "a\n" : "0123456789012\n",
+                       variant == 0 ? 3 : variant == 1 ? 2 : 14);
+      if (variant == 0)
+        test_spin_for (20);
+      if (variant != 2)
+        {
+          g_cancellable_cancel (cancellable);
+          test_spin_until (read_done, &read);
+          g_assert_error (read.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          g_clear_error (&read.error);
+          achat_channel_close (channel);
+        }
+      else
+        {
+          test_spin_until (read_done, &read);
+          g_assert_error (read.error, ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT);
+          g_clear_error (&read.error);
+          test_spin_for (20);
+        }
+      g_assert_true (achat_channel_is_closed (channel));
+      read.done = FALSE;
+      achat_channel_read_bytes_async (channel, 2, NULL, read_cb, &read);
+      test_spin_until (read_done, &read);
+      g_assert_null (read.message);
+      if (variant == 2)
+        g_assert_error (read.error, ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT);
+      else if (variant == 0)
+        g_assert_error (read.error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT);
+      else
+        g_assert_no_error (read.error);
+      g_clear_error (&read.error);
+      close (peer);
+    }
 }
 
 /* close() drops what no one took: a read after it gets the end. */
@@ -1383,6 +1584,11 @@ main (int    argc,
   g_test_add_func ("/pull/edges/refused-and-cancelled-framing", test_refused_and_cancelled_framing);
   g_test_add_func ("/pull/edges/reset-while-waiting", test_reset_while_waiting);
   g_test_add_func ("/pull/edges/close-drops-waiting", test_close_drops_waiting);
+  g_test_add_func ("/pull/edges/reset-while-ready", test_reset_while_ready);
+  g_test_add_func ("/pull/edges/failed-write-while-waiting", test_failed_write_while_waiting);
+  g_test_add_func ("/pull/edges/cancelled-after-header", test_cancelled_after_header);
+  g_test_add_func ("/pull/edges/handler-then-first-read", test_handler_then_first_read);
+  g_test_add_func ("/pull/edges/close-drops-partial-and-ready", test_close_drops_partial_and_ready);
   g_test_add_func ("/pull/read-calls/arguments", test_read_calls_arguments);
   g_test_add_func ("/pull/read-calls/framing-stays", test_read_calls_framing_stays);
 
