@@ -3130,19 +3130,18 @@ channel_keep_matched (AchatChannelPrivate *priv)
     }
 }
 
-/* The framing is about to change. A message partly framed for a consumer
- * that is gone (a read cancelled in its middle; a handler disconnected, in
- * pull mode or outside any dispatch) is framed anew, from its first byte,
- * by the new framing: its bytes (and a length header the framer consumed)
- * go back to the framer, in front of what it holds. A handler that changes
- * the terminator in the middle of a message keeps what was collected, as
- * asynchat did. A closed channel frames nothing anew. */
+/* A message partly framed for a consumer that is gone (a read cancelled
+ * in its middle; a handler disconnected, in pull mode or outside any
+ * dispatch) is framed anew, from its first byte, by the new framing: its
+ * bytes (and a length header the framer consumed) go back to the framer,
+ * in front of what it holds. A handler that changes the terminator in the
+ * middle of a message keeps what was collected, as asynchat did. A closed
+ * channel frames nothing anew. */
 static void
-channel_framing_changes (AchatChannel *self)
+channel_reframe_partial (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
-  channel_keep_matched (priv);
   if (priv->closed || priv->read_task != NULL ||
       (priv->collected_len == 0 && !achat_framer_in_frame (&priv->framer)))
     return;
@@ -3156,6 +3155,20 @@ channel_framing_changes (AchatChannel *self)
     }
   achat_framer_unread (&priv->framer, priv->collected, priv->collected_len);
   collected_reset (priv);
+}
+
+/* The framing is about to change. */
+static inline void
+channel_framing_changes (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  channel_keep_matched (priv);
+  /* The common case first, without a call: a handler sets the next
+   * framing between two messages (per message, in the asynchat idiom of a
+   * header line, then a count). */
+  if (priv->collected_len != 0 || priv->framer.kind == ACHAT_FRAMER_LENGTH)
+    channel_reframe_partial (self);
 }
 
 /**
