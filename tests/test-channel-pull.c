@@ -1009,95 +1009,115 @@ order_reads (gpointer data)
   return ((Order *) data)->n_reads > 0;
 }
 
+/* The edge tests' fixture: a channel with "\n" as terminator over a
+ * socket pair, and a log of what reads and handlers got. */
+typedef struct
+{
+  int peer;
+  AchatChannel *channel;
+  GString *log;
+  Order order;
+} Edge;
+
+static void
+edge_setup (Edge          *e,
+            gconstpointer  data)
+{
+  g_autoptr(GSocket) socket = test_socket_pair (&e->peer);
+
+  e->channel = achat_channel_new (socket);
+  achat_channel_set_terminator (e->channel, (const guint8 *) "\n", 1);
+  e->log = g_string_new (NULL);
+  e->order = (Order) { e->log, 0, FALSE };
+}
+
+static void
+edge_teardown (Edge          *e,
+               gconstpointer  data)
+{
+  achat_channel_close (e->channel);
+  g_object_unref (e->channel);
+  g_string_free (e->log, TRUE);
+  if (e->peer >= 0)
+    close (e->peer);
+}
+
+/* The peer leaves (a clean end). */
+static void
+edge_peer_close (Edge *e)
+{
+  close (e->peer);
+  e->peer = -1;
+}
+
 /* The peer's clean end came while the last message waited: once a read took
  * it, the channel closes (nothing waits any more). */
 static void
-test_end_after_last_read (void)
+test_end_after_last_read (Edge          *e,
+                          gconstpointer  data)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
-  g_autoptr(GString) log = g_string_new (NULL);
-  Order order = { log, 0, FALSE };
-
-  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
-  test_peer_write (peer, "hello\n", 6);
-  close (peer);
+  test_peer_write (e->peer, "hello\n", 6);
+  edge_peer_close (e);
   test_spin_for (50);
-  g_assert_false (achat_channel_is_closed (channel));
-  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
-  test_spin_until (order_reads, &order);
-  g_assert_cmpstr (log->str, ==, "R:hello ");
+  g_assert_false (achat_channel_is_closed (e->channel));
+  achat_channel_read_message_async (e->channel, NULL, order_read_cb, &e->order);
+  test_spin_until (order_reads, &e->order);
+  g_assert_cmpstr (e->log->str, ==, "R:hello ");
   test_spin_for (50);
-  g_assert_true (achat_channel_is_closed (channel));
+  g_assert_true (achat_channel_is_closed (e->channel));
 }
 
 /* A handler and a read started together while messages wait: the read's
  * callback sees the first message before the handler sees the next, even
  * though GTask runs that callback on a later iteration. */
 static void
-test_read_then_handler_order (void)
+test_read_then_handler_order (Edge          *e,
+                              gconstpointer  data)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
-  g_autoptr(GString) log = g_string_new (NULL);
-  Order order = { log, 0, FALSE };
-
-  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
-  test_peer_write (peer, "a\nb\nc\n", 6);
+  test_peer_write (e->peer, "a\nb\nc\n", 6);
   test_spin_for (50);
-  g_signal_connect (channel, "terminator-found", G_CALLBACK (order_on_found), &order);
-  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
+  g_signal_connect (e->channel, "terminator-found", G_CALLBACK (order_on_found), &e->order);
+  achat_channel_read_message_async (e->channel, NULL, order_read_cb, &e->order);
   test_spin_for (50);
-  g_assert_cmpstr (log->str, ==, "R:a H:b H:c ");
-  close (peer);
+  g_assert_cmpstr (e->log->str, ==, "R:a H:b H:c ");
 }
 
 /* A read cancelled as its message came: the next read gets that message
  * first, and a handler the rest, in order, without waiting for new bytes. */
 static void
-test_cancelled_message_then_handler (void)
+test_cancelled_message_then_handler (Edge          *e,
+                                     gconstpointer  data)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GString) log = g_string_new (NULL);
-  Order order = { log, 0, FALSE };
 
-  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
-  achat_channel_read_message_async (channel, cancellable, order_read_cb, &order);
+  achat_channel_read_message_async (e->channel, cancellable, order_read_cb, &e->order);
   test_spin_for (10);
-  /* The bytes and the cancellation before the channel's next dispatch. */
-  test_peer_write (peer, "a\nb\nc\n", 6);
+  /* The bytes and the cancellation before the e->channel's next dispatch. */
+  test_peer_write (e->peer, "a\nb\nc\n", 6);
   g_cancellable_cancel (cancellable);
-  test_spin_until (order_reads, &order);
-  g_assert_cmpstr (log->str, ==, "E:19 ");   /* G_IO_ERROR_CANCELLED */
-  g_signal_connect (channel, "terminator-found", G_CALLBACK (order_on_found), &order);
-  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
+  test_spin_until (order_reads, &e->order);
+  g_assert_cmpstr (e->log->str, ==, "E:19 ");   /* G_IO_ERROR_CANCELLED */
+  g_signal_connect (e->channel, "terminator-found", G_CALLBACK (order_on_found), &e->order);
+  achat_channel_read_message_async (e->channel, NULL, order_read_cb, &e->order);
   test_spin_for (50);
-  g_assert_cmpstr (log->str, ==, "E:19 R:a H:b H:c ");
-  close (peer);
+  g_assert_cmpstr (e->log->str, ==, "E:19 R:a H:b H:c ");
 }
 
 /* A read refused (one is pending) leaves the pending read's framing alone;
  * a read cancelled in the middle of its message gives the bytes it saw to
  * the next read, framed from the first one with that read's framing. */
 static void
-test_refused_and_cancelled_framing (void)
+test_refused_and_cancelled_framing (Edge          *e,
+                                    gconstpointer  data)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Read line = { 0, }, refused = { 0, }, bytes = { 0, };
 
-  achat_channel_read_line_async (channel, NULL, read_cb, &line);
-  achat_channel_read_bytes_async (channel, 3, NULL, read_cb, &refused);
+  achat_channel_read_line_async (e->channel, NULL, read_cb, &line);
+  achat_channel_read_bytes_async (e->channel, 3, NULL, read_cb, &refused);
   test_spin_until (read_done, &refused);
   g_assert_error (refused.error, G_IO_ERROR, G_IO_ERROR_PENDING);
-  test_peer_write (peer, "hello world\n", 12);
+  test_peer_write (e->peer, "hello world\n", 12);
   test_spin_until (read_done, &line);
   g_assert_no_error (line.error);
   g_assert_true (bytes_equal (line.message, "hello world", 11));
@@ -1106,22 +1126,21 @@ test_refused_and_cancelled_framing (void)
    * from "a". */
   g_clear_pointer (&line.message, g_bytes_unref);
   line.done = FALSE;
-  achat_channel_read_bytes_async (channel, 10, cancellable, read_cb, &bytes);
-  test_peer_write (peer, "abc", 3);
+  achat_channel_read_bytes_async (e->channel, 10, cancellable, read_cb, &bytes);
+  test_peer_write (e->peer, "abc", 3);
   test_spin_for (20);
   g_cancellable_cancel (cancellable);
   test_spin_until (read_done, &bytes);
   g_assert_error (bytes.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&bytes.error);
   bytes.done = FALSE;
-  achat_channel_read_bytes_async (channel, 4, NULL, read_cb, &bytes);
-  test_peer_write (peer, "def", 3);
+  achat_channel_read_bytes_async (e->channel, 4, NULL, read_cb, &bytes);
+  test_peer_write (e->peer, "def", 3);
   test_spin_until (read_done, &bytes);
   g_assert_no_error (bytes.error);
   g_assert_true (bytes_equal (bytes.message, "abcd", 4));
   g_clear_pointer (&bytes.message, g_bytes_unref);
   g_clear_error (&refused.error);
-  close (peer);
 }
 
 /* A channel over loopback TCP, and the peer's descriptor; the peer resets
@@ -1245,81 +1264,66 @@ test_reset_while_ready (void)
  * waits: reads get what came, then the write's error, and the channel
  * closes. */
 static void
-test_failed_write_while_waiting (void)
+test_failed_write_while_waiting (Edge          *e,
+                                 gconstpointer  data)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
-  g_autoptr(GString) log = g_string_new (NULL);
-  Order order = { log, 0, TRUE };
-
-  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
-  test_peer_write (peer, "a\nb\n", 4);
-  g_assert_no_errno (shutdown (peer, SHUT_RD));
+  e->order.chain = TRUE;
+  test_peer_write (e->peer, "a\nb\n", 4);
+  g_assert_no_errno (shutdown (e->peer, SHUT_RD));
   test_spin_for (50);
-  achat_channel_push (channel, (const guint8 *) "reply\n", 6);
+  achat_channel_push (e->channel, (const guint8 *) "reply\n", 6);
   test_spin_for (50);
-  g_assert_false (achat_channel_is_closed (channel));
-  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
+  g_assert_false (achat_channel_is_closed (e->channel));
+  achat_channel_read_message_async (e->channel, NULL, order_read_cb, &e->order);
   test_spin_for (100);
-  g_assert_cmpstr (log->str, ==, "R:a R:b E:44 ");
-  g_assert_true (achat_channel_is_closed (channel));
-  close (peer);
+  g_assert_cmpstr (e->log->str, ==, "R:a R:b E:44 ");
+  g_assert_true (achat_channel_is_closed (e->channel));
 }
 
 /* A length-prefixed read cancelled after its header came, before any of
  * the payload: the next read's framing frames the header too. */
 static void
-test_cancelled_after_header (void)
+test_cancelled_after_header (Edge          *e,
+                             gconstpointer  data)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Read read = { 0, };
 
-  achat_channel_set_terminator_length_prefix (channel, 2, ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 0);
-  achat_channel_read_message_async (channel, cancellable, read_cb, &read);
-  test_peer_write (peer, "\0\x05", 2);
+  achat_channel_set_terminator_length_prefix (e->channel, 2, ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 0);
+  achat_channel_read_message_async (e->channel, cancellable, read_cb, &read);
+  test_peer_write (e->peer, "\0\x05", 2);
   test_spin_for (20);
   g_cancellable_cancel (cancellable);
   test_spin_until (read_done, &read);
   g_assert_error (read.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&read.error);
   read.done = FALSE;
-  achat_channel_read_line_async (channel, NULL, read_cb, &read);
-  test_peer_write (peer, "hello\n", 6);
+  achat_channel_read_line_async (e->channel, NULL, read_cb, &read);
+  test_peer_write (e->peer, "hello\n", 6);
   test_spin_until (read_done, &read);
   g_assert_no_error (read.error);
   g_assert_true (bytes_equal (read.message, "\0\x05hello", 7));
   g_clear_pointer (&read.message, g_bytes_unref);
-  close (peer);
 }
 
 /* A handler collected part of a message, then left; the first read frames
  * that message anew with its own framing. */
 static void
-test_handler_then_first_read (void)
+test_handler_then_first_read (Edge          *e,
+                              gconstpointer  data)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
-  g_autoptr(GString) log = g_string_new (NULL);
-  Order order = { log, 0, FALSE };
   Read read = { 0, };
   gulong handler;
 
-  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
-  handler = g_signal_connect (channel, "terminator-found", G_CALLBACK (order_on_found), &order);
-  test_feed (channel, peer, "abc", 3);
-  g_signal_handler_disconnect (channel, handler);
-  achat_channel_read_bytes_async (channel, 2, NULL, read_cb, &read);
+  handler = g_signal_connect (e->channel, "terminator-found", G_CALLBACK (order_on_found), &e->order);
+  test_feed (e->channel, e->peer, "abc", 3);
+  g_signal_handler_disconnect (e->channel, handler);
+  achat_channel_read_bytes_async (e->channel, 2, NULL, read_cb, &read);
   test_spin_until (read_done, &read);
   g_assert_no_error (read.error);
   g_assert_true (bytes_equal (read.message, "ab", 2));
-  g_assert_cmpstr (log->str, ==, "");
+  g_assert_cmpstr (e->log->str, ==, "");
   g_clear_pointer (&read.message, g_bytes_unref);
-  close (peer);
 }
 
 /* Closing drops what waited, also a message framed for a cancelled read
@@ -1381,22 +1385,15 @@ test_close_drops_partial_and_ready (void)
 
 /* close() drops what no one took: a read after it gets the end. */
 static void
-test_close_drops_waiting (void)
+test_close_drops_waiting (Edge          *e,
+                          gconstpointer  data)
 {
-  int peer;
-  g_autoptr(GSocket) socket = test_socket_pair (&peer);
-  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
-  g_autoptr(GString) log = g_string_new (NULL);
-  Order order = { log, 0, FALSE };
-
-  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
-  test_peer_write (peer, "a\nb\n", 4);
+  test_peer_write (e->peer, "a\nb\n", 4);
   test_spin_for (50);
-  achat_channel_close (channel);
-  achat_channel_read_message_async (channel, NULL, order_read_cb, &order);
-  test_spin_until (order_reads, &order);
-  g_assert_cmpstr (log->str, ==, "END ");
-  close (peer);
+  achat_channel_close (e->channel);
+  achat_channel_read_message_async (e->channel, NULL, order_read_cb, &e->order);
+  test_spin_until (order_reads, &e->order);
+  g_assert_cmpstr (e->log->str, ==, "END ");
 }
 
 /* A write fails (the peer stopped reading) while input waits and the peer
@@ -1578,16 +1575,16 @@ main (int    argc,
   g_test_add_func ("/pull/volume/million-switching", test_volume);
   g_test_add_func ("/pull/hostile/flood-before-read", test_flood_before_read);
   g_test_add_func ("/pull/hostile/failed-write-flood", test_failed_write_flood);
-  g_test_add_func ("/pull/edges/end-after-last-read", test_end_after_last_read);
-  g_test_add_func ("/pull/edges/read-then-handler-order", test_read_then_handler_order);
-  g_test_add_func ("/pull/edges/cancelled-message-then-handler", test_cancelled_message_then_handler);
-  g_test_add_func ("/pull/edges/refused-and-cancelled-framing", test_refused_and_cancelled_framing);
+  g_test_add ("/pull/edges/end-after-last-read", Edge, NULL, edge_setup, test_end_after_last_read, edge_teardown);
+  g_test_add ("/pull/edges/read-then-handler-order", Edge, NULL, edge_setup, test_read_then_handler_order, edge_teardown);
+  g_test_add ("/pull/edges/cancelled-message-then-handler", Edge, NULL, edge_setup, test_cancelled_message_then_handler, edge_teardown);
+  g_test_add ("/pull/edges/refused-and-cancelled-framing", Edge, NULL, edge_setup, test_refused_and_cancelled_framing, edge_teardown);
   g_test_add_func ("/pull/edges/reset-while-waiting", test_reset_while_waiting);
-  g_test_add_func ("/pull/edges/close-drops-waiting", test_close_drops_waiting);
+  g_test_add ("/pull/edges/close-drops-waiting", Edge, NULL, edge_setup, test_close_drops_waiting, edge_teardown);
   g_test_add_func ("/pull/edges/reset-while-ready", test_reset_while_ready);
-  g_test_add_func ("/pull/edges/failed-write-while-waiting", test_failed_write_while_waiting);
-  g_test_add_func ("/pull/edges/cancelled-after-header", test_cancelled_after_header);
-  g_test_add_func ("/pull/edges/handler-then-first-read", test_handler_then_first_read);
+  g_test_add ("/pull/edges/failed-write-while-waiting", Edge, NULL, edge_setup, test_failed_write_while_waiting, edge_teardown);
+  g_test_add ("/pull/edges/cancelled-after-header", Edge, NULL, edge_setup, test_cancelled_after_header, edge_teardown);
+  g_test_add ("/pull/edges/handler-then-first-read", Edge, NULL, edge_setup, test_handler_then_first_read, edge_teardown);
   g_test_add_func ("/pull/edges/close-drops-partial-and-ready", test_close_drops_partial_and_ready);
   g_test_add_func ("/pull/read-calls/arguments", test_read_calls_arguments);
   g_test_add_func ("/pull/read-calls/framing-stays", test_read_calls_framing_stays);
