@@ -2357,7 +2357,7 @@ achat_channel_constructed (GObject *object)
 {
   AchatChannel *self = ACHAT_CHANNEL (object);
   AchatChannelPrivate *priv = GET_PRIV (self);
-
+  g_autoptr(GError) poller_error = NULL;
   gboolean raw_socket;
 
   G_OBJECT_CLASS (achat_channel_parent_class)->constructed (object);
@@ -2394,7 +2394,7 @@ achat_channel_constructed (GObject *object)
   /* Channels of a main context share unlocked state: they must all be made
    * and used in the thread that runs it. */
   priv->context = g_main_context_ref_thread_default ();
-  priv->poller = achat_poller_acquire (priv->context);
+  priv->poller = achat_poller_acquire (priv->context, &poller_error);
   if (achat_poller_get_thread (priv->poller) != g_thread_self () ||
       !g_main_context_acquire (priv->context))
     {
@@ -2439,6 +2439,8 @@ achat_channel_constructed (GObject *object)
                                                 channel_watch_cb, self);
     }
 
+  if (poller_error != NULL && priv->pending_error == NULL)
+    priv->pending_error = g_steal_pointer (&poller_error);   /* out of descriptors */
   channel_apply_idle_timeout (self);
 
   /* Kept alive by the main loop until closed, like asyncore's socket map. */

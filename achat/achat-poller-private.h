@@ -47,7 +47,12 @@ typedef struct
   gint state;
 } AchatReadBuffer;
 
-AchatPoller     *achat_poller_acquire             (GMainContext          *context);
+/* The poller of @context, made if needed. Never fails: when the epoll
+ * descriptor cannot be made (no descriptor left), @error says so, and the
+ * watches made on it never fire (their channel fails with @error). The
+ * default context's poller is kept once made. */
+AchatPoller     *achat_poller_acquire             (GMainContext          *context,
+                                                   GError               **error);
 void             achat_poller_release             (AchatPoller           *poller);
 GThread         *achat_poller_get_thread          (AchatPoller           *poller);
 

@@ -302,7 +302,8 @@ poller_check (GSource *source)
   if (poller->scheduled.length > 0)
     return TRUE;
 #ifdef HAVE_EPOLL
-  return (g_source_query_unix_fd (source, poller->epfd_tag) & G_IO_IN) != 0;
+  return poller->epfd_tag != NULL &&
+         (g_source_query_unix_fd (source, poller->epfd_tag) & G_IO_IN) != 0;
 #else
   return FALSE;
 #endif
@@ -396,7 +397,7 @@ poller_dispatch (GSource     *source,
     int n, i;
 
     do
-      n = epoll_wait (poller->epfd, events, MAX_EVENTS, 0);
+      n = poller->epfd >= 0 ? epoll_wait (poller->epfd, events, MAX_EVENTS, 0) : 0;
     while (n < 0 && errno == EINTR);
 
     for (i = 0; i < n; i++)
@@ -471,8 +472,34 @@ static GSourceFuncs poller_funcs = {
   NULL, NULL,
 };
 
+/* Creates the epoll descriptor when there is none (at creation, or
+ * after an earlier attempt failed); FALSE with @error when it cannot. */
+static gboolean
+poller_ensure_epoll (AchatPoller  *poller,
+                     GError      **error)
+{
+#ifdef HAVE_EPOLL
+  int errsv;
+
+  if (poller->epfd >= 0)
+    return TRUE;
+  poller->epfd = epoll_create1 (EPOLL_CLOEXEC);
+  if (poller->epfd < 0)
+    {
+      errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Could not create the main context's epoll descriptor: %s",
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  poller->epfd_tag = g_source_add_unix_fd ((GSource *) poller, poller->epfd, G_IO_IN);
+#endif
+  return TRUE;
+}
+
 AchatPoller *
-achat_poller_acquire (GMainContext *context)
+achat_poller_acquire (GMainContext  *context,
+                      GError       **error)
 {
   AchatPoller *poller;
 
@@ -493,12 +520,6 @@ achat_poller_acquire (GMainContext *context)
       g_queue_init (&poller->prepared);
       g_queue_init (&poller->idle);
       poller->idle_check = G_MAXINT64;
-#ifdef HAVE_EPOLL
-      poller->epfd = epoll_create1 (EPOLL_CLOEXEC);
-      if (poller->epfd < 0)
-        g_error ("achat: epoll_create1() failed: %s", g_strerror (errno));
-      poller->epfd_tag = g_source_add_unix_fd (source, poller->epfd, G_IO_IN);
-#endif
       g_source_set_static_name (source, "AchatPoller");
       g_source_set_priority (source, G_PRIORITY_DEFAULT);
       /* Avoid GLib removing and re-adding our fd around each dispatch; we
@@ -507,7 +528,9 @@ achat_poller_acquire (GMainContext *context)
       g_source_attach (source, context);
       g_hash_table_insert (pollers, context, poller);
     }
-  poller->users++;
+  if (poller->users++ == 0)
+    poller->thread = g_thread_self ();   /* kept from earlier users (the default context) */
+  poller_ensure_epoll (poller, error);
   G_UNLOCK (pollers);
 
   return poller;
@@ -525,7 +548,9 @@ achat_poller_release (AchatPoller *poller)
   gboolean last;
 
   G_LOCK (pollers);
-  last = --poller->users == 0;
+  /* The default context's poller stays: a busy server on it never needs a
+   * new descriptor for it (it might find none left). */
+  last = --poller->users == 0 && poller->context != g_main_context_default ();
   if (last)
     g_hash_table_remove (pollers, poller->context);
   G_UNLOCK (pollers);
@@ -583,7 +608,9 @@ achat_poller_watch_fd (AchatPoller    *poller,
     struct epoll_event ev = { 0, };
 
     ev.data.ptr = watch;
-    if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    if (poller->epfd < 0)
+      ;   /* the channel fails with the reason (achat_poller_acquire()) */
+    else if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
       g_critical ("achat: epoll_ctl(ADD, %d) failed: %s", fd, g_strerror (errno));
     else
       watch->registered = TRUE;
@@ -647,7 +674,7 @@ achat_watch_set_interest (AchatWatch   *watch,
       if (interest & G_IO_OUT)
         ev.events |= EPOLLOUT;
       /* A watch parked after a hang-up comes back only for input. */
-      if (!watch->registered && !(interest & G_IO_IN))
+      if ((!watch->registered && !(interest & G_IO_IN)) || watch->poller->epfd < 0)
         {
           watch->interest = interest;
           return;

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -369,6 +371,103 @@ test_reentry_matrix (void)
       }
 }
 
+/* Descriptors ------------------------------------------------------------- */
+
+/* Opens descriptors until none is left (under a low limit); returns them. */
+static GArray *
+exhaust_descriptors (void)
+{
+  GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
+  struct rlimit limit = { 64, 64 };
+  int fd;
+
+  g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &limit));
+  while ((fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+    g_array_append_val (fds, fd);
+  g_assert_cmpint (errno, ==, EMFILE);
+  return fds;
+}
+
+static void
+on_closed_with (AchatChannel *channel,
+                const GError *error,
+                gpointer      user_data)
+{
+  GError **closed_with = user_data;
+
+  *closed_with = error != NULL ? g_error_copy (error)
+                               : g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "no error");
+}
+
+static gboolean
+has_error (gpointer user_data)
+{
+  return *(GError **) user_data != NULL;
+}
+
+/* Near the descriptor limit: a server on the default main context keeps
+ * working when its last channel went and accept() took the last
+ * descriptor (its poller needs no new one); a channel on a new context
+ * that cannot get an epoll descriptor closes with the reason. Nothing
+ * aborts. (In a subprocess: it lowers RLIMIT_NOFILE.) */
+static void
+test_descriptors_exhausted (void)
+{
+  if (g_test_subprocess ())
+    {
+      int first[2], second[2], third[2];
+      g_autoptr(GSocket) s1 = NULL;
+      g_autoptr(GSocket) s2 = NULL;
+      g_autoptr(GSocket) s3 = NULL;
+      g_autoptr(GMainContext) context = NULL;
+      g_autoptr(GError) closed_with = NULL;
+      g_autoptr(GArray) fds = NULL;
+      g_autoptr(GByteArray) reply = NULL;
+      AchatChannel *channel;
+      guint i;
+
+      g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, first));
+      g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, second));
+      g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, third));
+      g_assert_no_errno (fcntl (second[1], F_SETFL, O_NONBLOCK));
+
+      /* The default context's first channel comes and goes. */
+      s1 = g_socket_new_from_fd (first[0], NULL);
+      channel = achat_channel_new (s1);
+      achat_channel_close (channel);
+      g_object_unref (channel);
+      close (first[1]);
+
+      fds = exhaust_descriptors ();
+      s2 = g_socket_new_from_fd (second[0], NULL);
+      channel = achat_channel_new (s2);
+      achat_channel_push (channel, (const guint8 *) "still here\n", 11);
+      reply = test_peer_read (second[1], 11);
+      g_assert_cmpmem (reply->data, reply->len, "still here\n", 11);
+      achat_channel_close (channel);
+      g_object_unref (channel);
+
+      /* A context of its own, no descriptor for its poller. */
+      context = g_main_context_new ();
+      g_main_context_push_thread_default (context);
+      s3 = g_socket_new_from_fd (third[0], NULL);
+      channel = achat_channel_new (s3);
+      g_signal_connect (channel, "closed", G_CALLBACK (on_closed_with), &closed_with);
+      test_spin_until (has_error, &closed_with);
+      g_assert_error (closed_with, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+      g_assert_true (achat_channel_is_closed (channel));
+      g_object_unref (channel);
+      g_main_context_pop_thread_default (context);
+
+      for (i = 0; i < fds->len; i++)
+        close (g_array_index (fds, int, i));
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -377,6 +476,7 @@ main (int   argc,
 
   g_test_add_func ("/faults/6000-connections-dropped", test_churn);
   g_test_add_func ("/faults/every-action-from-every-handler", test_reentry_matrix);
+  g_test_add_func ("/faults/descriptors-exhausted", test_descriptors_exhausted);
 
   return g_test_run ();
 }
