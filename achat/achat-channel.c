@@ -904,6 +904,16 @@ channel_frame_refused (AchatChannel           *self,
     error = g_error_new_literal (ACHAT_ERROR, ACHAT_ERROR_INVALID_FRAME,
                                  "The peer sent a length header that gives a negative "
                                  "frame length");
+  else if (event->frame_length == G_MAXUINT64 &&
+           (priv->max_frame == 0 || priv->max_frame == G_MAXUINT64) && priv->max_input == 0)
+    {
+      /* Beyond any length: the header plus the adjustment overflows, and
+       * no limit was set that the frame broke. */
+      error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG,
+                           "The peer announced a frame longer than %" G_GUINT64_FORMAT " bytes "
+                           "(its length header plus the adjustment of %d overflows)",
+                           G_MAXUINT64, priv->frame_adjustment);
+    }
   else if (priv->max_frame != 0 && event->frame_length > priv->max_frame)
     error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG,
                          "The peer announced a frame of %" G_GUINT64_FORMAT " bytes, "

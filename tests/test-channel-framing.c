@@ -469,6 +469,26 @@ test_push_line (void)
   close (peer_fd);
 }
 
+/* A header that overflows with its adjustment, and no limit set: the
+ * frame is too long (not "longer than a max-input-size of 0 bytes"). */
+static void
+test_overflowing_header (void)
+{
+  int peer_fd;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+
+  achat_channel_set_terminator_length_prefix (channel, 8, ACHAT_BYTE_ORDER_BIG_ENDIAN, 1, 0);
+  achat_channel_set_max_input_size (channel, 0);
+  test_peer_write (peer_fd, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+  test_recorder_wait_closed (recorder);
+  g_assert_error (recorder->error, ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG);
+  g_assert_null (strstr (recorder->error->message, "max-input-size"));
+  g_assert_nonnull (strstr (recorder->error->message, "18446744073709551615"));
+  close (peer_fd);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -484,6 +504,7 @@ main (int   argc,
   g_test_add_func ("/framing/length/invalid", test_frame_invalid_length);
   g_test_add_func ("/framing/length/versus-count-idiom", test_frames_versus_count_idiom);
   g_test_add_func ("/framing/length/push-too-long", test_push_frame_too_long);
+  g_test_add_func ("/framing/length/overflowing-header", test_overflowing_header);
   g_test_add_func ("/framing/push-line", test_push_line);
 
   return g_test_run ();
