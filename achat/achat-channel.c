@@ -335,6 +335,7 @@ static void channel_consumer_arrived (AchatChannel *self,
 static gssize channel_read_once     (AchatChannel *self,
                                      GError      **error);
 static void channel_end_input       (AchatChannel *self);
+static void foreign_op_free         (ForeignOp    *op);
 
 /* Default handlers ------------------------------------------------------ */
 
@@ -1757,6 +1758,8 @@ channel_close_internal (AchatChannel *self,
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   g_autoptr(GTask) tls_task = NULL;
+  GQueue foreign = G_QUEUE_INIT;
+  ForeignOp *op;
 
   if (priv->closed)
     {
@@ -1799,9 +1802,19 @@ channel_close_internal (AchatChannel *self,
                                    "The connection closed in the middle of a message "
                                    "(%" G_GSIZE_FORMAT " bytes of it received)",
                                    priv->collected_len);
+  /* Pushes accepted from other threads and not applied yet will never be
+   * sent: counted now, so that the closed handler sees them. */
   g_mutex_lock (&priv->foreign_lock);
   priv->foreign_refused = TRUE;
+  foreign = priv->foreign_ops;
+  g_queue_init (&priv->foreign_ops);
   g_mutex_unlock (&priv->foreign_lock);
+  while ((op = g_queue_pop_head (&foreign)) != NULL)
+    {
+      if (op->bytes != NULL)
+        priv->unsent_bytes += g_bytes_get_size (op->bytes);
+      foreign_op_free (op);
+    }
 
   /* The watch goes before the descriptor it watches is closed. */
   if (priv->watch != NULL)

@@ -541,6 +541,45 @@ test_threads_close_meanwhile (void)
   close (peer_fd);
 }
 
+static gpointer
+push_ten (gpointer data)
+{
+  AchatChannel *channel = data;
+  guint8 chunk[100] = { 0, };
+  guint i;
+
+  for (i = 0; i < 10; i++)
+    g_assert_true (achat_channel_push (channel, chunk, sizeof chunk));
+  return NULL;
+}
+
+static void
+record_unsent (AchatChannel *channel,
+               const GError *error,
+               gpointer      user_data)
+{
+  *(guint64 *) user_data = achat_channel_get_unsent_bytes (channel);
+}
+
+/* Pushes accepted from another thread and not applied when the channel
+ * closes are already counted as unsent inside the closed handler. */
+static void
+test_threads_unsent_in_closed (void)
+{
+  int peer_fd;
+  g_autoptr(AchatChannel) channel = line_channel (&peer_fd);
+  guint64 unsent_in_closed = G_MAXUINT64;
+
+  g_signal_connect (channel, "closed", G_CALLBACK (record_unsent), &unsent_in_closed);
+  /* The owner's loop does not run between the pushes and the close. */
+  g_thread_join (g_thread_new ("pusher", push_ten, channel));
+  achat_channel_close (channel);
+  g_assert_cmpuint (unsent_in_closed, ==, 1000);
+  test_spin_for (20);
+  g_assert_cmpuint (achat_channel_get_unsent_bytes (channel), ==, 1000);
+  close (peer_fd);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -558,6 +597,7 @@ main (int   argc,
   g_test_add_func ("/async/drain", test_drain);
   g_test_add_func ("/async/threads/push", test_threads_push);
   g_test_add_func ("/async/threads/close-meanwhile", test_threads_close_meanwhile);
+  g_test_add_func ("/async/threads/unsent-in-closed", test_threads_unsent_in_closed);
 
   return g_test_run ();
 }
