@@ -195,6 +195,7 @@ typedef struct
   GTask *read_task;                /* read_message_async() waiting for a message */
   GBytes *ready;                   /* a message that came with no read waiting (pull mode) */
   GError *end_error;               /* how input ended, for the reads after it */
+  GError *closed_error;            /* what closed was emitted with (NULL: none) */
   GQueue drains;                   /* of Drain: drain_async() calls waiting, in order */
   guint drain_seq;
   guint64 unsent_bytes;            /* pushed, never written */
@@ -1796,7 +1797,10 @@ channel_close_internal (AchatChannel *self,
 
   /* How input ended, for reads: a message left unfinished is an error. */
   if (error != NULL)
-    priv->end_error = g_error_copy (error);
+    {
+      priv->end_error = g_error_copy (error);
+      priv->closed_error = g_error_copy (error);
+    }
   else if (priv->collected_len > 0)
     priv->end_error = g_error_new (G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
                                    "The connection closed in the middle of a message "
@@ -1932,9 +1936,13 @@ channel_tls_handshake_cb (GObject      *source,
       transport_close (self);
       if (ok || !g_cancellable_is_cancelled (g_task_get_cancellable (task)))
         {
+          /* The error the channel closed with, as closed said. */
           g_clear_error (&error);
-          g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                               "The channel closed during the TLS handshake");
+          if (priv->closed_error != NULL)
+            error = g_error_copy (priv->closed_error);
+          else
+            g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                 "The channel closed during the TLS handshake");
         }
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -2525,6 +2533,7 @@ achat_channel_finalize (GObject *object)
   g_clear_pointer (&priv->matched_copy, g_bytes_unref);
   g_clear_pointer (&priv->ready, g_bytes_unref);
   g_clear_error (&priv->end_error);
+  g_clear_error (&priv->closed_error);
   g_queue_clear_full (&priv->foreign_ops, (GDestroyNotify) foreign_op_free);
   g_mutex_clear (&priv->foreign_lock);
   g_clear_pointer (&priv->collected, g_free);

@@ -700,6 +700,29 @@ test_starttls_cancelled (void)
   g_assert_error (client->closed_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
 
+/* The channel closes on its idle timeout in the middle of the handshake:
+ * the switch fails with the error closed carries. */
+static void
+test_starttls_timed_out (void)
+{
+  AchatChannel *s, *c;
+  g_autoptr(Peer) server = NULL;
+  g_autoptr(Peer) client = NULL;
+  g_autoptr(GSocketConnectable) identity = g_network_address_new ("localhost", 0);
+
+  peers_new (&server, &client);
+  s = server->channel;
+  c = client->channel;
+  /* The server never answers with TLS: the client's handshake waits. */
+  g_signal_handlers_disconnect_by_data (s, server);
+  achat_channel_set_idle_timeout (c, 1);
+  achat_channel_start_tls_client_async (c, identity, NULL, tls_done_cb, client);
+  test_spin_until (peer_tls_done, client);
+  g_assert_true (client->closed);
+  g_assert_error (client->closed_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_error (client->tls_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+}
+
 /* TLS from the start: a channel over a GTlsConnection ------------------- */
 
 static AchatChannel *
@@ -1045,6 +1068,7 @@ main (int   argc,
   g_test_add_func ("/tls/starttls/close-when-done", test_starttls_close_when_done);
   g_test_add_func ("/tls/starttls/refused", test_starttls_refused);
   g_test_add_func ("/tls/starttls/cancelled", test_starttls_cancelled);
+  g_test_add_func ("/tls/starttls/timed-out", test_starttls_timed_out);
   g_test_add_func ("/tls/from-start/lines-producer-limit", test_from_start);
   g_test_add_func ("/tls/openssl/s_client-starttls-smtp", test_openssl_s_client_starttls);
   g_test_add_func ("/tls/openssl/s_server", test_openssl_s_server);
