@@ -2442,7 +2442,19 @@ achat_channel_constructed (GObject *object)
   priv->owner = pthread_self ();
   priv->owner_known = TRUE;
 
-  if (raw_socket)
+  if ((priv->socket != NULL && g_socket_is_closed (priv->socket)) ||
+      (priv->stream != NULL && g_io_stream_is_closed (priv->stream)))
+    {
+      /* Nothing to watch: the channel closes with the reason on the first
+       * iteration (its descriptor may belong to another file by now). */
+      priv->pending_error = g_error_new (G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                         "%s was made over a %s that is already closed",
+                                         G_OBJECT_TYPE_NAME (self),
+                                         priv->stream != NULL && g_io_stream_is_closed (priv->stream) ?
+                                         G_OBJECT_TYPE_NAME (priv->stream) : "GSocket");
+      priv->watch = achat_poller_watch_fd (priv->poller, -1, channel_watch_cb, self);
+    }
+  else if (raw_socket)
     {
       priv->fd = g_socket_get_fd (priv->socket);
       priv->watch = achat_poller_watch_fd (priv->poller, priv->fd, channel_watch_cb, self);

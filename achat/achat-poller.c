@@ -608,8 +608,8 @@ achat_poller_watch_fd (AchatPoller    *poller,
     struct epoll_event ev = { 0, };
 
     ev.data.ptr = watch;
-    if (poller->epfd < 0)
-      ;   /* the channel fails with the reason (achat_poller_acquire()) */
+    if (poller->epfd < 0 || fd < 0)
+      ;   /* the channel fails with the reason (no epoll descriptor, no socket) */
     else if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
       g_critical ("achat: epoll_ctl(ADD, %d) failed: %s", fd, g_strerror (errno));
     else

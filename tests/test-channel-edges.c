@@ -409,6 +409,46 @@ test_foreign_thread (void)
   close (other_peer);
 }
 
+/* A channel made over a socket, or a socket connection, that is already
+ * closed: no critical, and it closes with G_IO_ERROR_CLOSED (and frees
+ * itself) on the first iteration. */
+static void
+test_over_closed_socket (void)
+{
+  gboolean as_stream;
+
+  for (as_stream = FALSE; as_stream <= TRUE; as_stream++)
+    {
+      int peer;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer);
+      g_autoptr(GSocketConnection) connection = NULL;
+      g_autoptr(TestRecorder) recorder = NULL;
+      AchatChannel *channel;
+      GWeakRef weak;
+
+      if (as_stream)
+        {
+          connection = g_socket_connection_factory_create_connection (socket);
+          g_assert_true (g_io_stream_close (G_IO_STREAM (connection), NULL, NULL));
+          channel = achat_channel_new_for_stream (G_IO_STREAM (connection));
+        }
+      else
+        {
+          g_assert_true (g_socket_close (socket, NULL));
+          channel = achat_channel_new (socket);
+        }
+      g_weak_ref_init (&weak, channel);
+      recorder = test_recorder_new (channel, FALSE);
+      test_recorder_wait_closed (recorder);
+      g_assert_error (recorder->error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+      g_clear_pointer (&recorder, test_recorder_free);
+      g_object_unref (channel);
+      g_assert_null (g_weak_ref_get (&weak));
+      g_weak_ref_clear (&weak);
+      close (peer);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -424,6 +464,7 @@ main (int    argc,
   g_test_add_func ("/channel/edges/wrapper-connection", test_wrapper_connection);
   g_test_add_func ("/channel/edges/pipe-reader-gone", test_pipe_reader_gone);
   g_test_add_func ("/channel/edges/foreign-thread", test_foreign_thread);
+  g_test_add_func ("/channel/edges/over-closed-socket", test_over_closed_socket);
 
   return g_test_run ();
 }
