@@ -1305,12 +1305,23 @@ channel_read_to_end (AchatChannel *self)
 
 /* Idle timeout ---------------------------------------------------------- */
 
+static void channel_apply_idle_timeout (AchatChannel *self);
+
 static void
 channel_idle_cb (gpointer user_data)
 {
   AchatChannel *self = user_data;
   AchatChannelPrivate *priv = GET_PRIV (self);
 
+  /* Input held by the application (paused; or, once it reads in the pull
+   * style, waiting for its next read): the peer is not the silent one.
+   * The clock starts again (and when input flows again). A channel that
+   * never took any input still times out. */
+  if (priv->input_paused || (priv->pull && input_held (priv)))
+    {
+      channel_apply_idle_timeout (self);
+      return;
+    }
   channel_close_internal (self,
                           g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                        "No data received or sent for %u seconds "
@@ -2849,11 +2860,15 @@ achat_channel_class_init (AchatChannelClass *klass)
    *
    * Seconds without a byte received or sent after which the channel
    * closes with %G_IO_ERROR_TIMED_OUT, or 0 (the default) for never: a
-   * defence against peers that connect and stall (slowloris). Checked to
-   * about a tenth of a second; one check per main context serves every
-   * channel, so a timeout costs nothing per main loop iteration. Setting
-   * it starts the count again. Output that a stalled peer does not read
-   * is dropped by that close.
+   * defence against peers that connect and say nothing. (It is no
+   * defence against a peer that trickles a byte now and then: every byte
+   * starts the count again.) Checked to about a tenth of a second; one
+   * check per main context serves every channel, so a timeout costs
+   * nothing per main loop iteration. Setting it starts the count again.
+   * The count stops while the application holds input (paused, or
+   * between two reads in the pull style): the peer is not the silent one
+   * then. Output that a stalled peer does not read is dropped by that
+   * close.
    */
   properties[PROP_IDLE_TIMEOUT] =
     g_param_spec_uint ("idle-timeout", NULL, NULL,
@@ -4477,6 +4492,7 @@ achat_channel_resume_input (AchatChannel *self)
   if (!priv->input_paused)
     return;
   priv->input_paused = FALSE;
+  achat_watch_touch (priv->watch);   /* the idle clock starts again */
   if (!priv->closed)
     {
       if (achat_framer_get_held (&priv->framer) > 0 || priv->eof_undelivered)
@@ -4775,6 +4791,7 @@ channel_read (AchatChannel        *self,
                         GSIZE_TO_POINTER (channel_watch_cancel (self, task, channel_read_cancelled)),
                         NULL);
   priv->read_task = g_steal_pointer (&task);
+  achat_watch_touch (priv->watch);   /* input flows again: the idle clock restarts */
   /* What already came is framed now, with the terminator in force now. */
   channel_consumer_arrived (self, TRUE);
 }

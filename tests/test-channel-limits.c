@@ -452,6 +452,85 @@ test_idle_traffic_keeps_open (void)
     }
 }
 
+static void
+read_message_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  GBytes **message = user_data;
+
+  *message = achat_channel_read_message_finish (ACHAT_CHANNEL (source), result, NULL);
+}
+
+static gboolean
+has_message (gpointer user_data)
+{
+  return *(GBytes **) user_data != NULL;
+}
+
+/* The idle clock stops while the application holds input: paused, or in
+ * the pull style between two reads; a peer that keeps talking is not
+ * closed for it. A channel that never took input times out as before. */
+static void
+test_idle_application_holds (void)
+{
+  guint how;
+
+  for (how = 0; how < 3; how++)
+    {
+      int peer;
+      AchatChannel *channel = new_channel (&peer, "\n", 0);
+      g_autoptr(TestRecorder) recorder = NULL;
+      g_autoptr(GBytes) message = NULL;
+
+      achat_channel_set_idle_timeout (channel, 1);
+      if (how == 0)
+        achat_channel_pause_input (channel);
+      else if (how == 1)
+        {
+          /* Pull style: one read, then none for a while. */
+          achat_channel_read_message_async (channel, NULL, read_message_cb, &message);
+          test_peer_write (peer, "first\n", 6);
+          test_spin_until (has_message, &message);
+          g_clear_pointer (&message, g_bytes_unref);
+        }
+      test_peer_write (peer, "waiting\n", 8);
+      if (how == 2)
+        {
+          /* Nobody ever takes input: the peer is silent after it. */
+          recorder = test_recorder_new (channel, FALSE);
+          g_signal_handlers_disconnect_matched (channel, G_SIGNAL_MATCH_ID,
+                                                g_signal_lookup ("terminator-found",
+                                                                 ACHAT_TYPE_CHANNEL),
+                                                0, NULL, NULL, NULL);
+          test_recorder_wait_closed (recorder);
+          g_assert_error (recorder->error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+        }
+      else
+        {
+          test_spin_for (1800);
+          g_assert_false (achat_channel_is_closed (channel));
+          if (how == 0)
+            {
+              recorder = test_recorder_new (channel, FALSE);
+              achat_channel_resume_input (channel);
+              test_spin_for (50);
+              g_assert_cmpstr (recorder->log->str, ==, "T(waiting)");
+            }
+          else
+            {
+              achat_channel_read_message_async (channel, NULL, read_message_cb, &message);
+              test_spin_until (has_message, &message);
+              g_assert_cmpmem (g_bytes_get_data (message, NULL), g_bytes_get_size (message),
+                               "waiting", 7);
+            }
+          achat_channel_close (channel);
+        }
+      g_object_unref (channel);
+      close (peer);
+    }
+}
+
 /* 0 turns it off again; closing a channel takes it off the context's list
  * (the others still expire). */
 static void
@@ -884,6 +963,7 @@ main (int   argc,
   g_test_add_func ("/limits/idle/silent-peer", test_idle_silent_peer);
   g_test_add_func ("/limits/idle/traffic-keeps-open", test_idle_traffic_keeps_open);
   g_test_add_func ("/limits/idle/off-and-many", test_idle_off_and_many);
+  g_test_add_func ("/limits/idle/application-holds-input", test_idle_application_holds);
   g_test_add_func ("/flow/pause/in-handler", test_pause_in_handler);
   g_test_add_func ("/flow/pause/holds-peer-back", test_pause_holds_peer_back);
   g_test_add_func ("/flow/pause/at-eof", test_pause_at_eof);
