@@ -149,6 +149,9 @@
 #define WRITE_BUDGET (1024 * 1024)
 /* Bytes written in one flush before yielding to the main loop. */
 #define FLUSH_BUDGET (4 * 1024 * 1024)
+/* Reads (of up to a read buffer each) made at once after a write failed,
+ * for what the peer sent before it went away. */
+#define FAILED_WRITE_READS 4
 
 typedef struct
 {
@@ -1349,28 +1352,35 @@ channel_fail_after_input (AchatChannel *self,
                           GError       *error)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
+  gboolean still_sending = FALSE;
 
   if (!priv->in_input && !priv->eof && priv->want_input && !input_held (priv) &&
       priv->poller != NULL)
     {
       gssize n;
+      guint reads = 0;
 
       /* Only while input flows: once it waits (paused, or no one takes
-       * it), what the peer keeps sending stays in the socket. */
+       * it), what the peer keeps sending stays in the socket. And only so
+       * many reads in this dispatch: a peer that keeps sending (it shut
+       * only its reading side) is read on by the main loop, as usual,
+       * while timers and other channels run. */
       priv->in_input = TRUE;
       do
         n = channel_read_once (self, NULL);
-      while (n > 0 && !priv->closed && !input_held (priv));
-      if (n <= 0 || !input_held (priv))
+      while (n > 0 && !priv->closed && !input_held (priv) && ++reads < FAILED_WRITE_READS);
+      still_sending = n > 0 && !priv->closed && !input_held (priv);
+      if (!still_sending && (n <= 0 || !input_held (priv)))
         channel_end_input (self);
       priv->in_input = FALSE;
     }
 
-  if (input_held (priv) && !priv->closed && (!priv->eof || priv->eof_undelivered))
+  if (!priv->closed &&
+      (still_sending || (input_held (priv) && (!priv->eof || priv->eof_undelivered))))
     {
-      /* Output is dead, but what the peer sent is delivered when input
-       * resumes, up to its end; then the channel closes with @error.
-       * What waited for the output fails now. */
+      /* Output is dead, but what the peer sent is delivered (when input
+       * resumes, or as it comes), up to its end; then the channel closes
+       * with @error. What waited for the output fails now. */
       priv->unsent_bytes += priv->queue.data_bytes;
       achat_output_queue_clear (&priv->queue);
       channel_fail_drains (self, error);

@@ -409,6 +409,113 @@ test_foreign_thread (void)
   close (other_peer);
 }
 
+/* A write fails while the peer (which shut only its reading side) keeps
+ * sending: no dispatch reads it all at once (timers keep running), every
+ * line it sent is delivered, and the channel closes with the write's error
+ * once the peer is done. */
+typedef struct
+{
+  int fd;
+  guint64 lines;
+} Talker;
+
+static gpointer
+talker_thread (gpointer data)
+{
+  Talker *talker = data;
+  static const gchar line[64] = "0123456789012345678901234567890123456789012345678901234567890123";
+  gchar buffer[64 * 1024];
+  gint64 end = g_get_monotonic_time () + G_TIME_SPAN_SECOND;
+  gsize i;
+
+  for (i = 0; i + 64 <= sizeof buffer; i += 64)
+    {
+      memcpy (buffer + i, line, 63);
+      buffer[i + 63] = '\n';
+    }
+  fcntl (talker->fd, F_SETFL, fcntl (talker->fd, F_GETFL) & ~O_NONBLOCK);
+  while (g_get_monotonic_time () < end)
+    {
+      gsize done = 0;
+
+      while (done < sizeof buffer)
+        {
+          gssize n = write (talker->fd, buffer + done, sizeof buffer - done);
+
+          if (n <= 0)
+            return NULL;
+          done += n;
+        }
+      talker->lines += sizeof buffer / 64;
+    }
+  shutdown (talker->fd, SHUT_WR);
+  return NULL;
+}
+
+static void
+count_line (AchatChannel *channel,
+            GBytes       *line,
+            gpointer      user_data)
+{
+  (*(guint64 *) user_data)++;
+}
+
+static gboolean
+count_tick (gpointer user_data)
+{
+  (*(guint *) user_data)++;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+test_failed_write_peer_talks_on (void)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(AchatChannel) channel = NULL;
+  g_autoptr(TestRecorder) recorder = NULL;
+  Talker talker = { -1, 0 };
+  guint64 delivered = 0;
+  guint ticks = 0, tick;
+  gint64 longest = 0, deadline;
+  int buffer = 4 * 1024 * 1024;
+  GThread *thread;
+
+  socket = test_socket_pair (&talker.fd);
+  channel = achat_channel_new (socket);
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (count_line), &delivered);
+  recorder = test_recorder_new (channel, FALSE);
+  g_assert_no_errno (setsockopt (talker.fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer));
+  g_assert_no_errno (shutdown (talker.fd, SHUT_RD));
+  thread = g_thread_new ("talker", talker_thread, &talker);
+  g_usleep (20000);
+  achat_channel_push (channel, (const guint8 *) "reply\n", 6);
+  tick = g_timeout_add (10, count_tick, &ticks);
+  deadline = g_get_monotonic_time () + 4 * TEST_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+  while (!achat_channel_is_closed (channel))
+    {
+      gint64 before = g_get_monotonic_time ();
+
+      g_assert_cmpint (before, <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+      longest = MAX (longest, g_get_monotonic_time () - before);
+    }
+  g_source_remove (tick);
+  g_thread_join (thread);
+  g_test_message ("%" G_GUINT64_FORMAT " lines, longest iteration %" G_GINT64_FORMAT " us, "
+                  "%u ticks", talker.lines, longest, ticks);
+  g_assert_cmpuint (delivered, ==, talker.lines);
+  /* Reading it all in one dispatch took the talker's whole second, with
+   * no tick; a bounded dispatch is a few read buffers' worth of lines
+   * (slower under a memory tool). */
+  g_assert_cmpint (longest, <, (g_getenv ("ACHAT_TEST_MEMORY_TOOL") ? 800 : 250) *
+                               G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpuint (ticks, >, 2);
+  g_assert_nonnull (recorder->error);
+  g_assert_true (recorder->error->domain == G_IO_ERROR);
+  close (talker.fd);
+}
+
 /* A channel made over a socket, or a socket connection, that is already
  * closed: no critical, and it closes with G_IO_ERROR_CLOSED (and frees
  * itself) on the first iteration. */
@@ -465,6 +572,7 @@ main (int    argc,
   g_test_add_func ("/channel/edges/pipe-reader-gone", test_pipe_reader_gone);
   g_test_add_func ("/channel/edges/foreign-thread", test_foreign_thread);
   g_test_add_func ("/channel/edges/over-closed-socket", test_over_closed_socket);
+  g_test_add_func ("/channel/edges/failed-write-peer-talks-on", test_failed_write_peer_talks_on);
 
   return g_test_run ();
 }
