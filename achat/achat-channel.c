@@ -184,6 +184,9 @@ typedef struct
   gsize collected_cap;
   gsize max_input;                 /* 0: unlimited */
   guint idle_timeout;              /* seconds; 0: none */
+  guint message_timeout;           /* seconds; 0: none */
+  gint64 message_started;          /* monotonic µs of a partial message's first read; 0: none */
+  GSource *message_timer;          /* made when message-timeout is first set */
   guint input_generation;          /* bumped by discard_buffers() */
   guint collect_generation;        /* input_generation at a data-collected emission */
 
@@ -291,6 +294,7 @@ enum {
   PROP_BYTES_SENT,
   PROP_MAX_INPUT_SIZE,
   PROP_IDLE_TIMEOUT,
+  PROP_MESSAGE_TIMEOUT,
   PROP_INPUT_PAUSED,
   PROP_QUEUED_BYTES,
   PROP_OUTPUT_HIGH_WATERMARK,
@@ -340,6 +344,7 @@ static gssize channel_read_once     (AchatChannel *self,
                                      GError      **error);
 static void channel_end_input       (AchatChannel *self);
 static void foreign_op_free         (ForeignOp    *op);
+static void channel_track_message   (AchatChannel *self);
 
 /* Default handlers ------------------------------------------------------ */
 
@@ -1133,6 +1138,7 @@ channel_deliver_resumed (AchatChannel *self)
         channel_end_input (self);
     }
   priv->in_input = FALSE;
+  channel_track_message (self);
 }
 
 /* How many bytes of a long count-terminated message may be read straight
@@ -1264,6 +1270,7 @@ channel_handle_input (AchatChannel *self)
     channel_close_internal (self, g_steal_pointer (&error));
   priv->in_input = FALSE;
   priv->input_reentered = FALSE;
+  channel_track_message (self);
 
   if (priv->closed)
     return;
@@ -1341,6 +1348,72 @@ channel_apply_idle_timeout (AchatChannel *self)
     achat_watch_set_idle_timeout (priv->watch,
                                   (gint64) priv->idle_timeout * G_USEC_PER_SEC,
                                   channel_idle_cb);
+}
+
+/* Message deadline ------------------------------------------------------ */
+
+static gboolean
+message_timer_dispatch (GSource     *source,
+                        GSourceFunc  callback,
+                        gpointer     user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs message_timer_funcs = {
+  NULL, NULL, message_timer_dispatch, NULL, NULL, NULL,
+};
+
+/* Whether a message is part received, and input flows (the peer's turn). */
+static gboolean
+channel_message_pending (AchatChannelPrivate *priv)
+{
+  return !priv->closed && !priv->eof && !input_held (priv) &&
+         (priv->collected_len > 0 || achat_framer_get_held (&priv->framer) > 0 ||
+          achat_framer_in_frame (&priv->framer));
+}
+
+static gboolean
+channel_message_timer_cb (gpointer user_data)
+{
+  AchatChannel *self = user_data;
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  g_source_set_ready_time (priv->message_timer, -1);
+  if (priv->message_started == 0 || priv->in_input || !channel_message_pending (priv))
+    return G_SOURCE_CONTINUE;
+  channel_close_internal (self,
+                          g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                       "A message was still incomplete %u seconds after "
+                                       "its first byte (the channel's message-timeout)",
+                                       priv->message_timeout));
+  return G_SOURCE_CONTINUE;
+}
+
+/* After input was processed: a message left incomplete starts the clock
+ * (once); none pending, or input held by the application, stops it. */
+static void
+channel_track_message (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (G_LIKELY (priv->message_timeout == 0))
+    return;
+  if (!channel_message_pending (priv))
+    {
+      if (priv->message_started != 0)
+        {
+          priv->message_started = 0;
+          g_source_set_ready_time (priv->message_timer, -1);
+        }
+      return;
+    }
+  if (priv->message_started != 0)
+    return;
+  priv->message_started = g_get_monotonic_time ();
+  g_source_set_ready_time (priv->message_timer,
+                           priv->message_started +
+                           (gint64) priv->message_timeout * G_USEC_PER_SEC);
 }
 
 /* Output ---------------------------------------------------------------- */
@@ -1841,6 +1914,11 @@ channel_close_internal (AchatChannel *self,
       foreign_op_free (op);
     }
 
+  if (priv->message_timer != NULL)
+    {
+      g_source_destroy (priv->message_timer);
+      g_clear_pointer (&priv->message_timer, g_source_unref);
+    }
   /* The watch goes before the descriptor it watches is closed. */
   if (priv->watch != NULL)
     achat_watch_destroy (g_steal_pointer (&priv->watch));
@@ -2567,6 +2645,11 @@ achat_channel_finalize (GObject *object)
   g_clear_pointer (&priv->ready, g_bytes_unref);
   g_clear_error (&priv->end_error);
   g_clear_error (&priv->closed_error);
+  if (priv->message_timer != NULL)
+    {
+      g_source_destroy (priv->message_timer);
+      g_clear_pointer (&priv->message_timer, g_source_unref);
+    }
   g_queue_clear_full (&priv->foreign_ops, (GDestroyNotify) foreign_op_free);
   g_mutex_clear (&priv->foreign_lock);
   g_clear_pointer (&priv->collected, g_free);
@@ -2611,6 +2694,9 @@ achat_channel_get_property (GObject    *object,
       break;
     case PROP_IDLE_TIMEOUT:
       g_value_set_uint (value, priv->idle_timeout);
+      break;
+    case PROP_MESSAGE_TIMEOUT:
+      g_value_set_uint (value, priv->message_timeout);
       break;
     case PROP_INPUT_PAUSED:
       g_value_set_boolean (value, priv->input_paused);
@@ -2660,6 +2746,9 @@ achat_channel_set_property (GObject      *object,
       break;
     case PROP_IDLE_TIMEOUT:
       achat_channel_set_idle_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_MESSAGE_TIMEOUT:
+      achat_channel_set_message_timeout (self, g_value_get_uint (value));
       break;
     case PROP_OUTPUT_HIGH_WATERMARK:
       achat_channel_set_output_watermarks (self, priv->low_watermark,
@@ -2882,6 +2971,25 @@ achat_channel_class_init (AchatChannelClass *klass)
    */
   properties[PROP_IDLE_TIMEOUT] =
     g_param_spec_uint ("idle-timeout", NULL, NULL,
+                       0, G_MAXUINT / G_USEC_PER_SEC, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                       G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatChannel:message-timeout:
+   *
+   * Seconds allowed for one message, from the read that brought its first
+   * byte to the one that completes it, or 0 (the default) for no limit:
+   * the defence against a peer that trickles a message a byte at a time
+   * (slowloris), which [property@Achat.Channel:idle-timeout] is not. A
+   * message still incomplete then closes the channel with
+   * %G_IO_ERROR_TIMED_OUT. The clock stops while the application holds
+   * input (paused, or waiting for a read in the pull style). Checked
+   * with one timer per channel, moved only when a read leaves a message
+   * incomplete or completes one: nothing per message otherwise.
+   */
+  properties[PROP_MESSAGE_TIMEOUT] =
+    g_param_spec_uint ("message-timeout", NULL, NULL,
                        0, G_MAXUINT / G_USEC_PER_SEC, 0,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
                        G_PARAM_STATIC_STRINGS);
@@ -4480,6 +4588,7 @@ achat_channel_pause_input (AchatChannel *self)
   priv->input_paused = TRUE;
   if (!priv->closed && !priv->in_input)
     channel_update_interest (self);
+  channel_track_message (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INPUT_PAUSED]);
 }
 
@@ -4571,6 +4680,58 @@ achat_channel_get_idle_timeout (AchatChannel *self)
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
 
   return GET_PRIV (self)->idle_timeout;
+}
+
+/**
+ * achat_channel_set_message_timeout: (set-property message-timeout)
+ * @self: an #AchatChannel
+ * @seconds: the time allowed for one message, in seconds; 0 for no limit
+ *
+ * Sets [property@Achat.Channel:message-timeout]. A message already
+ * incomplete gets the whole time from now.
+ */
+void
+achat_channel_set_message_timeout (AchatChannel *self,
+                                   guint         seconds)
+{
+  AchatChannelPrivate *priv;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (seconds <= G_MAXUINT / G_USEC_PER_SEC);
+
+  priv = GET_PRIV (self);
+  if (priv->closed || priv->message_timeout == seconds)
+    return;
+  priv->message_timeout = seconds;
+  priv->message_started = 0;
+  if (priv->message_timer == NULL && seconds > 0)
+    {
+      priv->message_timer = g_source_new (&message_timer_funcs, sizeof (GSource));
+      g_source_set_callback (priv->message_timer, channel_message_timer_cb, self, NULL);
+      g_source_set_static_name (priv->message_timer, "[achat] message-timeout");
+      g_source_attach (priv->message_timer, priv->context);
+    }
+  if (priv->message_timer != NULL)
+    g_source_set_ready_time (priv->message_timer, -1);
+  channel_track_message (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE_TIMEOUT]);
+}
+
+/**
+ * achat_channel_get_message_timeout: (get-property message-timeout)
+ * @self: an #AchatChannel
+ *
+ * Gets [property@Achat.Channel:message-timeout].
+ *
+ * Returns: the time allowed for one message in seconds; 0 if there is no
+ *   limit
+ */
+guint
+achat_channel_get_message_timeout (AchatChannel *self)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), 0);
+
+  return GET_PRIV (self)->message_timeout;
 }
 
 /**

@@ -239,6 +239,11 @@ void                 achat_channel_set_idle_timeout       (AchatChannel        *
                                                            guint                seconds);
 ACHAT_AVAILABLE_IN_ALL
 guint                achat_channel_get_idle_timeout       (AchatChannel        *self);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_message_timeout    (AchatChannel        *self,
+                                                           guint                seconds);
+ACHAT_AVAILABLE_IN_ALL
+guint                achat_channel_get_message_timeout    (AchatChannel        *self);
 
 ACHAT_AVAILABLE_IN_ALL
 void                 achat_channel_set_output_watermarks  (AchatChannel        *self,

@@ -531,6 +531,61 @@ test_idle_application_holds (void)
     }
 }
 
+static gboolean
+tick_peer_lines (gpointer user_data)
+{
+  int *peer = user_data;
+
+  g_assert_cmpint (send (*peer, "line\n", 5, MSG_NOSIGNAL), ==, 5);
+  return G_SOURCE_CONTINUE;
+}
+
+/* message-timeout: a peer that trickles one message a byte at a time (which
+ * idle-timeout does not stop) is closed once the message is older than
+ * the limit; one that sends whole messages is not; nor is one whose
+ * application paused input. */
+static void
+test_message_timeout (void)
+{
+  guint how;
+
+  for (how = 0; how < 3; how++)
+    {
+      int peer;
+      AchatChannel *channel = new_channel (&peer, "\n", 0);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      gint64 start = g_get_monotonic_time ();
+      guint tick;
+
+      achat_channel_set_idle_timeout (channel, 1);
+      achat_channel_set_message_timeout (channel, 1);
+      g_assert_cmpuint (achat_channel_get_message_timeout (channel), ==, 1);
+      if (how == 2)
+        achat_channel_pause_input (channel);
+      test_peer_write (peer, "GET", 3);
+      tick = g_timeout_add (200, how == 1 ? tick_peer_lines : tick_peer_writes, &peer);
+      if (how == 0)
+        {
+          test_recorder_wait_closed (recorder);
+          g_assert_error (recorder->error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+          g_assert_nonnull (strstr (recorder->error->message, "message-timeout"));
+          g_assert_cmpfloat (seconds_since (start), >=, 0.9);
+          g_assert_cmpfloat (seconds_since (start), <, 3.0);
+        }
+      else
+        {
+          test_spin_for (2000);
+          g_assert_cmpuint (recorder->n_closed, ==, 0);
+          if (how == 1)
+            g_assert_cmpuint (recorder->n_found, >=, 5);
+        }
+      g_source_remove (tick);
+      achat_channel_close (channel);
+      g_object_unref (channel);
+      close (peer);
+    }
+}
+
 /* 0 turns it off again; closing a channel takes it off the context's list
  * (the others still expire). */
 static void
@@ -964,6 +1019,7 @@ main (int   argc,
   g_test_add_func ("/limits/idle/traffic-keeps-open", test_idle_traffic_keeps_open);
   g_test_add_func ("/limits/idle/off-and-many", test_idle_off_and_many);
   g_test_add_func ("/limits/idle/application-holds-input", test_idle_application_holds);
+  g_test_add_func ("/limits/message-timeout/trickle-whole-paused", test_message_timeout);
   g_test_add_func ("/flow/pause/in-handler", test_pause_in_handler);
   g_test_add_func ("/flow/pause/holds-peer-back", test_pause_holds_peer_back);
   g_test_add_func ("/flow/pause/at-eof", test_pause_at_eof);

@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 """Limits and flow control from Python: max-input-size and its error,
-pausing input, the output watermarks and output-drained, an overridden
+message-timeout against a trickling peer, pausing input, the output watermarks and output-drained, an overridden
 do_output_drained."""
 
 import taptest
-from achattest import (Achat, ChannelTestCase, GLib, Recorder, iterate, iterate_until,
+from achattest import (Achat, ChannelTestCase, Gio, GLib, Recorder, iterate, iterate_until,
                        receive, send)
 
 
@@ -23,6 +23,33 @@ class InputLimitTest(ChannelTestCase):
         self.assertIsInstance(error, GLib.Error)
         self.assertTrue(error.matches(Achat.error_quark(), Achat.Error.INPUT_LIMIT), error.message)
         self.assertIn('8 bytes', error.message)
+
+
+class MessageTimeoutTest(ChannelTestCase):
+
+    def test_trickled_message_times_out(self):
+        """message-timeout closes a peer that sends a message a byte at
+        a time (every byte would keep idle-timeout from firing)."""
+        channel, recorder, peer = self.line_channel(data_collected=False)
+        channel.props.idle_timeout = 1
+        channel.props.message_timeout = 1
+        self.assertEqual(channel.get_message_timeout(), 1)
+        send(peer, b'GET')
+
+        def trickle():
+            send(peer, b'x')
+            return GLib.SOURCE_CONTINUE
+
+        tick = GLib.timeout_add(200, trickle)
+        try:
+            iterate_until(recorder.is_closed, 'the channel to time out', timeout=5)
+        finally:
+            GLib.source_remove(tick)
+        error = recorder.close_error()
+        self.assertIsInstance(error, GLib.Error)
+        self.assertTrue(error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT),
+                        error.message)
+        self.assertIn('message-timeout', error.message)
 
 
 class PauseTest(ChannelTestCase):
