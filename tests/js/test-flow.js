@@ -2,9 +2,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // Limits and flow control from GJS: max-input-size and its error, the
-// idle timeout property, pausing input from a handler, and the output
-// watermarks with a vfunc_output_drained override refilling the queue.
+// idle timeout property, message-timeout against a trickling peer, pausing
+// input from a handler, and the output watermarks with a
+// vfunc_output_drained override refilling the queue.
 
+import GLib from 'gi://GLib';
+import Gio from 'gi://Gio';
 import GObject from 'gi://GObject';
 
 import Achat from 'gi://Achat?version=1.0';
@@ -30,6 +33,28 @@ test('idle-timeout is a property in seconds', t => {
     assertEqual(channel.idle_timeout, 0);
     channel.set_idle_timeout(30);
     assertEqual(channel.get_idle_timeout(), 30);
+});
+
+test('message-timeout closes a peer that trickles a message, which idle-timeout does not', t => {
+    const {channel, peer} = channelPair(t, {terminator: '\n'});
+    const recorder = new Recorder(channel);
+    assertEqual(channel.message_timeout, 0);
+    channel.idle_timeout = 1;
+    channel.set_message_timeout(1);
+    assertEqual(channel.get_message_timeout(), 1);
+    peer.write('GET');
+    const tick = GLib.timeout_add(GLib.PRIORITY_DEFAULT, 200, () => {
+        peer.write('x');
+        return GLib.SOURCE_CONTINUE;
+    });
+    try {
+        recorder.waitClosed(5000);
+    } finally {
+        GLib.source_remove(tick);
+    }
+    assert(recorder.error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT),
+        `closed with ${recorder.error}`);
+    assert(recorder.error.message.includes('message-timeout'), recorder.error.message);
 });
 
 test('pause_input() from a handler holds the rest of the read until resume', t => {
