@@ -345,6 +345,10 @@ static gssize channel_read_once     (AchatChannel *self,
 static void channel_end_input       (AchatChannel *self);
 static void foreign_op_free         (ForeignOp    *op);
 static void channel_track_message   (AchatChannel *self);
+static gssize channel_read_on       (AchatChannel *self,
+                                     guint         max_reads,
+                                     gboolean      while_held,
+                                     GError      **error);
 
 /* Default handlers ------------------------------------------------------ */
 
@@ -429,6 +433,25 @@ input_fits (AchatChannelPrivate *priv,
  * collected message (the closed handler can read it), read no more, and
  * close with the error once what was queued before is written (a reply
  * to an earlier message still goes out). */
+static GError *
+input_limit_error (AchatChannelPrivate *priv)
+{
+  return g_error_new (ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT,
+                      "The peer sent a message longer than the channel's "
+                      "max-input-size of %" G_GSIZE_FORMAT " bytes",
+                      priv->max_input);
+}
+
+/* The stream ended with the bytes collected so far not a whole message. */
+static GError *
+partial_input_error (AchatChannelPrivate *priv)
+{
+  return g_error_new (G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
+                      "The connection closed in the middle of a message "
+                      "(%" G_GSIZE_FORMAT " bytes of it received)",
+                      priv->collected_len);
+}
+
 static void
 channel_input_overflow (AchatChannel *self,
                         const guint8 *data,
@@ -440,10 +463,7 @@ channel_input_overflow (AchatChannel *self,
   collected_append (priv, data, MIN (room, length));
   priv->eof = TRUE;
   g_clear_error (&priv->input_error);
-  priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT,
-                                   "The peer sent a message longer than the channel's "
-                                   "max-input-size of %" G_GSIZE_FORMAT " bytes",
-                                   priv->max_input);
+  priv->input_error = input_limit_error (priv);
 }
 
 /* Whether someone takes the next message: a pending read, a handler of
@@ -981,6 +1001,19 @@ channel_await_consumer (AchatChannel *self)
   achat_watch_set_prepare (priv->watch, channel_prepare_cb);
 }
 
+/* Input no longer waits for a consumer (one came, or the input went). */
+static void
+channel_stop_awaiting (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (!priv->awaiting_consumer)
+    return;
+  priv->awaiting_consumer = FALSE;
+  if (priv->watch != NULL && !overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+    achat_watch_set_prepare (priv->watch, NULL);
+}
+
 static void
 channel_process_input (AchatChannel    *self,
                        AchatReadBuffer *buffer,
@@ -1126,14 +1159,12 @@ channel_deliver_resumed (AchatChannel *self)
     channel_process_input (self, NULL, NULL, 0);
   if (priv->close_error != NULL && !priv->eof && !input_held (priv) && !input_stopped (priv))
     {
-      gssize n;
-
       /* A write failed while input waited: with what waited delivered,
        * what is left in the socket ends the input (as it does when the
-       * write fails with input flowing), then the channel closes. */
-      do
-        n = channel_read_once (self, NULL);
-      while (n > 0 && !priv->closed && !input_held (priv));
+       * write fails with input flowing), then the channel closes; a peer
+       * still sending is read on by the main loop. */
+      gssize n = channel_read_on (self, FAILED_WRITE_READS, FALSE, NULL);
+
       if (n <= 0 && !priv->closed)
         channel_end_input (self);
     }
@@ -1235,6 +1266,27 @@ channel_read_once (AchatChannel  *self,
   return n;
 }
 
+/* Reads while the socket has bytes, for a peer that is gone or whose
+ * output is: at most @max_reads times (0: until the socket is empty, for a
+ * peer that can send no more), and only while input flows unless
+ * @while_held. Returns what the last read returned. */
+static gssize
+channel_read_on (AchatChannel  *self,
+                 guint          max_reads,
+                 gboolean       while_held,
+                 GError       **error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  guint reads = 0;
+  gssize n;
+
+  do
+    n = channel_read_once (self, error);
+  while (n > 0 && !priv->closed && (while_held || !input_held (priv)) &&
+         (max_reads == 0 || ++reads < max_reads));
+  return n;
+}
+
 /* No more input will come: deliver what the framer holds. */
 static void
 channel_end_input (AchatChannel *self)
@@ -1300,9 +1352,7 @@ channel_read_to_end (AchatChannel *self)
     return;
   g_object_ref (self);
   priv->in_input = TRUE;
-  do
-    n = channel_read_once (self, &error);
-  while (n > 0 && !priv->closed);
+  n = channel_read_on (self, 0, TRUE, &error);
   if (!priv->closed && (n == 0 || n == IO_ERROR))
     channel_end_input (self);
   if (n == IO_ERROR)
@@ -1431,7 +1481,6 @@ channel_fail_after_input (AchatChannel *self,
       priv->poller != NULL)
     {
       gssize n;
-      guint reads = 0;
 
       /* Only while input flows: once it waits (paused, or no one takes
        * it), what the peer keeps sending stays in the socket. And only so
@@ -1439,9 +1488,7 @@ channel_fail_after_input (AchatChannel *self,
        * only its reading side) is read on by the main loop, as usual,
        * while timers and other channels run. */
       priv->in_input = TRUE;
-      do
-        n = channel_read_once (self, NULL);
-      while (n > 0 && !priv->closed && !input_held (priv) && ++reads < FAILED_WRITE_READS);
+      n = channel_read_on (self, FAILED_WRITE_READS, FALSE, NULL);
       still_sending = n > 0 && !priv->closed && !input_held (priv);
       if (!still_sending && (n <= 0 || !input_held (priv)))
         channel_end_input (self);
@@ -1780,12 +1827,7 @@ channel_consumer_arrived (AchatChannel *self,
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
-  if (priv->awaiting_consumer)
-    {
-      priv->awaiting_consumer = FALSE;
-      if (priv->watch != NULL && !overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
-        achat_watch_set_prepare (priv->watch, NULL);
-    }
+  channel_stop_awaiting (self);
   if (priv->closed || priv->in_input)
     return;   /* in a dispatch: the delivery under way goes on with it */
   if (achat_framer_get_held (&priv->framer) == 0 && !priv->eof_undelivered &&
@@ -1896,10 +1938,7 @@ channel_close_internal (AchatChannel *self,
       priv->closed_error = g_error_copy (error);
     }
   else if (priv->collected_len > 0)
-    priv->end_error = g_error_new (G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
-                                   "The connection closed in the middle of a message "
-                                   "(%" G_GSIZE_FORMAT " bytes of it received)",
-                                   priv->collected_len);
+    priv->end_error = partial_input_error (priv);
   /* Pushes accepted from other threads and not applied yet will never be
    * sent: counted now, so that the closed handler sees them. */
   g_mutex_lock (&priv->foreign_lock);
@@ -2206,10 +2245,7 @@ channel_return_end (AchatChannel *self,
           /* As it would have been, had it come in time. */
           achat_framer_discard (&priv->framer);
           g_clear_error (&priv->end_error);
-          priv->end_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT,
-                                         "The peer sent a message longer than the channel's "
-                                         "max-input-size of %" G_GSIZE_FORMAT " bytes",
-                                         priv->max_input);
+          priv->end_error = input_limit_error (priv);
           break;
         }
       collected_append (priv, event.data, event.length);
@@ -2221,10 +2257,7 @@ channel_return_end (AchatChannel *self,
         }
     }
   if (priv->end_error == NULL && priv->collected_len > 0)
-    priv->end_error = g_error_new (G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT,
-                                   "The connection closed in the middle of a message "
-                                   "(%" G_GSIZE_FORMAT " bytes of it received)",
-                                   priv->collected_len);
+    priv->end_error = partial_input_error (priv);
 
   task_drop_cancel (task);
   if (priv->end_error != NULL)
@@ -4302,13 +4335,7 @@ achat_channel_discard_buffers (AchatChannel *self)
   priv->input_generation++;
   achat_framer_discard (&priv->framer);
   priv->eof_undelivered = FALSE;
-  if (priv->awaiting_consumer)
-    {
-      /* Nothing waits any more. */
-      priv->awaiting_consumer = FALSE;
-      if (priv->watch != NULL && !overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
-        achat_watch_set_prepare (priv->watch, NULL);
-    }
+  channel_stop_awaiting (self);   /* nothing waits any more */
   collected_reset (priv);
   g_clear_pointer (&priv->ready, g_bytes_unref);
   priv->ready_waits = FALSE;
