@@ -44,28 +44,379 @@
  * Channels run on the thread-default main context of the thread where the
  * connection is accepted, and keep themselves alive until they close: the
  * server keeps no reference to them.
+ *
+ * ## Out of file descriptors
+ *
+ * When accepting fails (typically because the process has no descriptor
+ * left: %G_IO_ERROR_TOO_MANY_OPEN_FILES), [class@Gio.SocketService] would
+ * try again at once, for ever, at full CPU, with a warning each time. An
+ * `AchatServer` stops accepting instead, and tries again after a delay that
+ * doubles from 10 ms to 1 s, until it works: the clients wait in the
+ * kernel's listen queue meanwhile, and are served once descriptors are
+ * free. It logs one warning when this begins and one message when it ends,
+ * sets [property@Achat.Server:backing-off] meanwhile, and emits
+ * [signal@Achat.Server::accept-failed] for each attempt, where an
+ * application can shed load.
+ *
+ * This holds for the sockets the listener makes itself (the
+ * [class@Gio.SocketListener] methods that take an address or a port), until
+ * the service is stopped and started again. A socket added with
+ * [method@Gio.SocketListener.add_socket], and any socket after
+ * g_socket_service_stop() and g_socket_service_start(), are accepted on by
+ * GSocketService's own loop, which has no back-off: its start function
+ * starts that loop, and a subclass cannot stop it.
  */
+
+/* Who accepts connections. GSocketService's own loop logs and accepts again
+ * at once when accept() fails, so a server out of descriptors would spin and
+ * flood the log: the server watches its listening sockets itself instead,
+ * and stops watching them for a while after a failure.
+ *
+ * It can do so only with the sockets it knows (those GSocketListener made
+ * for an address or a port: ::event names them), and only until the service
+ * is started again: g_socket_service_start() after a stop starts
+ * GSocketService's loop, which nothing but stopping the service stops. From
+ * then on (or once a socket is added with g_socket_listener_add_socket())
+ * the server leaves accepting to GSocketService (ACCEPT_BY_SERVICE). Never
+ * both at once: two accepts on one of GLib's blocking listening sockets can
+ * block the main loop (GLib before 2.86). */
+typedef enum
+{
+  ACCEPT_IDLE,        /* stopped, or no listening socket yet */
+  ACCEPT_WATCHING,    /* watching the listening sockets */
+  ACCEPT_BACKING_OFF, /* accept() failed: a timer watches them again */
+  ACCEPT_BY_SERVICE,  /* GSocketService's loop accepts */
+} AcceptState;
+
+/* The delay before watching again after a failed accept(): doubles from the
+ * first to the longest while the failures go on. */
+#define ACCEPT_FIRST_DELAY_MS 10
+#define ACCEPT_LONGEST_DELAY_MS 1000
+
+/* Connections accepted in one dispatch at most, so that a burst of clients
+ * does not hold up the rest of the main loop. */
+#define ACCEPTS_PER_DISPATCH 16
+
+typedef struct
+{
+  GSocket *socket;
+  GSource *source;     /* while watched */
+} Listening;
 
 typedef struct
 {
   GType channel_type;
+
+  /* The accept loop. g_socket_service_start() and _stop() may be called
+   * from any thread, so its state is under the lock. */
+  GMutex lock;
+  AcceptState state;
+  gboolean active;         /* GSocketService:active as last seen */
+  gboolean saw_listened;   /* ::event named a socket since the last ::changed */
+  GArray *listening;       /* of Listening */
+  GMainContext *context;   /* where the sockets are watched */
+  GSource *retry;
+  guint delay_ms;
+  guint failures;          /* in a row */
+  gint64 first_failure;    /* monotonic time of the first of them */
 } AchatServerPrivate;
 
 enum {
   PROP_0,
   PROP_CHANNEL_TYPE,
+  PROP_BACKING_OFF,
   N_PROPS
 };
 
 enum {
   CHANNEL_ACCEPTED,
+  ACCEPT_FAILED,
   N_SIGNALS
 };
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
+static GParamSpec *active_pspec;
 
 G_DEFINE_TYPE_WITH_PRIVATE (AchatServer, achat_server, G_TYPE_SOCKET_SERVICE)
+
+static gboolean on_listening_ready (GSocket      *socket,
+                                    GIOCondition  condition,
+                                    gpointer      user_data);
+
+static void
+listening_clear (Listening *listening)
+{
+  if (listening->source != NULL)
+    {
+      g_source_destroy (listening->source);
+      g_clear_pointer (&listening->source, g_source_unref);
+    }
+  g_clear_object (&listening->socket);
+}
+
+static void
+unwatch_locked (AchatServer *self)
+{
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+  guint i;
+
+  for (i = 0; i < priv->listening->len; i++)
+    {
+      Listening *listening = &g_array_index (priv->listening, Listening, i);
+
+      if (listening->source != NULL)
+        {
+          g_source_destroy (listening->source);
+          g_clear_pointer (&listening->source, g_source_unref);
+        }
+    }
+  if (priv->retry != NULL)
+    {
+      g_source_destroy (priv->retry);
+      g_clear_pointer (&priv->retry, g_source_unref);
+    }
+}
+
+/* Watches every listening socket not watched yet, in the main context the
+ * server runs in: the thread-default one when the first socket came. */
+static void
+watch_locked (AchatServer *self)
+{
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+  guint i;
+
+  if (priv->state != ACCEPT_IDLE && priv->state != ACCEPT_WATCHING)
+    return;
+  if (!priv->active || priv->listening->len == 0)
+    return;
+
+  if (priv->context == NULL)
+    priv->context = g_main_context_ref_thread_default ();
+  for (i = 0; i < priv->listening->len; i++)
+    {
+      Listening *listening = &g_array_index (priv->listening, Listening, i);
+
+      if (listening->source != NULL)
+        continue;
+      listening->source = g_socket_create_source (listening->socket, G_IO_IN, NULL);
+      g_source_set_static_name (listening->source, "[achat] accept");
+      /* Like GSocketService's outstanding accept, a watched socket keeps
+       * the server alive until it is stopped. */
+      g_source_set_callback (listening->source, G_SOURCE_FUNC (on_listening_ready),
+                             g_object_ref (self), g_object_unref);
+      g_source_attach (listening->source, priv->context);
+    }
+  priv->state = ACCEPT_WATCHING;
+}
+
+/* Hands accepting over to GSocketService's loop (see AcceptState). */
+static void
+by_service_locked (AchatServer *self)
+{
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+
+  unwatch_locked (self);
+  priv->state = ACCEPT_BY_SERVICE;
+  priv->failures = 0;
+}
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  AchatServer *self = user_data;
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+
+  g_mutex_lock (&priv->lock);
+  if (priv->state == ACCEPT_BACKING_OFF)
+    {
+      g_clear_pointer (&priv->retry, g_source_unref);
+      priv->state = ACCEPT_IDLE;
+      watch_locked (self);
+    }
+  g_mutex_unlock (&priv->lock);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* After a failed accept(): typically EMFILE or ENFILE. The connection stays
+ * in the kernel's queue, so accepting again at once fails again at once:
+ * stop watching for a while. Returns whether this is the first failure of
+ * a run. */
+static gboolean
+back_off_locked (AchatServer *self)
+{
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+  gboolean first = priv->failures == 0;
+
+  if (first)
+    {
+      priv->first_failure = g_get_monotonic_time ();
+      priv->delay_ms = ACCEPT_FIRST_DELAY_MS;
+    }
+  else
+    {
+      priv->delay_ms = MIN (priv->delay_ms * 2, ACCEPT_LONGEST_DELAY_MS);
+    }
+  priv->failures++;
+
+  unwatch_locked (self);
+  priv->state = ACCEPT_BACKING_OFF;
+  priv->retry = g_timeout_source_new (priv->delay_ms);
+  g_source_set_static_name (priv->retry, "[achat] accept back-off");
+  g_source_set_callback (priv->retry, on_retry, g_object_ref (self), g_object_unref);
+  g_source_attach (priv->retry, priv->context);
+
+  return first;
+}
+
+/* Forgets a listening socket closed under the server
+ * (g_socket_listener_close() while it was watched). */
+static void
+forget_locked (AchatServer *self,
+               GSocket     *socket)
+{
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+  guint i;
+
+  for (i = 0; i < priv->listening->len; i++)
+    if (g_array_index (priv->listening, Listening, i).socket == socket)
+      {
+        g_array_remove_index_fast (priv->listening, i);
+        return;
+      }
+}
+
+static gboolean
+on_listening_ready (GSocket      *socket,
+                    GIOCondition  condition,
+                    gpointer      user_data)
+{
+  AchatServer *self = user_data;
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+  guint n;
+
+  g_object_ref (self);
+  for (n = 0; n < ACCEPTS_PER_DISPATCH; n++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) accepted = NULL;
+      g_autoptr(GSocketConnection) connection = NULL;
+      gboolean first_failure = FALSE, recovered = FALSE, watching;
+      guint failures = 0;
+      gint64 failing_usec = 0;
+
+      accepted = g_socket_accept (socket, NULL, &error);
+
+      g_mutex_lock (&priv->lock);
+      watching = priv->state == ACCEPT_WATCHING;
+      if (accepted != NULL && priv->failures > 0)
+        {
+          recovered = TRUE;
+          failures = priv->failures;
+          failing_usec = g_get_monotonic_time () - priv->first_failure;
+          priv->failures = 0;
+        }
+      else if (accepted == NULL && watching &&
+               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+        {
+          forget_locked (self, socket);
+        }
+      else if (accepted == NULL && watching &&
+               !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          first_failure = back_off_locked (self);
+        }
+      g_mutex_unlock (&priv->lock);
+
+      /* Once per run of failures, and once when it ends: never per attempt. */
+      if (first_failure)
+        {
+          g_warning ("Could not accept a connection: %s. Trying again after a delay "
+                     "that grows to %u ms, until it works",
+                     error->message, ACCEPT_LONGEST_DELAY_MS);
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKING_OFF]);
+        }
+      if (recovered)
+        {
+          g_message ("Accepting connections again after %u failed attempts over %.1f s",
+                     failures, failing_usec / (gdouble) G_USEC_PER_SEC);
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKING_OFF]);
+        }
+      if (accepted == NULL)
+        {
+          if (watching && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) &&
+              !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+            g_signal_emit (self, signals[ACCEPT_FAILED], 0, error);
+          break;
+        }
+
+      connection = g_socket_connection_factory_create_connection (accepted);
+      {
+        /* What g_socket_listener_add_address() was given (GSocketListener
+         * keeps it on the socket under this name). */
+        GObject *source_object = g_object_get_data (G_OBJECT (socket), "g-socket-listener-source");
+        gboolean handled = FALSE;
+
+        g_signal_emit_by_name (self, "incoming", connection, source_object, &handled);
+      }
+
+      if (!watching || g_source_is_destroyed (g_main_current_source ()))
+        break;
+    }
+  g_object_unref (self);
+
+  /* Destroyed (stopped, backing off) or not, the source is ours to end. */
+  return G_SOURCE_CONTINUE;
+}
+
+/* A socket GSocketListener made for an address or a port. */
+static void
+achat_server_event (GSocketListener      *listener,
+                    GSocketListenerEvent  event,
+                    GSocket              *socket)
+{
+  AchatServer *self = ACHAT_SERVER (listener);
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+
+  if (event == G_SOCKET_LISTENER_LISTENED)
+    {
+      Listening listening = { g_object_ref (socket), NULL };
+
+      /* A wake-up with nothing to accept must not block the main loop. */
+      g_socket_set_blocking (socket, FALSE);
+      g_mutex_lock (&priv->lock);
+      g_array_append_val (priv->listening, listening);
+      priv->saw_listened = TRUE;
+      g_mutex_unlock (&priv->lock);
+    }
+
+  if (G_SOCKET_LISTENER_CLASS (achat_server_parent_class)->event != NULL)
+    G_SOCKET_LISTENER_CLASS (achat_server_parent_class)->event (listener, event, socket);
+}
+
+static void
+achat_server_changed (GSocketListener *listener)
+{
+  AchatServer *self = ACHAT_SERVER (listener);
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+  gboolean by_service;
+
+  g_mutex_lock (&priv->lock);
+  /* No ::event: a socket of the application's
+   * (g_socket_listener_add_socket()), which the server cannot watch. */
+  if (!priv->saw_listened && priv->state != ACCEPT_BY_SERVICE)
+    by_service_locked (self);
+  priv->saw_listened = FALSE;
+  by_service = priv->state == ACCEPT_BY_SERVICE;
+  if (!by_service)
+    watch_locked (self);
+  g_mutex_unlock (&priv->lock);
+
+  /* GSocketService's loop starts, or restarts for the new socket. */
+  if (by_service)
+    G_SOCKET_LISTENER_CLASS (achat_server_parent_class)->changed (listener);
+}
 
 static gboolean
 achat_server_incoming (GSocketService    *service,
@@ -80,6 +431,44 @@ achat_server_incoming (GSocketService    *service,
   g_signal_emit (self, signals[CHANNEL_ACCEPTED], 0, channel);
 
   return TRUE;
+}
+
+/* g_socket_service_start() and _stop() (and GSocketService:active) are not
+ * virtual: the server follows them through their notification. */
+static void
+achat_server_notify (GObject    *object,
+                     GParamSpec *pspec)
+{
+  AchatServer *self = ACHAT_SERVER (object);
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+
+  if (pspec == active_pspec)
+    {
+      gboolean active = g_socket_service_is_active (G_SOCKET_SERVICE (self));
+      gboolean was_backing_off = FALSE;
+
+      g_mutex_lock (&priv->lock);
+      if (active != priv->active)
+        {
+          priv->active = active;
+          was_backing_off = priv->failures > 0;
+          if (active)
+            by_service_locked (self);   /* started again: GSocketService's loop runs */
+          else if (priv->state != ACCEPT_BY_SERVICE)
+            {
+              unwatch_locked (self);
+              priv->state = ACCEPT_IDLE;
+              priv->failures = 0;
+            }
+        }
+      g_mutex_unlock (&priv->lock);
+
+      if (was_backing_off)
+        g_object_notify_by_pspec (object, properties[PROP_BACKING_OFF]);
+    }
+
+  if (G_OBJECT_CLASS (achat_server_parent_class)->notify != NULL)
+    G_OBJECT_CLASS (achat_server_parent_class)->notify (object, pspec);
 }
 
 /**
@@ -118,6 +507,9 @@ achat_server_get_property (GObject    *object,
     case PROP_CHANNEL_TYPE:
       g_value_set_gtype (value, achat_server_get_channel_type (self));
       break;
+    case PROP_BACKING_OFF:
+      g_value_set_boolean (value, achat_server_get_backing_off (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -142,16 +534,53 @@ achat_server_set_property (GObject      *object,
 }
 
 static void
+achat_server_dispose (GObject *object)
+{
+  AchatServer *self = ACHAT_SERVER (object);
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+
+  g_mutex_lock (&priv->lock);
+  unwatch_locked (self);
+  g_array_set_size (priv->listening, 0);
+  g_clear_pointer (&priv->context, g_main_context_unref);
+  g_mutex_unlock (&priv->lock);
+
+  G_OBJECT_CLASS (achat_server_parent_class)->dispose (object);
+}
+
+static void
+achat_server_finalize (GObject *object)
+{
+  AchatServer *self = ACHAT_SERVER (object);
+  AchatServerPrivate *priv = achat_server_get_instance_private (self);
+
+  g_array_unref (priv->listening);
+  g_mutex_clear (&priv->lock);
+
+  G_OBJECT_CLASS (achat_server_parent_class)->finalize (object);
+}
+
+static void
 achat_server_class_init (AchatServerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GSocketListenerClass *listener_class = G_SOCKET_LISTENER_CLASS (klass);
   GSocketServiceClass *service_class = G_SOCKET_SERVICE_CLASS (klass);
 
   object_class->constructed = achat_server_constructed;
+  object_class->dispose = achat_server_dispose;
+  object_class->finalize = achat_server_finalize;
   object_class->get_property = achat_server_get_property;
   object_class->set_property = achat_server_set_property;
+  object_class->notify = achat_server_notify;
+
+  listener_class->changed = achat_server_changed;
+  listener_class->event = achat_server_event;
 
   service_class->incoming = achat_server_incoming;
+
+  active_pspec = g_object_class_find_property (object_class, "active");
+  g_assert (active_pspec != NULL);
 
   /**
    * AchatServer:channel-type:
@@ -165,6 +594,23 @@ achat_server_class_init (AchatServerClass *klass)
                         ACHAT_TYPE_CHANNEL,
                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
                         G_PARAM_STATIC_STRINGS);
+
+  /**
+   * AchatServer:backing-off: (getter get_backing_off)
+   *
+   * Whether accepting connections failed, and the server waits before it
+   * tries again. Typically the process is out of file descriptors: the
+   * connections wait in the kernel's queue, and the server tries again
+   * after a delay that doubles from 10 ms to 1 s, until it works. A
+   * warning is logged when this begins and a message when it ends, not
+   * one per attempt; [signal@Achat.Server::accept-failed] is emitted for
+   * each attempt.
+   */
+  properties[PROP_BACKING_OFF] =
+    g_param_spec_boolean ("backing-off", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -186,6 +632,26 @@ achat_server_class_init (AchatServerClass *klass)
                   NULL, NULL,
                   NULL,
                   G_TYPE_NONE, 1, ACHAT_TYPE_CHANNEL);
+
+  /**
+   * AchatServer::accept-failed:
+   * @self: the server
+   * @error: why accepting a connection failed
+   *
+   * Emitted when accepting a connection failed (typically with
+   * %G_IO_ERROR_TOO_MANY_OPEN_FILES), before the server waits and tries
+   * again (see [property@Achat.Server:backing-off]): at most once per
+   * attempt, so a few times a second at most. An application can shed
+   * load here, for example close idle channels.
+   */
+  signals[ACCEPT_FAILED] =
+    g_signal_new ("accept-failed",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0,
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void
@@ -194,6 +660,11 @@ achat_server_init (AchatServer *self)
   AchatServerPrivate *priv = achat_server_get_instance_private (self);
 
   priv->channel_type = ACHAT_TYPE_CHANNEL;
+  g_mutex_init (&priv->lock);
+  priv->state = ACCEPT_IDLE;
+  priv->listening = g_array_new (FALSE, FALSE, sizeof (Listening));
+  g_array_set_clear_func (priv->listening, (GDestroyNotify) listening_clear);
+  priv->active = g_socket_service_is_active (G_SOCKET_SERVICE (self));
 }
 
 /**
@@ -259,4 +730,29 @@ achat_server_set_channel_type (AchatServer *self,
     return;
   priv->channel_type = channel_type;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CHANNEL_TYPE]);
+}
+
+/**
+ * achat_server_get_backing_off:
+ * @self: an #AchatServer
+ *
+ * Gets whether accepting connections failed and the server waits before it
+ * tries again. See [property@Achat.Server:backing-off].
+ *
+ * Returns: %TRUE while the server backs off
+ */
+gboolean
+achat_server_get_backing_off (AchatServer *self)
+{
+  AchatServerPrivate *priv;
+  gboolean backing_off;
+
+  g_return_val_if_fail (ACHAT_IS_SERVER (self), FALSE);
+
+  priv = achat_server_get_instance_private (self);
+  g_mutex_lock (&priv->lock);
+  backing_off = priv->failures > 0;
+  g_mutex_unlock (&priv->lock);
+
+  return backing_off;
 }

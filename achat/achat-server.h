@@ -55,5 +55,7 @@ GType        achat_server_get_channel_type (AchatServer *self);
 ACHAT_AVAILABLE_IN_ALL
 void         achat_server_set_channel_type (AchatServer *self,
                                             GType        channel_type);
+ACHAT_AVAILABLE_IN_ALL
+gboolean     achat_server_get_backing_off  (AchatServer *self);
 
 G_END_DECLS

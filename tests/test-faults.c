@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test-util.h"
@@ -378,9 +379,12 @@ static GArray *
 exhaust_descriptors (void)
 {
   GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
-  struct rlimit limit = { 64, 64 };
+  struct rlimit limit;
   int fd;
 
+  /* The soft limit only: a child process can raise it again. */
+  g_assert_no_errno (getrlimit (RLIMIT_NOFILE, &limit));
+  limit.rlim_cur = 64;
   g_assert_no_errno (setrlimit (RLIMIT_NOFILE, &limit));
   while ((fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
     g_array_append_val (fds, fd);
@@ -468,6 +472,226 @@ test_descriptors_exhausted (void)
   g_test_trap_assert_passed ();
 }
 
+/* The server out of descriptors ------------------------------------------ */
+
+#define BACK_OFF_CLIENTS 120
+
+typedef struct
+{
+  guint served;
+  guint failed_accepts;
+  guint backing_off_changes;
+} BackOff;
+
+static void
+back_off_on_line (AchatChannel *channel,
+                  GBytes       *line,
+                  gpointer      user_data)
+{
+  BackOff *back_off = user_data;
+
+  achat_channel_push (channel, (const guint8 *) "ok\n", 3);
+  achat_channel_close_when_done (channel);
+  back_off->served++;
+}
+
+static void
+back_off_on_accepted (AchatServer  *server,
+                      AchatChannel *channel,
+                      gpointer      user_data)
+{
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (back_off_on_line), user_data);
+}
+
+static void
+back_off_on_failed (AchatServer  *server,
+                    const GError *error,
+                    gpointer      user_data)
+{
+  BackOff *back_off = user_data;
+
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
+  back_off->failed_accepts++;
+}
+
+static void
+back_off_on_notify (GObject    *server,
+                    GParamSpec *pspec,
+                    gpointer    user_data)
+{
+  BackOff *back_off = user_data;
+
+  back_off->backing_off_changes++;
+}
+
+/* The clients, in a process of their own with its own descriptors: each
+ * connects, sends a line and waits (30 s at most) for the answer. Returns
+ * how many were answered. Plain system calls only (after fork()). */
+static int
+back_off_clients (guint16 port)
+{
+  struct sockaddr_in address = { 0, };
+  struct timeval timeout = { 30, 0 };
+  int fds[BACK_OFF_CLIENTS];
+  int answered = 0;
+  int i;
+
+  address.sin_family = AF_INET;
+  address.sin_port = htons (port);
+  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+
+  for (i = 0; i < BACK_OFF_CLIENTS; i++)
+    {
+      fds[i] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fds[i] < 0 ||
+          setsockopt (fds[i], SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0 ||
+          connect (fds[i], (struct sockaddr *) &address, sizeof address) != 0 ||
+          write (fds[i], "hello\n", 6) != 6)
+        return answered;
+    }
+  for (i = 0; i < BACK_OFF_CLIENTS; i++)
+    {
+      char answer[3];
+      gsize got = 0;
+      ssize_t n;
+
+      while (got < sizeof answer && (n = read (fds[i], answer + got, sizeof answer - got)) > 0)
+        got += n;
+      if (got == sizeof answer && memcmp (answer, "ok\n", 3) == 0)
+        answered++;
+      close (fds[i]);
+    }
+  return answered;
+}
+
+static gboolean
+set_true (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop for @ms, sleeping while it has nothing to do (unlike
+ * test_spin_for(), whose polling would be counted as the server's CPU). */
+static void
+run_blocking_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, set_true, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+all_served (gpointer user_data)
+{
+  return ((BackOff *) user_data)->served == BACK_OFF_CLIENTS;
+}
+
+static double
+cpu_seconds (void)
+{
+  struct rusage usage;
+
+  g_assert_no_errno (getrusage (RUSAGE_SELF, &usage));
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+/* 120 clients wait in the listen queue of a server with no descriptor
+ * left: the server tries again at a growing interval (a handful of
+ * attempts, little CPU, one warning), then serves them all once
+ * descriptors are free again, and says so once. GSocketService alone
+ * accepts again at once, warning each time, at full CPU. (In a
+ * subprocess: it lowers RLIMIT_NOFILE.) */
+static void
+test_server_out_of_descriptors (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+      g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+      g_autoptr(GSocketAddress) effective = NULL;
+      g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
+      g_autoptr(GArray) fds = NULL;
+      BackOff back_off = { 0, };
+      double cpu_before, cpu_exhausted;
+      guint16 port;
+      int status;
+      guint i;
+      pid_t clients;
+
+      /* The warnings are what is tested. */
+      g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+
+      g_socket_listener_add_address (G_SOCKET_LISTENER (server), any, G_SOCKET_TYPE_STREAM,
+                                     G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
+      g_assert_no_error (error);
+      port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+      g_signal_connect (server, "channel-accepted", G_CALLBACK (back_off_on_accepted), &back_off);
+      g_signal_connect (server, "accept-failed", G_CALLBACK (back_off_on_failed), &back_off);
+      g_signal_connect (server, "notify::backing-off", G_CALLBACK (back_off_on_notify), &back_off);
+      g_assert_false (achat_server_get_backing_off (server));
+
+      fds = exhaust_descriptors ();
+      clients = fork ();
+      g_assert_cmpint (clients, >=, 0);
+      if (clients == 0)
+        {
+          struct rlimit limit;
+
+          for (i = 0; i < fds->len; i++)
+            close (g_array_index (fds, int, i));
+          getrlimit (RLIMIT_NOFILE, &limit);
+          limit.rlim_cur = MIN (limit.rlim_max, 1024);
+          setrlimit (RLIMIT_NOFILE, &limit);
+          _exit (back_off_clients (port));
+        }
+
+      /* Two seconds without a descriptor. */
+      cpu_before = cpu_seconds ();
+      run_blocking_for (2000);
+      cpu_exhausted = cpu_seconds () - cpu_before;
+      g_test_message ("out of descriptors for 2 s: %u accept attempts, %.3f s of CPU",
+                      back_off.failed_accepts, cpu_exhausted);
+      g_assert_true (achat_server_get_backing_off (server));
+      g_assert_cmpuint (back_off.backing_off_changes, ==, 1);
+      /* 10, 20, 40 ... 1000 ms apart: 8 or 9 in two seconds. */
+      g_assert_cmpuint (back_off.failed_accepts, >=, 4);
+      g_assert_cmpuint (back_off.failed_accepts, <=, 12);
+      g_assert_cmpuint (back_off.served, ==, 0);
+      g_assert_cmpfloat (cpu_exhausted, <, 0.25);
+
+      /* Descriptors free again: every client is served. */
+      for (i = 0; i < fds->len; i++)
+        close (g_array_index (fds, int, i));
+      g_array_set_size (fds, 0);
+      test_spin_until (all_served, &back_off);
+      g_assert_false (achat_server_get_backing_off (server));
+      g_assert_cmpuint (back_off.backing_off_changes, ==, 2);
+
+      g_assert_cmpint (waitpid (clients, &status, 0), ==, clients);
+      g_assert_true (WIFEXITED (status));
+      g_assert_cmpint (WEXITSTATUS (status), ==, BACK_OFF_CLIENTS);
+
+      g_socket_service_stop (G_SOCKET_SERVICE (server));
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  /* One warning when it began, one message when it ended; GLib's own
+   * "fail:" warnings never. */
+  g_test_trap_assert_stderr ("*Could not accept a connection: *Too many open files*");
+  g_test_trap_assert_stderr_unmatched ("*Could not accept*Could not accept*");
+  g_test_trap_assert_stderr ("*Accepting connections again after * failed attempts over *");
+  g_test_trap_assert_stderr_unmatched ("*Accepting connections again*Accepting connections again*");
+  g_test_trap_assert_stderr_unmatched ("*fail: *");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -477,6 +701,7 @@ main (int   argc,
   g_test_add_func ("/faults/6000-connections-dropped", test_churn);
   g_test_add_func ("/faults/every-action-from-every-handler", test_reentry_matrix);
   g_test_add_func ("/faults/descriptors-exhausted", test_descriptors_exhausted);
+  g_test_add_func ("/faults/server-out-of-descriptors", test_server_out_of_descriptors);
 
   return g_test_run ();
 }

@@ -183,6 +183,141 @@ test_server_echo_clients (void)
   g_ptr_array_unref (accepted.channels);
 }
 
+static gboolean
+on_incoming_count (GSocketService    *service,
+                   GSocketConnection *connection,
+                   GObject           *source_object,
+                   guint             *n_incoming)
+{
+  (*n_incoming)++;
+  return FALSE;
+}
+
+static gboolean
+uint_is_two (gpointer user_data)
+{
+  return *(guint *) user_data == 2;
+}
+
+/* The server accepts with a loop of its own: GSocketService's API still
+ * works around it. GSocketService::incoming is emitted; a socket added
+ * while the server runs is listened to at once; a stopped server leaves
+ * clients waiting; started again, it serves them. */
+static void
+test_server_stop_start (void)
+{
+  Accepted accepted = { g_ptr_array_new_with_free_func (g_object_unref), 0 };
+  g_autoptr(AchatServer) server = NULL;
+  g_autoptr(GSocket) first = NULL;
+  g_autoptr(GSocket) second = NULL;
+  g_autoptr(GSocket) waiting = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *got = NULL;
+  guint n_incoming = 0;
+  guint16 port, second_port;
+  guint i;
+
+  server = make_server (G_TYPE_INVALID, &port);
+  g_signal_connect (server, "channel-accepted", G_CALLBACK (on_channel_accepted), &accepted);
+  g_signal_connect (server, "incoming", G_CALLBACK (on_incoming_count), &n_incoming);
+
+  first = test_tcp_connect (port);
+  client_send (first, "one\n");
+  got = client_read (first, "\n");
+  g_assert_cmpstr (got, ==, "echo: one\n");
+  g_clear_pointer (&got, g_free);
+
+  second_port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (server), NULL, &error);
+  g_assert_no_error (error);
+  second = test_tcp_connect (second_port);
+  client_send (second, "two\n");
+  got = client_read (second, "\n");
+  g_assert_cmpstr (got, ==, "echo: two\n");
+  g_clear_pointer (&got, g_free);
+  test_spin_until (uint_is_two, &n_incoming);
+
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+  g_assert_false (g_socket_service_is_active (G_SOCKET_SERVICE (server)));
+  /* (The cancelled accept finishes first. A client that connects before
+   * it did may be accepted and dropped, as with GSocketService: GLib's
+   * accept does not look at the cancellable before accept().) */
+  test_spin_for (50);
+  waiting = test_tcp_connect (port);
+  client_send (waiting, "three\n");
+  test_spin_for (200);
+  g_assert_cmpuint (accepted.channels->len, ==, 2);
+
+  g_socket_service_start (G_SOCKET_SERVICE (server));
+  got = client_read (waiting, "\n");
+  g_assert_cmpstr (got, ==, "echo: three\n");
+  g_assert_cmpuint (accepted.channels->len, ==, 3);
+  g_assert_cmpuint (n_incoming, ==, 3);
+  g_assert_false (achat_server_get_backing_off (server));
+
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+  for (i = 0; i < accepted.channels->len; i++)
+    achat_channel_close (accepted.channels->pdata[i]);
+  g_assert_cmpuint (accepted.n_closed, ==, 3);
+  g_ptr_array_unref (accepted.channels);
+}
+
+static void
+count_accept_failed (AchatServer  *server,
+                     const GError *error,
+                     guint        *n_failed)
+{
+  (*n_failed)++;
+}
+
+/* A listening socket of the application's own (no ::event names it to the
+ * server): GSocketService's loop accepts on it. Closing the listener
+ * under a running server ends the watch quietly: no failed accept. */
+static void
+test_server_own_socket_and_close (void)
+{
+  Accepted accepted = { g_ptr_array_new_with_free_func (g_object_unref), 0 };
+  g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
+  g_autoptr(AchatServer) second_server = NULL;
+  g_autoptr(GSocket) listening = NULL;
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree gchar *got = NULL;
+  guint n_failed = 0;
+  guint16 port;
+  guint i;
+
+  listening = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (listening, address, TRUE, &error));
+  g_assert_true (g_socket_listen (listening, &error));
+  bound = g_socket_get_local_address (listening, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_listener_add_socket (G_SOCKET_LISTENER (server), listening, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (server, "channel-accepted", G_CALLBACK (on_channel_accepted), &accepted);
+
+  client = test_tcp_connect (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  client_send (client, "mine\n");
+  got = client_read (client, "\n");
+  g_assert_cmpstr (got, ==, "echo: mine\n");
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+
+  second_server = make_server (G_TYPE_INVALID, &port);
+  g_signal_connect (second_server, "accept-failed", G_CALLBACK (count_accept_failed), &n_failed);
+  g_socket_listener_close (G_SOCKET_LISTENER (second_server));
+  test_spin_for (100);
+  g_assert_cmpuint (n_failed, ==, 0);
+  g_assert_false (achat_server_get_backing_off (second_server));
+  g_socket_service_stop (G_SOCKET_SERVICE (second_server));
+
+  for (i = 0; i < accepted.channels->len; i++)
+    achat_channel_close (accepted.channels->pdata[i]);
+  g_ptr_array_unref (accepted.channels);
+}
+
 /* A subclass that sets its own terminator in init, as a server's
  * channel-type. */
 #define TEST_TYPE_LINE_CHANNEL (test_line_channel_get_type ())
@@ -522,6 +657,8 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/server/echo-clients", test_server_echo_clients);
+  g_test_add_func ("/server/stop-start", test_server_stop_start);
+  g_test_add_func ("/server/own-socket-and-close", test_server_own_socket_and_close);
   g_test_add_func ("/server/channel-type", test_server_channel_type);
   g_test_add_func ("/server/channel-type-invalid", test_server_channel_type_invalid);
   g_test_add_func ("/server/backlog", test_server_backlog);

@@ -81,6 +81,28 @@ test('Achat.Server is a Gio.SocketService making Achat.Channels', t => {
     assertEqual(text(peer.received), 'echo hi\n');
 });
 
+test('backing-off and accept-failed: what a server out of descriptors reports', t => {
+    const server = new Achat.Server();
+    assertEqual(server.backingOff, false, 'backingOff');
+    assertEqual(server.get_backing_off(), false, 'get_backing_off()');
+    const [id] = [server.connect('accept-failed', (_server, error) => error.message)];
+    assert(id > 0, 'accept-failed connects');
+    const query = GObject.signal_query(GObject.signal_lookup('accept-failed', Achat.Server));
+    assertEqual(query.param_types.map(type => GObject.type_name(type)).join(), 'GError', 'its argument');
+
+    // Stopped and started again: still serves.
+    const {address, accepted} = startServer(t, server);
+    server.stop();
+    server.start();
+    const peer = connectClient(t, address);
+    waitFor(() => accepted.length === 1, 'channel-accepted after a restart');
+    accepted[0].set_terminator(u8('\n'));
+    accepted[0].connect('terminator-found', (ch, line) => ch.push(u8(`${text(line)}!\n`)));
+    peer.write('again\n');
+    peer.waitReceived(7);
+    assertEqual(text(peer.received), 'again!\n');
+});
+
 test('channel-accepted handlers see no input yet: the first message is framed', t => {
     const server = new Achat.Server();
     const messages = [];

@@ -5,6 +5,8 @@
 Achat.Channel and with a Python subclass as channel-type."""
 
 import gc
+import os
+import resource
 import socket
 
 import taptest
@@ -142,6 +144,48 @@ class ServerTest(ChannelTestCase):
         gc.collect()
         self.assertFalse(watch.finalized)
         self.assertEqual(watch.wrapper().lines, [b'still there'])
+    def test_out_of_descriptors_backs_off_and_recovers(self):
+        # The process at its descriptor limit: accept-failed carries the
+        # GError, backing-off says so, a few attempts are made (not a spin),
+        # and the waiting client is served once descriptors are free.
+        server = Achat.Server.new(EchoLineChannel)
+        port = self.start(server)
+        failures = []
+        notified = []
+        server.connect('accept-failed', lambda server, error: failures.append(error))
+        server.connect('notify::backing-off', lambda server, pspec: notified.append(server.props.backing_off))
+        self.assertFalse(server.props.backing_off)
+        client = self.connect_client(port)
+        send(client, b'late\n')
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        fds = []
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+            while True:
+                try:
+                    fds.append(os.open('/dev/null', os.O_RDONLY | os.O_CLOEXEC))
+                except OSError:
+                    break
+            deadline = GLib.get_monotonic_time() + 1_000_000
+            iterate_until(lambda: GLib.get_monotonic_time() > deadline, 'a second')
+        finally:
+            for fd in fds:
+                os.close(fd)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+        self.assertEqual(self.accepted, [])
+        self.assertTrue(server.get_backing_off())
+        self.assertEqual(notified, [True])
+        # 10, 20, 40 ... ms apart: 7 in a second, give or take a slow start.
+        self.assertGreaterEqual(len(failures), 3)
+        self.assertLessEqual(len(failures), 10)
+        for error in failures:
+            self.assertTrue(error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TOO_MANY_OPEN_FILES))
+        self.assertEqual(receive(client, 5), b'LATE\n')
+        self.assertFalse(server.props.backing_off)
+        self.assertEqual(notified, [True, False])
+
 
 class ConnectToHostTest(ChannelTestCase):
     """The client side: Achat.Channel.connect_to_host_async/_finish."""
