@@ -135,6 +135,15 @@
  * that object after the call reads freed memory. Copy what you keep
  * (`message.toArray()`), or connect a signal handler instead, whose
  * arguments GJS does reference. Python and C are not affected.
+ *
+ * GJS before 1.82 refuses every call into JavaScript (virtual functions,
+ * signal handlers, sources alike) between two slices of an incremental
+ * garbage collection, logging "Attempting to run a JS callback during
+ * garbage collection": the message of a refused call is lost. A GJS
+ * channel that handles about a million messages without a full collection
+ * makes enough garbage for one. Forcing a collection now and then from the
+ * handler (`System.gc()`, every 100,000 messages in the test suite) keeps
+ * them from being incremental, where the messages make most of the garbage.
  */
 
 /* Messages at least this long are handed out as slices of the read buffer;
