@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "achat-server.h"
+#include "achat-poller-private.h"
 
 /**
  * AchatServer:
@@ -64,7 +65,9 @@
  * [method@Gio.SocketListener.add_socket], and any socket after
  * g_socket_service_stop() and g_socket_service_start(), are accepted on by
  * GSocketService's own loop, which has no back-off: its start function
- * starts that loop, and a subclass cannot stop it.
+ * starts that loop, and a subclass cannot stop it. That loop runs in the
+ * thread-default main context of the thread that calls
+ * g_socket_service_start(): call it from the thread that runs the server.
  */
 
 /* Who accepts connections. GSocketService's own loop logs and accepts again
@@ -112,12 +115,17 @@ typedef struct
   GMutex lock;
   AcceptState state;
   gboolean active;         /* GSocketService:active as last seen */
-  gboolean saw_listened;   /* ::event named a socket since the last ::changed */
+  GPtrArray *pending;      /* of GWeakRef*: sockets ::event named since the last
+                            * ::changed; a failed add drops its socket, and so
+                            * the weak reference */
   GArray *listening;       /* of Listening */
+  AchatPoller *poller;     /* of context, held while watching: a channel must
+                            * never need a descriptor of its own for it */
   GMainContext *context;   /* where the sockets are watched */
   GSource *retry;
   guint delay_ms;
   guint failures;          /* in a row */
+  guint accepted_since;    /* accepts since the last failure of the run */
   gint64 first_failure;    /* monotonic time of the first of them */
 } AchatServerPrivate;
 
@@ -156,6 +164,13 @@ listening_clear (Listening *listening)
 }
 
 static void
+pending_free (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
+static void
 unwatch_locked (AchatServer *self)
 {
   AchatServerPrivate *priv = achat_server_get_instance_private (self);
@@ -180,16 +195,28 @@ unwatch_locked (AchatServer *self)
 
 /* Watches every listening socket not watched yet, in the main context the
  * server runs in: the thread-default one when the first socket came. */
-static void
+static gboolean
 watch_locked (AchatServer *self)
 {
   AchatServerPrivate *priv = achat_server_get_instance_private (self);
   guint i;
 
   if (priv->state != ACCEPT_IDLE && priv->state != ACCEPT_WATCHING)
-    return;
+    return FALSE;
+  /* Closed under the server (g_socket_listener_close() while it backed off
+   * or was stopped): a source on them would be a broken one, with a
+   * warning. */
+  for (i = priv->listening->len; i-- > 0;)
+    if (g_socket_is_closed (g_array_index (priv->listening, Listening, i).socket))
+      g_array_remove_index_fast (priv->listening, i);
+  if (priv->listening->len == 0 && priv->failures > 0)
+    {
+      priv->failures = 0;
+      priv->state = ACCEPT_IDLE;
+      return TRUE;   /* nothing left to back off for */
+    }
   if (!priv->active || priv->listening->len == 0)
-    return;
+    return FALSE;
 
   if (priv->context == NULL)
     priv->context = g_main_context_ref_thread_default ();
@@ -208,6 +235,7 @@ watch_locked (AchatServer *self)
       g_source_attach (listening->source, priv->context);
     }
   priv->state = ACCEPT_WATCHING;
+  return FALSE;
 }
 
 /* Hands accepting over to GSocketService's loop (see AcceptState). */
@@ -217,6 +245,7 @@ by_service_locked (AchatServer *self)
   AchatServerPrivate *priv = achat_server_get_instance_private (self);
 
   unwatch_locked (self);
+  g_clear_pointer (&priv->poller, achat_poller_release);
   priv->state = ACCEPT_BY_SERVICE;
   priv->failures = 0;
 }
@@ -226,15 +255,19 @@ on_retry (gpointer user_data)
 {
   AchatServer *self = user_data;
   AchatServerPrivate *priv = achat_server_get_instance_private (self);
+  gboolean ended = FALSE;
 
   g_mutex_lock (&priv->lock);
   if (priv->state == ACCEPT_BACKING_OFF)
     {
       g_clear_pointer (&priv->retry, g_source_unref);
       priv->state = ACCEPT_IDLE;
-      watch_locked (self);
+      ended = watch_locked (self);
     }
   g_mutex_unlock (&priv->lock);
+
+  if (ended)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKING_OFF]);
 
   return G_SOURCE_REMOVE;
 }
@@ -254,11 +287,18 @@ back_off_locked (AchatServer *self)
       priv->first_failure = g_get_monotonic_time ();
       priv->delay_ms = ACCEPT_FIRST_DELAY_MS;
     }
+  else if (priv->accepted_since > 0)
+    {
+      /* Some got through (descriptors come free one by one): the same run
+       * of failures, no new warning, but try again soon. */
+      priv->delay_ms = ACCEPT_FIRST_DELAY_MS;
+    }
   else
     {
       priv->delay_ms = MIN (priv->delay_ms * 2, ACCEPT_LONGEST_DELAY_MS);
     }
   priv->failures++;
+  priv->accepted_since = 0;
 
   unwatch_locked (self);
   priv->state = ACCEPT_BACKING_OFF;
@@ -297,6 +337,38 @@ on_listening_ready (GSocket      *socket,
   guint n;
 
   g_object_ref (self);
+
+  /* The epoll descriptor a channel needs comes before the connection:
+   * with one descriptor left, accepting would take it, the channel would
+   * fail and the client be dropped. The server holds the poller of its
+   * context while it watches. */
+  {
+    g_autoptr(GError) poller_error = NULL;
+    gboolean first_failure = FALSE, watching;
+
+    g_mutex_lock (&priv->lock);
+    watching = priv->state == ACCEPT_WATCHING;
+    if (watching && priv->poller == NULL)
+      priv->poller = achat_poller_acquire (priv->context, &poller_error);
+    if (poller_error != NULL)
+      first_failure = back_off_locked (self);
+    g_mutex_unlock (&priv->lock);
+
+    if (poller_error != NULL)
+      {
+        if (first_failure)
+          {
+            g_warning ("Could not accept a connection: %s. Trying again after a delay "
+                       "that grows to %u ms, until it works",
+                       poller_error->message, ACCEPT_LONGEST_DELAY_MS);
+            g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKING_OFF]);
+          }
+        g_signal_emit (self, signals[ACCEPT_FAILED], 0, poller_error);
+        g_object_unref (self);
+        return G_SOURCE_CONTINUE;
+      }
+  }
+
   for (n = 0; n < ACCEPTS_PER_DISPATCH; n++)
     {
       g_autoptr(GError) error = NULL;
@@ -310,12 +382,21 @@ on_listening_ready (GSocket      *socket,
 
       g_mutex_lock (&priv->lock);
       watching = priv->state == ACCEPT_WATCHING;
-      if (accepted != NULL && priv->failures > 0)
+      if (accepted != NULL && priv->failures > 0 &&
+          ++priv->accepted_since < ACCEPTS_PER_DISPATCH)
         {
+          /* Not over yet: the next accept may fail again. */
+        }
+      else if ((accepted != NULL ||
+                g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) &&
+               priv->failures > 0)
+        {
+          /* The queue is empty, or a dispatch's worth went through. */
           recovered = TRUE;
           failures = priv->failures;
           failing_usec = g_get_monotonic_time () - priv->first_failure;
           priv->failures = 0;
+          priv->accepted_since = 0;
         }
       else if (accepted == NULL && watching &&
                g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
@@ -381,13 +462,13 @@ achat_server_event (GSocketListener      *listener,
 
   if (event == G_SOCKET_LISTENER_LISTENED)
     {
-      Listening listening = { g_object_ref (socket), NULL };
+      GWeakRef *pending = g_new0 (GWeakRef, 1);
 
-      /* A wake-up with nothing to accept must not block the main loop. */
-      g_socket_set_blocking (socket, FALSE);
+      /* Not ours until ::changed says the listener kept it: an add that
+       * fails later (a second socket of add_inet_port()) drops it. */
+      g_weak_ref_init (pending, socket);
       g_mutex_lock (&priv->lock);
-      g_array_append_val (priv->listening, listening);
-      priv->saw_listened = TRUE;
+      g_ptr_array_add (priv->pending, pending);
       g_mutex_unlock (&priv->lock);
     }
 
@@ -401,13 +482,31 @@ achat_server_changed (GSocketListener *listener)
   AchatServer *self = ACHAT_SERVER (listener);
   AchatServerPrivate *priv = achat_server_get_instance_private (self);
   gboolean by_service;
+  gboolean saw_listened = FALSE;
+  guint i;
 
   g_mutex_lock (&priv->lock);
+  for (i = 0; i < priv->pending->len; i++)
+    {
+      GSocket *socket = g_weak_ref_get (priv->pending->pdata[i]);
+
+      if (socket != NULL && !g_socket_is_closed (socket))
+        {
+          Listening listening = { socket, NULL };
+
+          /* A wake-up with nothing to accept must not block the main loop. */
+          g_socket_set_blocking (socket, FALSE);
+          g_array_append_val (priv->listening, listening);
+          saw_listened = TRUE;
+        }
+      else
+        g_clear_object (&socket);
+    }
+  g_ptr_array_set_size (priv->pending, 0);
   /* No ::event: a socket of the application's
    * (g_socket_listener_add_socket()), which the server cannot watch. */
-  if (!priv->saw_listened && priv->state != ACCEPT_BY_SERVICE)
+  if (!saw_listened && priv->state != ACCEPT_BY_SERVICE)
     by_service_locked (self);
-  priv->saw_listened = FALSE;
   by_service = priv->state == ACCEPT_BY_SERVICE;
   if (!by_service)
     watch_locked (self);
@@ -446,6 +545,7 @@ achat_server_notify (GObject    *object,
     {
       gboolean active = g_socket_service_is_active (G_SOCKET_SERVICE (self));
       gboolean was_backing_off = FALSE;
+      gboolean restart_service = FALSE;
 
       g_mutex_lock (&priv->lock);
       if (active != priv->active)
@@ -457,12 +557,26 @@ achat_server_notify (GObject    *object,
           else if (priv->state != ACCEPT_BY_SERVICE)
             {
               unwatch_locked (self);
+              g_clear_pointer (&priv->poller, achat_poller_release);
               priv->state = ACCEPT_IDLE;
               priv->failures = 0;
             }
         }
+      else if (active && priv->state != ACCEPT_BY_SERVICE && priv->listening->len > 0)
+        {
+          /* Active before and now, yet notified: a stop() and a start()
+           * whose notifications were merged (g_object_freeze_notify(),
+           * g_object_set(), or another thread's) may have started
+           * GSocketService's loop. Leave accepting to it, and make sure it
+           * runs exactly once (its ::changed starts or restarts it). */
+          was_backing_off = priv->failures > 0;
+          by_service_locked (self);
+          restart_service = TRUE;
+        }
       g_mutex_unlock (&priv->lock);
 
+      if (restart_service)
+        G_SOCKET_LISTENER_CLASS (achat_server_parent_class)->changed (G_SOCKET_LISTENER (self));
       if (was_backing_off)
         g_object_notify_by_pspec (object, properties[PROP_BACKING_OFF]);
     }
@@ -542,6 +656,8 @@ achat_server_dispose (GObject *object)
   g_mutex_lock (&priv->lock);
   unwatch_locked (self);
   g_array_set_size (priv->listening, 0);
+  g_ptr_array_set_size (priv->pending, 0);
+  g_clear_pointer (&priv->poller, achat_poller_release);
   g_clear_pointer (&priv->context, g_main_context_unref);
   g_mutex_unlock (&priv->lock);
 
@@ -555,6 +671,7 @@ achat_server_finalize (GObject *object)
   AchatServerPrivate *priv = achat_server_get_instance_private (self);
 
   g_array_unref (priv->listening);
+  g_ptr_array_unref (priv->pending);
   g_mutex_clear (&priv->lock);
 
   G_OBJECT_CLASS (achat_server_parent_class)->finalize (object);
@@ -578,6 +695,10 @@ achat_server_class_init (AchatServerClass *klass)
   listener_class->event = achat_server_event;
 
   service_class->incoming = achat_server_incoming;
+
+  /* GSocketService's loop (after a stop and start) makes a GTask: its
+   * type's initialisation needs descriptors, maybe when none are left. */
+  g_type_ensure (G_TYPE_TASK);
 
   active_pspec = g_object_class_find_property (object_class, "active");
   g_assert (active_pspec != NULL);
@@ -664,6 +785,7 @@ achat_server_init (AchatServer *self)
   priv->state = ACCEPT_IDLE;
   priv->listening = g_array_new (FALSE, FALSE, sizeof (Listening));
   g_array_set_clear_func (priv->listening, (GDestroyNotify) listening_clear);
+  priv->pending = g_ptr_array_new_with_free_func (pending_free);
   priv->active = g_socket_service_is_active (G_SOCKET_SERVICE (self));
 }
 

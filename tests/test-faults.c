@@ -600,15 +600,25 @@ cpu_seconds (void)
          (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+typedef enum
+{
+  FREED_AT_ONCE,     /* every descriptor comes free at once */
+  FREED_GRADUALLY,   /* two at a time: accepts succeed and fail by turns */
+  ONE_LEFT,          /* one descriptor left: accept() could take it, and
+                      * then the channel would have none for its poller */
+} Exhaustion;
+
 /* 120 clients wait in the listen queue of a server with no descriptor
  * left: the server tries again at a growing interval (a handful of
  * attempts, little CPU, one warning), then serves them all once
- * descriptors are free again, and says so once. GSocketService alone
- * accepts again at once, warning each time, at full CPU. (In a
- * subprocess: it lowers RLIMIT_NOFILE.) */
+ * descriptors are free again, and says so once, however they come free.
+ * GSocketService alone accepts again at once, warning each time, at full
+ * CPU. (In a subprocess: it lowers RLIMIT_NOFILE.) */
 static void
-test_server_out_of_descriptors (void)
+test_server_out_of_descriptors (gconstpointer data)
 {
+  Exhaustion exhaustion = GPOINTER_TO_INT (data);
+
   if (g_test_subprocess ())
     {
       g_autoptr(GError) error = NULL;
@@ -650,8 +660,13 @@ test_server_out_of_descriptors (void)
           setrlimit (RLIMIT_NOFILE, &limit);
           _exit (back_off_clients (port));
         }
+      if (exhaustion == ONE_LEFT)
+        {
+          close (g_array_index (fds, int, fds->len - 1));
+          g_array_set_size (fds, fds->len - 1);
+        }
 
-      /* Two seconds without a descriptor. */
+      /* Two seconds without a descriptor (for a connection). */
       cpu_before = cpu_seconds ();
       run_blocking_for (2000);
       cpu_exhausted = cpu_seconds () - cpu_before;
@@ -666,9 +681,16 @@ test_server_out_of_descriptors (void)
       g_assert_cmpfloat (cpu_exhausted, <, 0.25);
 
       /* Descriptors free again: every client is served. */
-      for (i = 0; i < fds->len; i++)
-        close (g_array_index (fds, int, i));
-      g_array_set_size (fds, 0);
+      while (fds->len > 0)
+        {
+          guint n = exhaustion == FREED_GRADUALLY ? MIN (2, fds->len) : fds->len;
+
+          for (i = fds->len - n; i < fds->len; i++)
+            close (g_array_index (fds, int, i));
+          g_array_set_size (fds, fds->len - n);
+          if (exhaustion == FREED_GRADUALLY)
+            run_blocking_for (20);
+        }
       test_spin_until (all_served, &back_off);
       g_assert_false (achat_server_get_backing_off (server));
       g_assert_cmpuint (back_off.backing_off_changes, ==, 2);
@@ -692,6 +714,55 @@ test_server_out_of_descriptors (void)
   g_test_trap_assert_stderr_unmatched ("*fail: *");
 }
 
+/* The listener closed while the server backs off: the back-off ends (the
+ * property says so), with no warning about the closed socket and no
+ * attempt on it. (In a subprocess: it lowers RLIMIT_NOFILE.) */
+static void
+test_server_closed_while_backing_off (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+      g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+      g_autoptr(GSocketAddress) effective = NULL;
+      g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
+      g_autoptr(GSocket) client = NULL;
+      g_autoptr(GArray) fds = NULL;
+      BackOff back_off = { 0, };
+      guint failed, i;
+
+      g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+
+      g_socket_listener_add_address (G_SOCKET_LISTENER (server), any, G_SOCKET_TYPE_STREAM,
+                                     G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
+      g_assert_no_error (error);
+      g_signal_connect (server, "accept-failed", G_CALLBACK (back_off_on_failed), &back_off);
+      g_signal_connect (server, "notify::backing-off", G_CALLBACK (back_off_on_notify), &back_off);
+      client = test_tcp_connect (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+
+      fds = exhaust_descriptors ();
+      run_blocking_for (100);
+      g_assert_true (achat_server_get_backing_off (server));
+      g_socket_listener_close (G_SOCKET_LISTENER (server));
+      for (i = 0; i < fds->len; i++)
+        close (g_array_index (fds, int, i));
+
+      failed = back_off.failed_accepts;
+      run_blocking_for (1500);
+      g_assert_false (achat_server_get_backing_off (server));
+      g_assert_cmpuint (back_off.backing_off_changes, ==, 2);
+      g_assert_cmpuint (back_off.failed_accepts, ==, failed);
+      g_socket_service_stop (G_SOCKET_SERVICE (server));
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr_unmatched ("*Socket check failed*");
+  g_test_trap_assert_stderr_unmatched ("*fail: *");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -701,7 +772,13 @@ main (int   argc,
   g_test_add_func ("/faults/6000-connections-dropped", test_churn);
   g_test_add_func ("/faults/every-action-from-every-handler", test_reentry_matrix);
   g_test_add_func ("/faults/descriptors-exhausted", test_descriptors_exhausted);
-  g_test_add_func ("/faults/server-out-of-descriptors", test_server_out_of_descriptors);
+  g_test_add_data_func ("/faults/server-out-of-descriptors/freed-at-once",
+                        GINT_TO_POINTER (FREED_AT_ONCE), test_server_out_of_descriptors);
+  g_test_add_data_func ("/faults/server-out-of-descriptors/freed-gradually",
+                        GINT_TO_POINTER (FREED_GRADUALLY), test_server_out_of_descriptors);
+  g_test_add_data_func ("/faults/server-out-of-descriptors/one-left",
+                        GINT_TO_POINTER (ONE_LEFT), test_server_out_of_descriptors);
+  g_test_add_func ("/faults/server-closed-while-backing-off", test_server_closed_while_backing_off);
 
   return g_test_run ();
 }

@@ -269,6 +269,56 @@ count_accept_failed (AchatServer  *server,
   (*n_failed)++;
 }
 
+/* A stop and a start whose notifications GObject merged (frozen, or one
+ * g_object_set()): the server cannot tell them from nothing, but
+ * GSocketService's loop started; only one loop accepts (two would fight
+ * over each connection, GSocketService's warning about each it lost). */
+static void
+test_server_stop_start_merged (void)
+{
+  Accepted accepted = { g_ptr_array_new_with_free_func (g_object_unref), 0 };
+  g_autoptr(AchatServer) server = NULL;
+  guint16 port;
+  guint i, round;
+
+  server = make_server (G_TYPE_INVALID, &port);
+  g_signal_connect (server, "channel-accepted", G_CALLBACK (on_channel_accepted), &accepted);
+
+  for (round = 0; round < 2; round++)
+    {
+      if (round == 0)
+        {
+          g_object_freeze_notify (G_OBJECT (server));
+          g_socket_service_stop (G_SOCKET_SERVICE (server));
+          g_socket_service_start (G_SOCKET_SERVICE (server));
+          g_object_thaw_notify (G_OBJECT (server));
+        }
+      else
+        {
+          g_object_set (server, "active", FALSE, "active", TRUE, NULL);
+        }
+      /* (GSocketService's loop restarts: its cancelled accept finishes
+       * first, as in /server/stop-start.) */
+      test_spin_for (50);
+
+      for (i = 0; i < 20; i++)
+        {
+          g_autoptr(GSocket) client = test_tcp_connect (port);
+          g_autofree gchar *got = NULL;
+
+          client_send (client, "merged\n");
+          got = client_read (client, "\n");
+          g_assert_cmpstr (got, ==, "echo: merged\n");
+        }
+    }
+  g_assert_cmpuint (accepted.channels->len, ==, 40);
+
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+  for (i = 0; i < accepted.channels->len; i++)
+    achat_channel_close (accepted.channels->pdata[i]);
+  g_ptr_array_unref (accepted.channels);
+}
+
 /* A listening socket of the application's own (no ::event names it to the
  * server): GSocketService's loop accepts on it. Closing the listener
  * under a running server ends the watch quietly: no failed accept. */
@@ -658,6 +708,7 @@ main (int    argc,
 
   g_test_add_func ("/server/echo-clients", test_server_echo_clients);
   g_test_add_func ("/server/stop-start", test_server_stop_start);
+  g_test_add_func ("/server/stop-start-merged", test_server_stop_start_merged);
   g_test_add_func ("/server/own-socket-and-close", test_server_own_socket_and_close);
   g_test_add_func ("/server/channel-type", test_server_channel_type);
   g_test_add_func ("/server/channel-type-invalid", test_server_channel_type_invalid);
