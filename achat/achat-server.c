@@ -327,6 +327,23 @@ forget_locked (AchatServer *self,
       }
 }
 
+/* Says that accepting failed: a warning once per run of failures (and a
+ * message when it ends), never per attempt; ::accept-failed every time. */
+static void
+report_failure (AchatServer  *self,
+                const GError *error,
+                gboolean      first_failure)
+{
+  if (first_failure)
+    {
+      g_warning ("Could not accept a connection: %s. Trying again after a delay "
+                 "that grows to %u ms, until it works",
+                 error->message, ACCEPT_LONGEST_DELAY_MS);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKING_OFF]);
+    }
+  g_signal_emit (self, signals[ACCEPT_FAILED], 0, error);
+}
+
 static gboolean
 on_listening_ready (GSocket      *socket,
                     GIOCondition  condition,
@@ -356,14 +373,7 @@ on_listening_ready (GSocket      *socket,
 
     if (poller_error != NULL)
       {
-        if (first_failure)
-          {
-            g_warning ("Could not accept a connection: %s. Trying again after a delay "
-                       "that grows to %u ms, until it works",
-                       poller_error->message, ACCEPT_LONGEST_DELAY_MS);
-            g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKING_OFF]);
-          }
-        g_signal_emit (self, signals[ACCEPT_FAILED], 0, poller_error);
+        report_failure (self, poller_error, first_failure);
         g_object_unref (self);
         return G_SOURCE_CONTINUE;
       }
@@ -410,14 +420,6 @@ on_listening_ready (GSocket      *socket,
         }
       g_mutex_unlock (&priv->lock);
 
-      /* Once per run of failures, and once when it ends: never per attempt. */
-      if (first_failure)
-        {
-          g_warning ("Could not accept a connection: %s. Trying again after a delay "
-                     "that grows to %u ms, until it works",
-                     error->message, ACCEPT_LONGEST_DELAY_MS);
-          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKING_OFF]);
-        }
       if (recovered)
         {
           g_message ("Accepting connections again after %u failed attempts over %.1f s",
@@ -428,7 +430,7 @@ on_listening_ready (GSocket      *socket,
         {
           if (watching && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) &&
               !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
-            g_signal_emit (self, signals[ACCEPT_FAILED], 0, error);
+            report_failure (self, error, first_failure);
           break;
         }
 
