@@ -1,7 +1,7 @@
 # SPDX-FileCopyrightText: 2026 The achat authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
-"""asyncio on GLib's main loop (gbulb) with the Achat override
+"""asyncio on GLib's main loop (gi.events, or gbulb before PyGObject 3.50) with the Achat override
 (bindings/python/gi/overrides/Achat.py): read_message(), messages(),
 drain(), cancelling, the end of the stream, the coexistence of reads with
 a terminator-found handler, and pushes from Python threads."""
@@ -11,14 +11,16 @@ import socket
 import threading
 import unittest
 
-import gbulb
-
 import taptest
 from achattest import Achat, Gio, GLib
 
 # snippet-begin asyncio-setup
-gbulb.install()                   # asyncio runs on GLib's main loop
-loop = asyncio.get_event_loop()
+try:
+    from gi.events import GLibEventLoopPolicy   # PyGObject 3.50 and later
+except ImportError:
+    from gbulb import GLibEventLoopPolicy       # older PyGObject: python3-gbulb
+asyncio.set_event_loop_policy(GLibEventLoopPolicy())   # asyncio on GLib's main loop
+loop = asyncio.get_event_loop_policy().get_event_loop()
 # snippet-end asyncio-setup
 
 # How long a test may take before it fails.
@@ -86,7 +88,7 @@ async def receive(peer, size):
 
 
 class AsyncTestCase(unittest.TestCase):
-    """Runs coroutines on the one gbulb loop of the module; closes the
+    """Runs coroutines on the one GLib-based asyncio loop of the module; closes the
     channels and peers of a test when it ends."""
 
     def run_async(self, coroutine, timeout=TIMEOUT):

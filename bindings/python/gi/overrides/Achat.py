@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 """asyncio for Achat.Channel, with asyncio running on GLib's main loop
-(gbulb.install()):
+(gi.events.GLibEventLoopPolicy from PyGObject 3.50, gbulb before):
 
     reply = await channel.read_message()      # a GLib.Bytes; None at the end
     line = await channel.read_line()          # up to "\\r\\n" or "\\n"
