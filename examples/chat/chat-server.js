@@ -59,6 +59,13 @@ import Gio from 'gi://Gio';
 import Achat from 'gi://Achat?version=1.0';
 import System from 'system';
 
+// GLib 2.84 moved unix_signal_add() to GLibUnix (and GJS 1.82 warns about
+// the old name); older GLib has no GLibUnix.
+const GLibUnix = await import('gi://GLibUnix').then(module => module.default, () => null);
+const onSignal = GLibUnix
+    ? (signum, handler) => GLibUnix.signal_add_full(GLib.PRIORITY_DEFAULT, signum, handler)
+    : (signum, handler) => GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, handler);
+
 const SIGINT = 2;
 const SIGTERM = 15;
 const NICK_RE = /^[A-Za-z0-9_-]{1,16}$/;
@@ -220,7 +227,7 @@ function main(argv) {
 
     const loop = new GLib.MainLoop(null, false);
     for (const signum of [SIGTERM, SIGINT]) {
-        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, () => {
+        onSignal(signum, () => {
             loop.quit();
             return GLib.SOURCE_CONTINUE;
         });

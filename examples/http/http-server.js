@@ -26,6 +26,13 @@ import GLib from 'gi://GLib';
 import GObject from 'gi://GObject';
 import System from 'system';
 
+// GLib 2.84 moved unix_signal_add() to GLibUnix (and GJS 1.82 warns about
+// the old name); older GLib has no GLibUnix.
+const GLibUnix = await import('gi://GLibUnix').then(module => module.default, () => null);
+const onSignal = GLibUnix
+    ? (signum, handler) => GLibUnix.signal_add_full(GLib.PRIORITY_DEFAULT, signum, handler)
+    : (signum, handler) => GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, handler);
+
 const MAX_HEADERS = 64 * 1024;
 const MAX_BODY = 16 * 1024 * 1024;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -160,7 +167,7 @@ const [, bound] = server.add_address(address, Gio.SocketType.STREAM,
 
 const loop = new GLib.MainLoop(null, false);
 for (const signum of [SIGTERM, SIGINT]) {
-    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, () => {
+    onSignal(signum, () => {
         loop.quit();
         return GLib.SOURCE_CONTINUE;
     });

@@ -41,9 +41,15 @@ const address = Gio.InetSocketAddress.new_from_string('127.0.0.1', port);
 const [, bound] = server.add_address(address, Gio.SocketType.STREAM,
     Gio.SocketProtocol.TCP, null);
 
+// GLib 2.84 moved unix_signal_add() to GLibUnix (and GJS 1.82 warns about
+// the old name); older GLib has no GLibUnix.
+const GLibUnix = await import('gi://GLibUnix').then(module => module.default, () => null);
+const onSignal = GLibUnix
+    ? (signum, handler) => GLibUnix.signal_add_full(GLib.PRIORITY_DEFAULT, signum, handler)
+    : (signum, handler) => GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, handler);
 const loop = new GLib.MainLoop(null, false);
 for (const signum of [15, 2]) {   // SIGTERM, SIGINT
-    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, () => {
+    onSignal(signum, () => {
         loop.quit();
         return GLib.SOURCE_CONTINUE;
     });
