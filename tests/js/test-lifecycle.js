@@ -259,6 +259,11 @@ test('a closed channel nobody holds is collected (WeakRef)', async t => {
         const closed = connectionPair();
         const openChannel = new Achat.Channel({stream: open.server});
         const closedChannel = new Achat.Channel({stream: closed.server});
+        // JS state on the wrapper: without any, GJS 1.80+ may drop the
+        // wrapper of a live object and make a new one when it is needed,
+        // and a WeakRef says nothing about the object itself.
+        openChannel.tag = 'kept';
+        closedChannel.tag = 'dropped';
         closedChannel.close();
         t.defer(() => {
             open.client.close(null);
@@ -277,6 +282,7 @@ test('a closed channel nobody holds is collected (WeakRef)', async t => {
         t.skip('this GJS does not clear WeakRefs (not even to a plain object or a bare GObject.Object)');
     assert(!alive(refs.closed), 'the closed channel was not collected');
     assert(alive(refs.open), 'the open channel must stay alive: the main loop holds it');
+    assertEqual(refs.open.deref().tag, 'kept', 'its JS state');
     refs.open.deref().close();
 });
 
