@@ -56,6 +56,15 @@ def quote(value):
     return '"' + "".join(out) + '"'
 
 
+def peer_environment():
+    """The environment for redis-server: a peer, not code under test, so
+    without the sanitizer runtime the ASan setup preloads (redis-server 8
+    crashes under it)."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
 class Redis:
     """A redis-server of our own, on a free loopback port."""
 
@@ -74,7 +83,8 @@ class Redis:
                 [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
                  "--save", "", "--appendonly", "no", "--daemonize", "no",
                  "--dir", self.dir.name],
-                stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+                stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                env=peer_environment())
             if self.wait_ready():
                 return True
             self.stop()
