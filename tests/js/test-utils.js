@@ -9,7 +9,7 @@ import GObject from 'gi://GObject';
 
 import Achat from 'gi://Achat?version=1.0';
 
-import {assert, assertEqual, assertThrows, assertBytes, u8, text} from './common.js';
+import {Peer, assert, assertEqual, assertThrows, assertBytes, connectionPair, u8, text} from './common.js';
 import {test, run} from './tap.js';
 
 // The table of shared/reference/behaviour.md ("Helper").
@@ -26,6 +26,27 @@ const PREFIX_CASES = [
     ['', '\r\n', 0],
     ['abc', '', 0],
 ];
+
+test('the GJS module travels in the library: resource:///org/gnome/Achat/js/achat.js', async t => {
+    // snippet-begin gjs-module-import
+    // The module is inside libachat: import it once the library is loaded.
+    GObject.type_ensure(Achat.Channel.$gtype);
+    const {readMessage, messages} = await import('resource:///org/gnome/Achat/js/achat.js');
+    // snippet-end gjs-module-import
+    assertEqual(typeof readMessage, 'function', 'readMessage');
+    assertEqual(typeof messages, 'function', 'messages');
+
+    const pair = connectionPair();
+    const channel = new Achat.Channel({stream: pair.server});
+    const peer = new Peer(pair.client);
+    t.defer(() => {
+        channel.close();
+        peer.close();
+    });
+    channel.set_terminator(u8('\n'));
+    peer.write('through the resource\n');
+    assertEqual(text(await readMessage(channel)), 'through the resource');
+});
 
 test('find_prefix_at_end: every case of the reference table (Uint8Array from TextEncoder)', () => {
     const encoder = new TextEncoder();
