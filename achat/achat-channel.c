@@ -3467,10 +3467,9 @@ connect_to_host_cb (GObject      *source,
  * achat_channel_connect_to_host_finish().
  *
  * The connection is made by a default [class@Gio.SocketClient] (which
- * honours the desktop's proxy settings). For a subclass, TLS, a timeout or
- * other client settings, connect with a [class@Gio.SocketClient] of your
- * own and construct the channel with the connection as
- * [property@Achat.Channel:stream].
+ * honours the desktop's proxy settings). For a subclass, TLS, a timeout,
+ * a Unix socket, SRV records or other client settings, use
+ * achat_channel_connect_async().
  */
 void
 achat_channel_connect_to_host_async (const gchar         *host_and_port,
@@ -3520,6 +3519,104 @@ achat_channel_connect_to_host_finish (GAsyncResult  *result,
   if (connection == NULL)
     return NULL;
   return achat_channel_new_for_stream (G_IO_STREAM (connection));
+}
+
+static void
+connect_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GSocketConnection) connection = NULL;
+  GError *error = NULL;
+
+  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (connection == NULL)
+    g_task_return_error (task, error);
+  else
+    /* Made in _finish(), as for achat_channel_connect_to_host_async(). */
+    g_task_return_pointer (task, g_steal_pointer (&connection), g_object_unref);
+}
+
+/**
+ * achat_channel_connect_async:
+ * @connectable: what to connect to: a [class@Gio.NetworkAddress] or
+ *   [class@Gio.NetworkService] (SRV records), an
+ *   [class@Gio.InetSocketAddress], a `GUnixSocketAddress`, any
+ *   [iface@Gio.SocketConnectable]
+ * @client: (nullable): the [class@Gio.SocketClient] that connects (its
+ *   timeout, TLS, proxy and local address settings apply), or %NULL for a
+ *   default one
+ * @channel_type: the type of the channel to make: %ACHAT_TYPE_CHANNEL or
+ *   a subclass of it, or %G_TYPE_INVALID for %ACHAT_TYPE_CHANNEL
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the connection is made or failed
+ * @user_data: data for @callback
+ *
+ * Connects as [method@Gio.SocketClient.connect_async] does and makes a
+ * channel of @channel_type over the connection, on the thread-default main
+ * context. Finish with achat_channel_connect_finish().
+ *
+ * With a @client that has [property@Gio.SocketClient:tls] set, the channel
+ * is made over the TLS connection.
+ */
+void
+achat_channel_connect_async (GSocketConnectable  *connectable,
+                             GSocketClient       *client,
+                             GType                channel_type,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GSocketClient) default_client = NULL;
+  GTask *task;
+
+  if (channel_type == G_TYPE_INVALID)
+    channel_type = ACHAT_TYPE_CHANNEL;
+  g_return_if_fail (G_IS_SOCKET_CONNECTABLE (connectable));
+  g_return_if_fail (client == NULL || G_IS_SOCKET_CLIENT (client));
+  g_return_if_fail (g_type_is_a (channel_type, ACHAT_TYPE_CHANNEL));
+  g_return_if_fail (!G_TYPE_IS_ABSTRACT (channel_type));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, achat_channel_connect_async);
+  g_task_set_task_data (task, GSIZE_TO_POINTER (channel_type), NULL);
+
+  if (client == NULL)
+    client = default_client = g_socket_client_new ();
+  g_socket_client_connect_async (client, connectable, cancellable, connect_cb, task);
+}
+
+/**
+ * achat_channel_connect_finish:
+ * @result: the result passed to the callback
+ * @error: return location for an error
+ *
+ * Finishes achat_channel_connect_async(). The channel is made here, on the
+ * thread-default main context, and reads nothing before the caller
+ * returns to the main loop: set its terminator and connect its signals
+ * right away.
+ *
+ * Returns: (transfer full): a channel of the type asked for over the new
+ *   connection, or %NULL with @error set
+ */
+AchatChannel *
+achat_channel_connect_finish (GAsyncResult  *result,
+                              GError       **error)
+{
+  g_autoptr(GSocketConnection) connection = NULL;
+  GType channel_type;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        achat_channel_connect_async, NULL);
+
+  channel_type = GPOINTER_TO_SIZE (g_task_get_task_data (G_TASK (result)));
+  connection = g_task_propagate_pointer (G_TASK (result), error);
+  if (connection == NULL)
+    return NULL;
+  return g_object_new (channel_type, "stream", connection, NULL);
 }
 
 /**

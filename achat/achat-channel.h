@@ -139,6 +139,16 @@ void                 achat_channel_connect_to_host_async  (const gchar         *
 ACHAT_AVAILABLE_IN_ALL
 AchatChannel        *achat_channel_connect_to_host_finish (GAsyncResult        *result,
                                                            GError             **error);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_connect_async          (GSocketConnectable  *connectable,
+                                                           GSocketClient       *client,
+                                                           GType                channel_type,
+                                                           GCancellable        *cancellable,
+                                                           GAsyncReadyCallback  callback,
+                                                           gpointer             user_data);
+ACHAT_AVAILABLE_IN_ALL
+AchatChannel        *achat_channel_connect_finish         (GAsyncResult        *result,
+                                                           GError             **error);
 
 ACHAT_AVAILABLE_IN_ALL
 GSocket             *achat_channel_get_socket             (AchatChannel        *self);

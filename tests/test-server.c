@@ -5,6 +5,9 @@
  */
 
 #include <string.h>
+#include <gio/gunixconnection.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
 
 #include "test-util.h"
 
@@ -700,6 +703,102 @@ test_server_thread_context (void)
   g_main_context_unref (ts.context);
 }
 
+/* A client-side subclass, to see the type asked for made. */
+#define TEST_TYPE_CLIENT_CHANNEL (test_client_channel_get_type ())
+G_DECLARE_FINAL_TYPE (TestClientChannel, test_client_channel, TEST, CLIENT_CHANNEL, AchatChannel)
+
+struct _TestClientChannel
+{
+  AchatChannel parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (TestClientChannel, test_client_channel, ACHAT_TYPE_CHANNEL)
+
+static void
+test_client_channel_class_init (TestClientChannelClass *klass)
+{
+}
+
+static void
+test_client_channel_init (TestClientChannel *self)
+{
+  achat_channel_set_terminator (ACHAT_CHANNEL (self), (const guint8 *) "\r\n", 2);
+}
+
+static void
+connectable_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  ConnectResult *res = user_data;
+
+  g_assert_null (source);
+  res->channel = achat_channel_connect_finish (result, &res->error);
+  res->done = TRUE;
+}
+
+/* achat_channel_connect_async(): any GSocketConnectable (here a Unix
+ * socket, which connect_to_host cannot reach), the application's
+ * GSocketClient, and a channel of the type asked for; a path nobody
+ * listens on fails with the GError of GIO's connect. */
+static void
+test_connect_connectable (void)
+{
+  g_autoptr(AchatServer) server = achat_server_new (TEST_TYPE_LINE_CHANNEL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocketAddress) nobody = NULL;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GString) replies = g_string_new (NULL);
+  g_autofree gchar *dir = g_dir_make_tmp ("achat-connect-XXXXXX", &error);
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *nobody_path = NULL;
+  ConnectResult res = { NULL, NULL, FALSE };
+
+  g_assert_no_error (error);
+  path = g_build_filename (dir, "server", NULL);
+  nobody_path = g_build_filename (dir, "nobody", NULL);
+  address = g_unix_socket_address_new (path);
+  g_socket_listener_add_address (G_SOCKET_LISTENER (server), address, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  g_socket_client_set_timeout (client, 10);
+  achat_channel_connect_async (G_SOCKET_CONNECTABLE (address), client, TEST_TYPE_CLIENT_CHANNEL,
+                               NULL, connectable_cb, &res);
+  test_spin_until (connect_done, &res);
+  g_assert_no_error (res.error);
+  g_assert_true (TEST_IS_CLIENT_CHANNEL (res.channel));
+  g_assert_true (G_IS_UNIX_CONNECTION (achat_channel_get_stream (res.channel)));
+  g_signal_connect (res.channel, "terminator-found", G_CALLBACK (on_reply), replies);
+  achat_channel_push (res.channel, (const guint8 *) "hello\r\nworld\r\n", 14);
+  test_spin_until (replies_complete, replies);
+  g_assert_cmpstr (replies->str, ==, "1:hello|2:world|");
+  achat_channel_close (res.channel);
+  g_clear_object (&res.channel);
+
+  /* The default client and the default type. */
+  res.done = FALSE;
+  nobody = g_unix_socket_address_new (nobody_path);
+  achat_channel_connect_async (G_SOCKET_CONNECTABLE (nobody), NULL, G_TYPE_INVALID,
+                               NULL, connectable_cb, &res);
+  test_spin_until (connect_done, &res);
+  g_assert_null (res.channel);
+  g_assert_nonnull (res.error);
+  g_assert_true (res.error->domain == G_IO_ERROR);
+  g_clear_error (&res.error);
+
+  /* Not a channel type: a programming error. */
+  g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, "*g_type_is_a (channel_type, ACHAT_TYPE_CHANNEL)*");
+  achat_channel_connect_async (G_SOCKET_CONNECTABLE (address), NULL, G_TYPE_OBJECT,
+                               NULL, connectable_cb, &res);
+  g_test_assert_expected_messages ();
+
+  g_socket_service_stop (G_SOCKET_SERVICE (server));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -717,6 +816,7 @@ main (int    argc,
   g_test_add_func ("/client/connect-to-host", test_connect_to_host);
   g_test_add_func ("/client/connect-refused", test_connect_refused);
   g_test_add_func ("/client/connect-cancelled", test_connect_cancelled);
+  g_test_add_func ("/client/connect-connectable", test_connect_connectable);
 
   return g_test_run ();
 }

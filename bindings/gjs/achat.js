@@ -12,6 +12,7 @@
 //   for await (const message of messages(channel))    // until the end
 //       ...
 //   await drain(channel);                             // what was pushed is written
+//   const channel = await connect(connectable);       // a Gio.SocketConnectable
 //
 // Each read is framed when it is called: the terminator in force then (or
 // the one readLine(), readUntil() or readBytes() sets, which stays in force)
@@ -30,6 +31,26 @@ Gio._promisify(Achat.Channel.prototype, 'read_line_async', 'read_line_finish');
 Gio._promisify(Achat.Channel.prototype, 'read_until_async', 'read_until_finish');
 Gio._promisify(Achat.Channel.prototype, 'read_bytes_async', 'read_bytes_finish');
 Gio._promisify(Achat.Channel.prototype, 'drain_async', 'drain_finish');
+Gio._promisify(Achat.Channel, 'connect_async', 'connect_finish');
+
+/**
+ * Connects to a Gio.SocketConnectable and makes a channel over the
+ * connection (Achat.Channel.connect_async(), started now).
+ *
+ * @param {Gio.SocketConnectable} connectable a Gio.NetworkAddress, a
+ *   Gio.UnixSocketAddress, any connectable
+ * @param {object} [options]
+ * @param {Gio.SocketClient} [options.client] connects (its timeout, TLS and
+ *   proxy settings apply); a default one if none
+ * @param {GObject.Class} [options.channelType] Achat.Channel or a subclass
+ * @param {Gio.Cancellable} [options.cancellable] cancels the connect
+ * @returns {Promise<Achat.Channel>} the channel; rejected with the
+ *   GLib.Error of the connect
+ */
+export function connect(connectable, {client = null, channelType = Achat.Channel, cancellable = null} = {}) {
+    return Achat.Channel.connect_async(connectable, client, channelType.$gtype ?? channelType,
+        cancellable);
+}
 
 /**
  * Reads the next message (Achat.Channel.read_message_async(), started now).

@@ -14,10 +14,12 @@ import Gio from 'gi://Gio';
 
 import Achat from 'gi://Achat?version=1.0';
 
-import {drain, messages, readBytes, readLine, readMessage} from '../../bindings/gjs/achat.js';
+import {connect, drain, messages, readBytes, readLine, readMessage} from '../../bindings/gjs/achat.js';
+import GObject from 'gi://GObject';
+
 import {
-    Peer, assert, assertBytes, assertEqual, assertError, connectionPair, pattern, sleep, text,
-    until, withTimeout,
+    Peer, assert, assertBytes, assertEqual, assertError, connectionPair, listenOnLoopback, pattern,
+    refusedAddress, sleep, text, until, withTimeout,
 } from './common.js';
 import {test, run} from './tap.js';
 
@@ -116,6 +118,36 @@ async function bulkReply(channel) {
 // snippet-end bulk-reply
 
 /* Reading ------------------------------------------------------------------- */
+
+const ClientChannel = GObject.registerClass(class ClientChannel extends Achat.Channel {});
+
+test('connect(): a Gio.SocketConnectable, a Gio.SocketClient, a JS channel type', async t => {
+    const server = new Achat.Server();
+    const address = listenOnLoopback(server);
+    server.connect('channel-accepted', (_server, channel) => {
+        channel.set_terminator(encoder.encode('\n'));
+        channel.connect('terminator-found', (ch, line) => ch.push(encoder.encode(`echo ${text(line)}\n`)));
+    });
+    server.start();
+    t.defer(() => server.stop());
+
+    const client = new Gio.SocketClient({timeout: 10});
+    const channel = await withTimeout(connect(address, {client, channelType: ClientChannel}), 'connect');
+    t.defer(() => channel.close());
+    assert(channel instanceof ClientChannel, 'a ClientChannel');
+    channel.set_terminator(encoder.encode('\n'));
+    channel.push(encoder.encode('hi\n'));
+    assertEqual(text(await withTimeout(readMessage(channel), 'the reply')), 'echo hi');
+
+    // The default client and type; a port nobody listens on.
+    let error = null;
+    try {
+        await withTimeout(connect(Gio.NetworkAddress.parse(refusedAddress(), 1)), 'a refused connect');
+    } catch (e) {
+        error = e;
+    }
+    assertError(error, Gio.IOErrorEnum, Gio.IOErrorEnum.CONNECTION_REFUSED, 'refused');
+});
 
 test('the tutorial\'s bulk reader: replies that came in one write, before the first read', async t => {
     const {channel, peer} = pair(t);

@@ -425,6 +425,58 @@ class CoexistenceTest(AsyncTestCase):
         self.assertEqual(handled, [b'a', b'd'])
 
 
+class ClientChannel(Achat.Channel):
+    """A channel type of the client's own."""
+
+
+class ConnectTest(AsyncTestCase):
+
+    def listening_server(self):
+        server = Achat.Server()
+        ok, address = server.add_address(
+            Gio.InetSocketAddress.new_from_string('127.0.0.1', 0),
+            Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
+        self.assertTrue(ok)
+
+        def on_accepted(server, channel):
+            channel.set_terminator(b'\n')
+            channel.connect('terminator-found',
+                            lambda ch, line: ch.push(b'echo ' + line.get_data() + b'\n'))
+
+        server.connect('channel-accepted', on_accepted)
+        server.start()
+        self.addCleanup(server.stop)
+        return address
+
+    def test_connect_to_connectable_client_type(self):
+        address = self.listening_server()
+        client = Gio.SocketClient(timeout=10)
+
+        async def talk():
+            channel = await Achat.Channel.connect_to(address, client, ClientChannel)
+            self.addCleanup(channel.close)
+            self.assertIsInstance(channel, ClientChannel)
+            channel.set_terminator(b'\n')
+            channel.push(b'hi\n')
+            return data(await channel.read_message())
+
+        self.assertEqual(self.run_async(talk()), b'echo hi')
+
+    def test_connect_to_refused(self):
+        probe = socket.socket()
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+        probe.close()
+
+        async def refused():
+            await Achat.Channel.connect_to(Gio.NetworkAddress.new('127.0.0.1', port))
+
+        with self.assertRaises(GLib.Error) as raised:
+            self.run_async(refused())
+        self.assertTrue(raised.exception.matches(Gio.io_error_quark(),
+                                                 Gio.IOErrorEnum.CONNECTION_REFUSED))
+
+
 class DrainTest(AsyncTestCase):
 
     def test_drain_slow_peer(self):

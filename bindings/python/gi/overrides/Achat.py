@@ -11,6 +11,7 @@
     async for message in channel.messages():  # until the end
         ...
     await channel.drain()                     # what was pushed is written
+    channel = await Achat.Channel.connect_to(Gio.NetworkAddress.new("example.org", 7000))
 
 Each read is framed when it is called: the terminator in force then (or
 the one read_line(), read_until() or read_bytes() sets, which stays in
@@ -67,6 +68,17 @@ class _Drain(_Call):
 
     def complete(self, channel, result):
         self.settle(Achat.Channel.drain_finish, channel, result)
+
+
+class _Connect(_Call):
+
+    def start(self, connectable, client, channel_type):
+        Achat.Channel.connect_async(connectable, client, channel_type,
+                                    self.cancellable, self.complete)
+
+    def complete(self, source, result):
+        self.settle(lambda _source, result: Achat.Channel.connect_finish(result),
+                    source, result)
 
 
 class _Read(_Call):
@@ -159,6 +171,20 @@ class Channel(Achat.Channel):
         True, or raising a GLib.Error when the channel closed first."""
         call = _Drain()
         call.start(self)
+        return call
+
+    @staticmethod
+    def connect_to(connectable, client=None, channel_type=None):
+        """Connects to @connectable (any Gio.SocketConnectable: a
+        Gio.NetworkAddress, a Gio.UnixSocketAddress...) with @client (a
+        Gio.SocketClient, or None for a default one) and makes a channel of
+        @channel_type (Achat.Channel or a subclass; Achat.Channel when None)
+        over the connection (Achat.Channel.connect_async(), started now): an
+        awaitable returning the channel, or raising the GLib.Error of the
+        connect."""
+        call = _Connect()
+        call.start(connectable, client,
+                   Achat.Channel.__gtype__ if channel_type is None else channel_type)
         return call
 
     async def messages(self):
