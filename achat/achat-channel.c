@@ -4165,6 +4165,30 @@ channel_push_line (AchatChannel  *self,
 }
 
 /**
+ * achat_channel_push_text:
+ * @self: an #AchatChannel
+ * @text: UTF-8 text
+ *
+ * Queues the bytes of @text (without its terminating NUL), as
+ * achat_channel_push() does: the text counterpart of
+ * achat_message_dup_text(). Text that is not valid UTF-8 is a programming
+ * error. To send a line, use [method@Achat.Channel.push_line], which
+ * refuses a line that would smuggle in a second one.
+ *
+ * Returns: %TRUE if the text was queued
+ */
+gboolean
+achat_channel_push_text (AchatChannel *self,
+                         const gchar  *text)
+{
+  g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+  g_return_val_if_fail (g_utf8_validate (text, -1, NULL), FALSE);
+
+  return achat_channel_push (self, (const guint8 *) text, strlen (text));
+}
+
+/**
  * achat_channel_push_line:
  * @self: an #AchatChannel
  * @line: (array length=length) (element-type guint8): the line, without

@@ -198,6 +198,9 @@ ACHAT_AVAILABLE_IN_ALL
 gboolean             achat_channel_push_bytes             (AchatChannel        *self,
                                                            GBytes              *data);
 ACHAT_AVAILABLE_IN_ALL
+gboolean             achat_channel_push_text              (AchatChannel        *self,
+                                                           const gchar         *text);
+ACHAT_AVAILABLE_IN_ALL
 gboolean             achat_channel_push_with_producer     (AchatChannel        *self,
                                                            AchatProducer       *producer);
 ACHAT_AVAILABLE_IN_ALL

@@ -9,6 +9,8 @@
 #include "achat-utils.h"
 #include "achat-framer-private.h"
 
+#include <gio/gio.h>
+
 /**
  * achat_find_prefix_at_end:
  * @haystack: (array length=haystack_length) (element-type guint8) (nullable):
@@ -42,4 +44,44 @@ achat_find_prefix_at_end (const guint8 *haystack,
 
   return achat_framer_prefix_at_end (haystack, haystack_length,
                                      needle, needle_length);
+}
+
+/**
+ * achat_message_dup_text:
+ * @message: a message, as [signal@Achat.Channel::terminator-found] or a
+ *   read gives it
+ * @error: return location for a #GError
+ *
+ * Gets a message as text: most protocols are, but messages are bytes,
+ * and a peer may send anything. The bytes must be valid UTF-8 with no
+ * NUL byte; otherwise the error is %G_IO_ERROR_INVALID_DATA and says at
+ * which byte. An empty message is the empty string.
+ *
+ * From Python and GJS this is `Achat.message_dup_text(message)`, which
+ * returns a `str` or a string and raises or throws the error.
+ *
+ * Returns: (transfer full): the text, or %NULL with @error set
+ */
+gchar *
+achat_message_dup_text (GBytes  *message,
+                        GError **error)
+{
+  const gchar *data;
+  const gchar *end = NULL;
+  gsize length;
+
+  g_return_val_if_fail (message != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  data = g_bytes_get_data (message, &length);
+  if (length > 0 && !g_utf8_validate_len (data, length, &end))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "The message is not text: %s at byte %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT,
+                   *end == '\0' ? "a NUL byte" : "invalid UTF-8",
+                   (gsize) (end - data), length);
+      return NULL;
+    }
+  /* (An empty GBytes may have no data at all.) */
+  return length > 0 ? g_strndup (data, length) : g_strdup ("");
 }

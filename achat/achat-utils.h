@@ -22,4 +22,8 @@ gsize achat_find_prefix_at_end (const guint8 *haystack,
                                 const guint8 *needle,
                                 gsize         needle_length);
 
+ACHAT_AVAILABLE_IN_ALL
+gchar *achat_message_dup_text   (GBytes       *message,
+                                 GError      **error);
+
 G_END_DECLS

@@ -297,6 +297,61 @@ test_push_next_iteration (void)
   finish_channel (channel, peer);
 }
 
+/* Text: pushed as its UTF-8 bytes; a message read back as text, or the
+ * error that says where it is not text. */
+static void
+test_text (void)
+{
+  static const struct {
+    const gchar *bytes;
+    gsize length;
+    const gchar *text;      /* NULL: not text */
+    const gchar *why;
+  } messages[] = {
+    { "", 0, "", NULL },
+    { "plain", 5, "plain", NULL },
+    { "caf\xc3\xa9 \xe2\x82\xac", 9, "caf\xc3\xa9 \xe2\x82\xac", NULL },
+    { "caf\xc3", 4, NULL, "invalid UTF-8 at byte 3 of 4" },
+    { "\xff\xfe", 2, NULL, "invalid UTF-8 at byte 0 of 2" },
+    { "a\0b", 3, NULL, "a NUL byte at byte 1 of 3" },
+  };
+  int peer;
+  AchatChannel *channel = new_channel (&peer);
+  g_autoptr(GByteArray) got = NULL;
+  guint i;
+
+  g_assert_true (achat_channel_push_text (channel, "h\xc3\xa9llo\n"));
+  g_main_context_iteration (NULL, FALSE);
+  got = test_peer_read (peer, 7);
+  g_assert_cmpmem (got->data, got->len, "h\xc3\xa9llo\n", 7);
+
+  g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, "*g_utf8_validate*");
+  g_assert_false (achat_channel_push_text (channel, "\xff"));
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (achat_channel_get_queued_bytes (channel), ==, 0);
+
+  for (i = 0; i < G_N_ELEMENTS (messages); i++)
+    {
+      g_autoptr(GBytes) message = g_bytes_new (messages[i].bytes, messages[i].length);
+      g_autoptr(GError) error = NULL;
+      g_autofree gchar *text = achat_message_dup_text (message, &error);
+
+      if (messages[i].text != NULL)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpstr (text, ==, messages[i].text);
+        }
+      else
+        {
+          g_assert_null (text);
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+          g_assert_nonnull (strstr (error->message, messages[i].why));
+        }
+    }
+
+  finish_channel (channel, peer);
+}
+
 /* O1: consecutive pushes leave in one vectored write (one record on a
  * SOCK_SEQPACKET socket), copies, GBytes and big pushes alike. */
 static void
@@ -1849,6 +1904,7 @@ main (int    argc,
   pattern_init ();
 
   g_test_add_func ("/channel/output/push/next-iteration", test_push_next_iteration);
+  g_test_add_func ("/channel/output/push/text", test_text);
   g_test_add_func ("/channel/output/push/coalesced", test_push_coalesced);
   g_test_add_func ("/channel/output/push/in-handler", test_push_in_handler);
   g_test_add_func ("/channel/output/push/copies", test_push_copies);

@@ -5,13 +5,14 @@
 // producers written in JS), close_when_done, discard_buffers, close, and
 // the output rows O3-O15 of docs/behaviour.md.
 
+import Gio from 'gi://Gio';
 import GLib from 'gi://GLib';
 import GObject from 'gi://GObject';
 
 import Achat from 'gi://Achat?version=1.0';
 
 import {
-    assert, assertBytes, assertEqual, assertThrows, channelPair, concat,
+    assert, assertBytes, assertEqual, assertError, assertThrows, channelPair, concat,
     feed, flush, pattern, spin, text, u8, waitFor,
 } from './common.js';
 import {test, run} from './tap.js';
@@ -80,6 +81,23 @@ test('push with a string: GJS sends its UTF-8 bytes', t => {
     assertEqual(channel.push('héllo'), true);
     peer.waitReceived(6);
     assertBytes(peer.received, u8('héllo'));
+});
+
+test('push_text and message_dup_text: text both ways, and what is not text', t => {
+    const {channel, peer} = channelPair(t);
+    assertEqual(channel.push_text('héllo €\n'), true);
+    peer.waitReceived(11);
+    assertBytes(peer.received, u8('héllo €\n'));
+    assertEqual(Achat.message_dup_text(new GLib.Bytes(u8('café'))), 'café');
+    assertEqual(Achat.message_dup_text(new GLib.Bytes(new Uint8Array(0))), '');
+    let error = null;
+    try {
+        Achat.message_dup_text(new GLib.Bytes(new Uint8Array([0x61, 0x00, 0x62])));
+    } catch (e) {
+        error = e;
+    }
+    assertError(error, Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_DATA, 'a NUL byte');
+    assert(error.message.includes('a NUL byte at byte 1 of 3'), error.message);
 });
 
 test('push_bytes: GLib.Bytes, slices, and 1 MiB arriving intact', t => {

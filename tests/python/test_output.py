@@ -5,7 +5,7 @@
 and producers written in Python), close_when_done and discard_buffers."""
 
 import taptest
-from achattest import (Achat, ChannelTestCase, FinalizationWatch, GLib, GObject,
+from achattest import (Achat, ChannelTestCase, FinalizationWatch, Gio, GLib, GObject,
                        LogCapture, Recorder, iterate, iterate_until, nothing_to_receive,
                        receive, receive_until_eof, send)
 
@@ -45,6 +45,16 @@ class OutputTest(ChannelTestCase):
         self.assertEqual(self.channel.get_bytes_sent(), 8)
         self.assertEqual(self.channel.props.bytes_sent, 8)
         self.assertTrue(nothing_to_receive(self.peer))
+
+    def test_text_both_ways(self):
+        self.assertTrue(self.channel.push_text('h\u00e9llo \u20ac\n'))
+        self.assertEqual(receive(self.peer, 11), 'h\u00e9llo \u20ac\n'.encode())
+        self.assertEqual(Achat.message_dup_text(GLib.Bytes.new('caf\u00e9'.encode())), 'caf\u00e9')
+        self.assertEqual(Achat.message_dup_text(GLib.Bytes.new(b'')), '')
+        with self.assertRaises(GLib.Error) as raised:
+            Achat.message_dup_text(GLib.Bytes.new(b'caf\xc3'))
+        self.assertTrue(raised.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.INVALID_DATA))
+        self.assertIn('invalid UTF-8 at byte 3 of 4', raised.exception.message)
 
     def test_push_bytearray_is_copied(self):
         data = bytearray(b'original')
