@@ -19,8 +19,10 @@ import tempfile
 
 MESON = shutil.which('meson', path='/usr/bin') or 'meson'
 # What achat may build as a subproject: the library, its framing engine
-# (linked into it), and the generated enum and version headers.
-ALLOWED = {'achat-1.0', 'achat-framer', 'achat-enums.h', 'achat-enums.c'}
+# (linked into it), the generated enum sources and its resources (the GJS
+# module it carries).
+ALLOWED = {'achat-1.0', 'achat-framer', 'achat-enums.h', 'achat-enums.c',
+           'achat-resources_c', 'achat-resources_h'}
 
 source_root, build_root = sys.argv[1], sys.argv[2]
 results = []
@@ -58,7 +60,7 @@ if os.environ.get('ACHAT_TEST_MEMORY_TOOL'):
     print('1..0 # SKIP builds projects with the compiler; the normal build runs it')
     sys.exit(0)
 
-print('1..4', flush=True)
+print('1..7', flush=True)
 with tempfile.TemporaryDirectory(prefix='achat-consumer-') as workdir:
     # 1-2. achat as a subproject.
     project = consumer_copy(workdir)
@@ -114,5 +116,50 @@ with tempfile.TemporaryDirectory(prefix='achat-consumer-') as workdir:
     result(status == 0 and 'ok' in output.splitlines()[-1] and 'subprojects' not in output,
            'through pkg-config: the consumer builds and runs against the installed achat',
            output)
+
+    # 5. Vala, through the uninstalled vapi and its .deps.
+    valac = shutil.which('valac')
+    vapidir = os.path.join(build_root, 'achat')
+    if valac is None or not os.path.exists(os.path.join(vapidir, 'achat-1.0.vapi')):
+        print('ok 5 - Vala, through the uninstalled vapi # SKIP no valac or no vapi in this build',
+              flush=True)
+    else:
+        program = os.path.join(workdir, 'consumer-vala')
+        status, output = run([valac, '--vapidir', vapidir, '--pkg', 'achat-1.0',
+                              '-X', '-I' + build_root, '-X', '-I' + source_root,
+                              '-X', '-I' + vapidir, '-X', '-I' + os.path.join(source_root, 'achat'),
+                              '-X', '-L' + vapidir, '-X', '-lachat-1.0', '-o', program,
+                              os.path.join(source_root, 'tests', 'consumer', 'consumer.vala')],
+                             env=environment(), cwd=workdir)
+        if status == 0:
+            status, more = run([program], env=environment(LD_LIBRARY_PATH=vapidir))
+            output += more
+        result(status == 0 and output.strip().endswith('vala: ok'),
+               'Vala, through the uninstalled vapi (GIO from its .deps, cancellables optional)',
+               output)
+
+    # 6-7. `meson devenv` of this build: the Python override, the GJS module.
+    status, output = run([MESON, 'devenv', '-C', build_root, '/usr/bin/python3', '-c',
+                          'import gi; gi.require_version("Achat", "1.0"); '
+                          'from gi.repository import Achat; '
+                          'print("override", callable(getattr(Achat.Channel, "read_line", None)))'],
+                         env=environment(), cwd=workdir)
+    result(status == 0 and 'override True' in output,
+           'meson devenv: Python loads this build with the override', output)
+    gjs = shutil.which('gjs')
+    if gjs is None:
+        print('ok 7 - meson devenv: GJS # SKIP no gjs', flush=True)
+    else:
+        script = os.path.join(workdir, 'devenv.js')
+        with open(script, 'w') as f:
+            f.write("import GObject from 'gi://GObject';\n"
+                    "import Achat from 'gi://Achat?version=1.0';\n"
+                    "GObject.type_ensure(Achat.Channel.$gtype);\n"
+                    "const module = await import('resource:///org/gnome/Achat/js/achat.js');\n"
+                    "print(`module ${typeof module.readLine}`);\n")
+        status, output = run([MESON, 'devenv', '-C', build_root, gjs, '-m', script],
+                             env=environment(), cwd=workdir)
+        result(status == 0 and 'module function' in output,
+               'meson devenv: GJS loads this build and its module, no path', output)
 
 sys.exit(0 if all(results) else 1)

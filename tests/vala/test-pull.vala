@@ -81,14 +81,14 @@ async string[] read_all (Achat.Channel channel, Step[] steps) throws Error {
     Bytes? message;
 
     if (step.kind == "line") {
-      message = yield channel.read_line_async (null);
+      message = yield channel.read_line_async ();
     } else if (step.kind.has_prefix ("until:")) {
-      message = yield channel.read_until_async (step.kind.substring (6).data, null);
+      message = yield channel.read_until_async (step.kind.substring (6).data);
     } else if (step.kind.has_prefix ("count:")) {
-      message = yield channel.read_bytes_async (uint64.parse (step.kind.substring (6)), null);
+      message = yield channel.read_bytes_async (uint64.parse (step.kind.substring (6)));
     } else {
       channel.set_terminator_count (uint64.parse (step.kind.substring (10)));
-      message = yield channel.read_message_async (null);
+      message = yield channel.read_message_async ();
     }
     assert (message != null);
     got += text (message);
