@@ -8,10 +8,10 @@
 
 #define ACHAT_INSIDE
 
-#include "achat-version.h"
+#include <achat/achat-version.h>
 #include "achat-visibility.h"
 #include "achat-error.h"
-#include "achat-enums.h"
+#include <achat/achat-enums.h>
 #include "achat-utils.h"
 #include "achat-producer.h"
 #include "achat-simple-producer.h"

@@ -6,6 +6,15 @@
  */
 
 #include <achat/achat.h>
+
+/* achat's include path gives <achat/...> and nothing else: not its
+ * config.h, not its headers without the achat/ prefix. */
+#if __has_include ("config.h")
+# error "achat's include path gives a config.h"
+#endif
+#if __has_include ("achat-poller-private.h") || __has_include ("achat-channel.h")
+# error "achat's include path gives its headers without achat/"
+#endif
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
