@@ -3434,22 +3434,57 @@ achat_channel_new_for_stream (GIOStream *stream)
   return g_object_new (ACHAT_TYPE_CHANNEL, "stream", stream, NULL);
 }
 
+/* Both connects: the connection is returned, and the channel of the type
+ * in the task data made in _finish(), by the caller's callback: it must not
+ * start reading before the caller could set its terminator. */
 static void
-connect_to_host_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+connect_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   g_autoptr(GSocketConnection) connection = NULL;
   GError *error = NULL;
 
-  connection = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
   if (connection == NULL)
     g_task_return_error (task, error);
   else
-    /* The channel is made in _finish(), by the caller's callback: it must
-     * not start reading before the caller could set its terminator. */
     g_task_return_pointer (task, g_steal_pointer (&connection), g_object_unref);
+}
+
+static void
+channel_connect (GSocketConnectable  *connectable,
+                 GSocketClient       *client,
+                 GType                channel_type,
+                 GCancellable        *cancellable,
+                 GAsyncReadyCallback  callback,
+                 gpointer             user_data,
+                 gpointer             source_tag)
+{
+  g_autoptr(GSocketClient) default_client = NULL;
+  GTask *task;
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, GSIZE_TO_POINTER (channel_type), NULL);
+
+  if (client == NULL)
+    client = default_client = g_socket_client_new ();
+  g_socket_client_connect_async (client, connectable, cancellable, connect_cb, task);
+}
+
+static AchatChannel *
+channel_connect_finish (GAsyncResult  *result,
+                        GError       **error)
+{
+  g_autoptr(GSocketConnection) connection = NULL;
+  GType channel_type = GPOINTER_TO_SIZE (g_task_get_task_data (G_TASK (result)));
+
+  connection = g_task_propagate_pointer (G_TASK (result), error);
+  if (connection == NULL)
+    return NULL;
+  return g_object_new (channel_type, "stream", connection, NULL);
 }
 
 /**
@@ -3478,18 +3513,22 @@ achat_channel_connect_to_host_async (const gchar         *host_and_port,
                                      GAsyncReadyCallback  callback,
                                      gpointer             user_data)
 {
-  g_autoptr(GSocketClient) client = NULL;
-  GTask *task;
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  GError *error = NULL;
 
   g_return_if_fail (host_and_port != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, achat_channel_connect_to_host_async);
-
-  client = g_socket_client_new ();
-  g_socket_client_connect_to_host_async (client, host_and_port, default_port,
-                                         cancellable, connect_to_host_cb, task);
+  /* What g_socket_client_connect_to_host_async() does first. */
+  connectable = g_network_address_parse (host_and_port, default_port, &error);
+  if (connectable == NULL)
+    {
+      g_task_report_error (NULL, callback, user_data,
+                           achat_channel_connect_to_host_async, error);
+      return;
+    }
+  channel_connect (connectable, NULL, ACHAT_TYPE_CHANNEL, cancellable, callback, user_data,
+                   achat_channel_connect_to_host_async);
 }
 
 /**
@@ -3509,33 +3548,10 @@ AchatChannel *
 achat_channel_connect_to_host_finish (GAsyncResult  *result,
                                       GError       **error)
 {
-  g_autoptr(GSocketConnection) connection = NULL;
-
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
-                        achat_channel_connect_to_host_async, NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, achat_channel_connect_to_host_async), NULL);
 
-  connection = g_task_propagate_pointer (G_TASK (result), error);
-  if (connection == NULL)
-    return NULL;
-  return achat_channel_new_for_stream (G_IO_STREAM (connection));
-}
-
-static void
-connect_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GSocketConnection) connection = NULL;
-  GError *error = NULL;
-
-  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
-  if (connection == NULL)
-    g_task_return_error (task, error);
-  else
-    /* Made in _finish(), as for achat_channel_connect_to_host_async(). */
-    g_task_return_pointer (task, g_steal_pointer (&connection), g_object_unref);
+  return channel_connect_finish (result, error);
 }
 
 /**
@@ -3568,9 +3584,6 @@ achat_channel_connect_async (GSocketConnectable  *connectable,
                              GAsyncReadyCallback  callback,
                              gpointer             user_data)
 {
-  g_autoptr(GSocketClient) default_client = NULL;
-  GTask *task;
-
   if (channel_type == G_TYPE_INVALID)
     channel_type = ACHAT_TYPE_CHANNEL;
   g_return_if_fail (G_IS_SOCKET_CONNECTABLE (connectable));
@@ -3579,13 +3592,8 @@ achat_channel_connect_async (GSocketConnectable  *connectable,
   g_return_if_fail (!G_TYPE_IS_ABSTRACT (channel_type));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, achat_channel_connect_async);
-  g_task_set_task_data (task, GSIZE_TO_POINTER (channel_type), NULL);
-
-  if (client == NULL)
-    client = default_client = g_socket_client_new ();
-  g_socket_client_connect_async (client, connectable, cancellable, connect_cb, task);
+  channel_connect (connectable, client, channel_type, cancellable, callback, user_data,
+                   achat_channel_connect_async);
 }
 
 /**
@@ -3605,18 +3613,10 @@ AchatChannel *
 achat_channel_connect_finish (GAsyncResult  *result,
                               GError       **error)
 {
-  g_autoptr(GSocketConnection) connection = NULL;
-  GType channel_type;
-
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
-                        achat_channel_connect_async, NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, achat_channel_connect_async), NULL);
 
-  channel_type = GPOINTER_TO_SIZE (g_task_get_task_data (G_TASK (result)));
-  connection = g_task_propagate_pointer (G_TASK (result), error);
-  if (connection == NULL)
-    return NULL;
-  return g_object_new (channel_type, "stream", connection, NULL);
+  return channel_connect_finish (result, error);
 }
 
 /**
