@@ -40,7 +40,10 @@ def missing():
             return f"{tool} is not installed"
     probe = ("import gi; gi.require_version('Gtk', '4.0'); gi.require_version('Atspi', '2.0'); "
              "from gi.repository import Gtk, Atspi; import pyatspi")
-    if subprocess.run(["/usr/bin/python3", "-c", probe], capture_output=True).returncode != 0:
+    # A capability check, not code under test: without the sanitizer
+    # runtime the ASan setup preloads (whose leak check would fail it).
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    if subprocess.run(["/usr/bin/python3", "-c", probe], capture_output=True, env=env).returncode != 0:
         return "GTK 4 or AT-SPI (gir1.2-gtk-4.0, python3-pyatspi) is not installed"
     return None
 
