@@ -404,7 +404,10 @@ tick_peer_writes (gpointer user_data)
 {
   int *peer = user_data;
 
-  g_assert_cmpint (send (*peer, "x", 1, MSG_NOSIGNAL), ==, 1);
+  /* A tick due in the main loop iteration that closed the channel writes
+   * to a closed connection; the tests check whether and when it closed. */
+  if (send (*peer, "x", 1, MSG_NOSIGNAL) != 1)
+    g_assert_true (errno == EPIPE || errno == ECONNRESET);
   return G_SOURCE_CONTINUE;
 }
 
