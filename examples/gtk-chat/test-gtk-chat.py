@@ -185,7 +185,14 @@ def main():
                     texts.append(text.getText(0, text.characterCount))
                 except NotImplementedError:
                     pass
-                stack.extend(node[i] for i in range(node.childCount))
+                # The window changes while it is walked (lines keep coming):
+                # a child gone since childCount was read is skipped, and the
+                # callers poll until what they look for is there.
+                for i in range(node.childCount):
+                    try:
+                        stack.append(node[i])
+                    except IndexError:
+                        break
         return texts
 
     def window_shows(needle):
