@@ -3465,12 +3465,15 @@ channel_connect (GSocketConnectable  *connectable,
   g_autoptr(GSocketClient) default_client = NULL;
   GTask *task;
 
-  task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, source_tag);
-  g_task_set_task_data (task, GSIZE_TO_POINTER (channel_type), NULL);
-
+  /* The connectable is the source object. There must be one: the finish
+   * functions are constructors, and PyGObject's awaitables pass the source
+   * object in the place of a constructor's class. The client cannot be it:
+   * GJS's Gio._promisify() would call its own connect_finish() instead. */
+  task = g_task_new (connectable, cancellable, callback, user_data);
   if (client == NULL)
     client = default_client = g_socket_client_new ();
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, GSIZE_TO_POINTER (channel_type), NULL);
   g_socket_client_connect_async (client, connectable, cancellable, connect_cb, task);
 }
 
@@ -3494,7 +3497,9 @@ channel_connect_finish (GAsyncResult  *result,
  *   `"[::1]:80"`)
  * @default_port: the port to use when @host_and_port has none
  * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called when the connection is made or failed
+ * @callback: (scope async): called when the connection is made or failed,
+ *   with a [iface@Gio.SocketConnectable] for @host_and_port as source
+ *   object
  * @user_data: data for @callback
  *
  * Connects to a host with a [class@Gio.SocketClient] and makes a channel
@@ -3519,11 +3524,15 @@ achat_channel_connect_to_host_async (const gchar         *host_and_port,
   g_return_if_fail (host_and_port != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  /* What g_socket_client_connect_to_host_async() does first. */
+  /* What g_socket_client_connect_to_host_async() does first. A string the
+   * parser refuses still gets a source object (see channel_connect()): an
+   * address that names it unparsed. */
   connectable = g_network_address_parse (host_and_port, default_port, &error);
   if (connectable == NULL)
     {
-      g_task_report_error (NULL, callback, user_data,
+      g_autoptr(GSocketConnectable) unparsed = g_network_address_new (host_and_port, default_port);
+
+      g_task_report_error (unparsed, callback, user_data,
                            achat_channel_connect_to_host_async, error);
       return;
     }
@@ -3532,7 +3541,7 @@ achat_channel_connect_to_host_async (const gchar         *host_and_port,
 }
 
 /**
- * achat_channel_connect_to_host_finish:
+ * achat_channel_connect_to_host_finish: (constructor)
  * @result: the result passed to the callback
  * @error: return location for an error
  *
@@ -3548,7 +3557,7 @@ AchatChannel *
 achat_channel_connect_to_host_finish (GAsyncResult  *result,
                                       GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (G_IS_TASK (result), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, achat_channel_connect_to_host_async), NULL);
 
   return channel_connect_finish (result, error);
@@ -3566,7 +3575,8 @@ achat_channel_connect_to_host_finish (GAsyncResult  *result,
  * @channel_type: the type of the channel to make: %ACHAT_TYPE_CHANNEL or
  *   a subclass of it, or %G_TYPE_INVALID for %ACHAT_TYPE_CHANNEL
  * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called when the connection is made or failed
+ * @callback: (scope async): called when the connection is made or failed,
+ *   with @connectable as source object
  * @user_data: data for @callback
  *
  * Connects as [method@Gio.SocketClient.connect_async] does and makes a
@@ -3597,7 +3607,7 @@ achat_channel_connect_async (GSocketConnectable  *connectable,
 }
 
 /**
- * achat_channel_connect_finish:
+ * achat_channel_connect_finish: (constructor)
  * @result: the result passed to the callback
  * @error: return location for an error
  *
@@ -3613,7 +3623,7 @@ AchatChannel *
 achat_channel_connect_finish (GAsyncResult  *result,
                               GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (G_IS_TASK (result), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, achat_channel_connect_async), NULL);
 
   return channel_connect_finish (result, error);

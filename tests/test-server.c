@@ -522,6 +522,7 @@ typedef struct
   AchatChannel *channel;
   GError *error;
   gboolean done;
+  GSocketConnectable *source;   /* the callback's source object */
 } ConnectResult;
 
 static void
@@ -531,7 +532,8 @@ connect_cb (GObject      *source,
 {
   ConnectResult *res = user_data;
 
-  g_assert_null (source);
+  g_assert_true (G_IS_SOCKET_CONNECTABLE (source));
+  g_set_object (&res->source, G_SOCKET_CONNECTABLE (source));
   res->channel = achat_channel_connect_to_host_finish (result, &res->error);
   res->done = TRUE;
 }
@@ -563,7 +565,7 @@ test_connect_to_host (void)
   g_autoptr(AchatServer) server = NULL;
   g_autoptr(GString) replies = g_string_new (NULL);
   g_autofree gchar *host_and_port = NULL;
-  ConnectResult res = { NULL, NULL, FALSE };
+  ConnectResult res = { NULL, NULL, FALSE, NULL };
   guint16 port;
 
   server = make_server (TEST_TYPE_LINE_CHANNEL, &port);
@@ -590,6 +592,7 @@ test_connect_to_host (void)
   achat_channel_close (res.channel);
   g_assert_true (achat_channel_is_closed (res.channel));
   g_object_unref (res.channel);
+  g_clear_object (&res.source);
   g_socket_service_stop (G_SOCKET_SERVICE (server));
 }
 
@@ -597,7 +600,7 @@ static void
 test_connect_refused (void)
 {
   g_autofree gchar *host_and_port = NULL;
-  ConnectResult res = { NULL, NULL, FALSE };
+  ConnectResult res = { NULL, NULL, FALSE, NULL };
   guint16 port;
 
   /* A port that was free a moment ago and has no listener now. */
@@ -614,13 +617,14 @@ test_connect_refused (void)
   g_assert_null (res.channel);
   g_assert_error (res.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
   g_clear_error (&res.error);
+  g_clear_object (&res.source);
 }
 
 static void
 test_connect_cancelled (void)
 {
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  ConnectResult res = { NULL, NULL, FALSE };
+  ConnectResult res = { NULL, NULL, FALSE, NULL };
 
   g_cancellable_cancel (cancellable);
   achat_channel_connect_to_host_async ("127.0.0.1:9", 0, cancellable, connect_cb, &res);
@@ -628,6 +632,25 @@ test_connect_cancelled (void)
   g_assert_null (res.channel);
   g_assert_error (res.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&res.error);
+  g_clear_object (&res.source);
+}
+
+/* A host the parser refuses fails in the callback, as GIO's connect does,
+ * with a source object all the same: an address naming the string. */
+static void
+test_connect_bad_host (void)
+{
+  ConnectResult res = { NULL, NULL, FALSE, NULL };
+
+  achat_channel_connect_to_host_async ("[::1", 0, NULL, connect_cb, &res);
+  g_assert_false (res.done);
+  test_spin_until (connect_done, &res);
+  g_assert_null (res.channel);
+  g_assert_error (res.error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_true (G_IS_NETWORK_ADDRESS (res.source));
+  g_assert_cmpstr (g_network_address_get_hostname (G_NETWORK_ADDRESS (res.source)), ==, "[::1");
+  g_clear_error (&res.error);
+  g_clear_object (&res.source);
 }
 
 /* A thread with its own main context: channels accepted there run there. */
@@ -732,7 +755,8 @@ connectable_cb (GObject      *source,
 {
   ConnectResult *res = user_data;
 
-  g_assert_null (source);
+  g_assert_true (G_IS_SOCKET_CONNECTABLE (source));
+  g_set_object (&res->source, G_SOCKET_CONNECTABLE (source));
   res->channel = achat_channel_connect_finish (result, &res->error);
   res->done = TRUE;
 }
@@ -753,7 +777,7 @@ test_connect_connectable (void)
   g_autofree gchar *dir = g_dir_make_tmp ("achat-connect-XXXXXX", &error);
   g_autofree gchar *path = NULL;
   g_autofree gchar *nobody_path = NULL;
-  ConnectResult res = { NULL, NULL, FALSE };
+  ConnectResult res = { NULL, NULL, FALSE, NULL };
 
   g_assert_no_error (error);
   path = g_build_filename (dir, "server", NULL);
@@ -770,6 +794,8 @@ test_connect_connectable (void)
   g_assert_no_error (res.error);
   g_assert_true (TEST_IS_CLIENT_CHANNEL (res.channel));
   g_assert_true (G_IS_UNIX_CONNECTION (achat_channel_get_stream (res.channel)));
+  g_assert_true (res.source == G_SOCKET_CONNECTABLE (address));
+  g_clear_object (&res.source);
   g_signal_connect (res.channel, "terminator-found", G_CALLBACK (on_reply), replies);
   achat_channel_push (res.channel, (const guint8 *) "hello\r\nworld\r\n", 14);
   test_spin_until (replies_complete, replies);
@@ -786,7 +812,9 @@ test_connect_connectable (void)
   g_assert_null (res.channel);
   g_assert_nonnull (res.error);
   g_assert_true (res.error->domain == G_IO_ERROR);
+  g_assert_true (res.source == G_SOCKET_CONNECTABLE (nobody));
   g_clear_error (&res.error);
+  g_clear_object (&res.source);
 
   /* Not a channel type: a programming error. */
   g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, "*g_type_is_a (channel_type, ACHAT_TYPE_CHANNEL)*");
@@ -816,6 +844,7 @@ main (int    argc,
   g_test_add_func ("/client/connect-to-host", test_connect_to_host);
   g_test_add_func ("/client/connect-refused", test_connect_refused);
   g_test_add_func ("/client/connect-cancelled", test_connect_cancelled);
+  g_test_add_func ("/client/connect-bad-host", test_connect_bad_host);
   g_test_add_func ("/client/connect-connectable", test_connect_connectable);
 
   return g_test_run ();

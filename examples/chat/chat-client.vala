@@ -5,7 +5,7 @@
  *
  * Usage: chat-client HOST[:PORT]   (the port defaults to 7000)
  *
- * Connects with Achat.Channel.connect_to_host_async(), sends each line read
+ * Connects with `yield new Achat.Channel.connect_to_host ()`, sends each line read
  * from standard input (ending it with "\r\n") and prints each line the
  * server sends (without its "\r\n"), flushing after every line, so it can
  * be driven through pipes. At the end of standard input it sends "/quit"
@@ -85,6 +85,23 @@ class ChatClient : Object {
   }
 }
 
+/* The connect is an async creation method of Achat.Channel (the finish
+ * function is a constructor), so it is reached with yield. */
+async void start_client (string host_and_port, MainLoop loop, out ChatClient? client, out int status) {
+  client = null;
+  status = 0;
+  try {
+    var channel = yield new Achat.Channel.connect_to_host (host_and_port, 7000);
+
+    client = new ChatClient (channel, loop);
+    client.forward_input.begin ();
+  } catch (Error e) {
+    stderr.printf ("chat-client: cannot connect to %s: %s\n", host_and_port, e.message);
+    status = 1;
+    loop.quit ();
+  }
+}
+
 int main (string[] args) {
   var loop = new MainLoop ();
   ChatClient? client = null;
@@ -95,17 +112,8 @@ int main (string[] args) {
     return 2;
   }
 
-  Achat.Channel.connect_to_host_async.begin (args[1], 7000, null, (obj, result) => {
-    try {
-      var channel = Achat.Channel.connect_to_host_async.end (result);
-
-      client = new ChatClient (channel, loop);
-      client.forward_input.begin ();
-    } catch (Error e) {
-      stderr.printf ("chat-client: cannot connect to %s: %s\n", args[1], e.message);
-      status = 1;
-      loop.quit ();
-    }
+  start_client.begin (args[1], loop, (obj, result) => {
+    start_client.end (result, out client, out status);
   });
   loop.run ();
 

@@ -11,6 +11,8 @@ import socket
 import threading
 import unittest
 
+import gi
+
 import taptest
 from achattest import Achat, Gio, GLib
 
@@ -459,6 +461,35 @@ class ConnectTest(AsyncTestCase):
             channel.set_terminator(b'\n')
             channel.push(b'hi\n')
             return data(await channel.read_message())
+
+        self.assertEqual(self.run_async(talk()), b'echo hi')
+
+    @unittest.skipIf(gi.version_info < (3, 50, 0),
+                     'PyGObject before 3.50 makes no _async method awaitable')
+    def test_connect_async_awaitable_without_override(self):
+        """The finish functions are constructors in the GIR; the scanner
+        still pairs them with their _async function (glib:finish-func), so
+        PyGObject 3.50 makes the plain method awaitable."""
+        address = self.listening_server()
+
+        async def talk():
+            channel = await Achat.Channel.connect_async(address, None, ClientChannel)
+            self.addCleanup(channel.close)
+            self.assertIsInstance(channel, ClientChannel)
+            host = await Achat.Channel.connect_to_host_async(
+                '127.0.0.1', address.get_port())
+            self.addCleanup(host.close)
+            self.assertIs(type(host), Achat.Channel)
+            channel.set_terminator(b'\n')
+            channel.push(b'hi\n')
+            reply = data(await channel.read_message())
+            # A failure in the callback (here a host the parser refuses)
+            # is the GLib.Error, not a TypeError of the finish call.
+            with self.assertRaises(GLib.Error) as raised:
+                await Achat.Channel.connect_to_host_async('[::1', 0)
+            self.assertTrue(raised.exception.matches(Gio.io_error_quark(),
+                                                     Gio.IOErrorEnum.INVALID_ARGUMENT))
+            return reply
 
         self.assertEqual(self.run_async(talk()), b'echo hi')
 
