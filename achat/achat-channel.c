@@ -3504,7 +3504,7 @@ channel_connect_finish (GAsyncResult  *result,
  *
  * Connects to a host with a [class@Gio.SocketClient] and makes a channel
  * over the connection, on the thread-default main context. Finish with
- * achat_channel_connect_to_host_finish().
+ * [ctor@Achat.Channel.connect_to_host_finish].
  *
  * The connection is made by a default [class@Gio.SocketClient] (which
  * honours the desktop's proxy settings). For a subclass, TLS, a timeout,
@@ -3545,7 +3545,7 @@ achat_channel_connect_to_host_async (const gchar         *host_and_port,
  * @result: the result passed to the callback
  * @error: return location for an error
  *
- * Finishes achat_channel_connect_to_host_async(). The channel is made
+ * Finishes [func@Achat.Channel.connect_to_host_async]. The channel is made
  * here, on the thread-default main context, and reads nothing before the
  * caller returns to the main loop: set its terminator and connect its
  * signals right away.
@@ -3581,7 +3581,7 @@ achat_channel_connect_to_host_finish (GAsyncResult  *result,
  *
  * Connects as [method@Gio.SocketClient.connect_async] does and makes a
  * channel of @channel_type over the connection, on the thread-default main
- * context. Finish with achat_channel_connect_finish().
+ * context. Finish with [ctor@Achat.Channel.connect_finish].
  *
  * With a @client that has [property@Gio.SocketClient:tls] set, the channel
  * is made over the TLS connection.
@@ -3611,7 +3611,7 @@ achat_channel_connect_async (GSocketConnectable  *connectable,
  * @result: the result passed to the callback
  * @error: return location for an error
  *
- * Finishes achat_channel_connect_async(). The channel is made here, on the
+ * Finishes [func@Achat.Channel.connect_async]. The channel is made here, on the
  * thread-default main context, and reads nothing before the caller
  * returns to the main loop: set its terminator and connect its signals
  * right away.

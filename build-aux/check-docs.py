@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Checks that the documentation cannot rot. Speaks TAP.
 
-    check-docs.py SOURCE_ROOT [GI_DOCGEN TOML GIR]
+    check-docs.py SOURCE_ROOT [GI_DOCGEN TOML GIR REFERENCE_DIR]
 
 1. Every code block in C, Python, JavaScript or Vala in docs/*.md, README.md
    and the doc comments of achat/ is preceded by a marker naming the file
@@ -15,14 +15,20 @@
    "snippet-end handler" with "#handler"; the whole file otherwise),
    indentation aside.
 2. With gi-docgen: `gi-docgen check` finds no undocumented symbol.
+3. With gi-docgen: every relative link of the generated reference (the
+   "[src]" links into its source browser, "Website", "Source", the guides'
+   links to each other) leads to a file, and its #fragment to an element
+   with that id there: line N of a source page is "L-N".
 """
 
 import glob
+import html
 import os
 import re
 import subprocess
 import sys
 import textwrap
+from urllib.parse import unquote, urlsplit
 
 CODE_LANGUAGES = {'c', 'python', 'py', 'js', 'javascript', 'vala'}
 MARKER = re.compile(r'<!--\s*snippet:\s*([^\s#]+)(?:#(\S+))?\s*-->')
@@ -95,6 +101,42 @@ def normalize(text):
     return textwrap.dedent(text).strip('\n').rstrip()
 
 
+LINK = re.compile(r'(?:href|src)="([^"]*)"')
+ANCHOR = re.compile(r'(?:id|name)="([^"]*)"')
+
+
+def broken_links(reference):
+    """(page, url) of every relative link of @reference that leads nowhere,
+    and the number of links checked."""
+    anchors, broken, checked = {}, [], 0
+
+    def anchors_of(path):
+        if path not in anchors:
+            with open(path, encoding='utf-8') as f:
+                anchors[path] = set(ANCHOR.findall(f.read()))
+        return anchors[path]
+
+    for directory, _, names in os.walk(reference):
+        for name in sorted(names):
+            if not name.endswith('.html'):
+                continue
+            page = os.path.join(directory, name)
+            with open(page, encoding='utf-8') as f:
+                urls = LINK.findall(f.read())
+            for url in map(html.unescape, urls):
+                parts = urlsplit(url)
+                if parts.scheme or url.startswith('//') or not (parts.path or parts.fragment):
+                    continue
+                checked += 1
+                target = (os.path.normpath(os.path.join(directory, unquote(parts.path)))
+                          if parts.path else page)
+                if not os.path.isfile(target) or (
+                        parts.fragment and target.endswith('.html') and
+                        parts.fragment not in anchors_of(target)):
+                    broken.append((os.path.relpath(page, reference), url))
+    return broken, checked
+
+
 def main():
     root = sys.argv[1]
     sources = sorted(glob.glob(os.path.join(root, 'docs', '*.md')))
@@ -123,7 +165,7 @@ def main():
                 continue
             checked += 1
 
-    tests = 2 if len(sys.argv) > 4 else 1
+    tests = 3 if len(sys.argv) > 5 else 1
     print('1..%d' % tests)
     for problem in problems:
         print('# ' + problem)
@@ -131,8 +173,8 @@ def main():
           ('not ok' if problems else 'ok', checked))
 
     failed = bool(problems)
-    if tests == 2:
-        gidocgen, toml, gir = sys.argv[2:5]
+    if tests == 3:
+        gidocgen, toml, gir, reference = sys.argv[2:6]
         run = subprocess.run([gidocgen, 'check', '--config', toml, gir],
                              capture_output=True, text=True)
         warnings = [l for l in (run.stdout + run.stderr).splitlines() if 'WARNING' in l]
@@ -140,6 +182,15 @@ def main():
             print('# ' + w)
         ok = run.returncode == 0 and not warnings
         print('%s 2 - gi-docgen check: every public symbol documented' % ('ok' if ok else 'not ok'))
+        failed |= not ok
+
+        broken, checked = broken_links(reference)
+        for page, url in broken:
+            print('# %s: %s leads nowhere' % (page, url))
+        srclinks = sum(1 for _ in glob.iglob(os.path.join(reference, 'src', 'achat', '*.html')))
+        ok = not broken and checked > 0 and srclinks > 0
+        print('%s 3 - the reference\'s %d relative links lead somewhere, [src] into %d source pages'
+              % ('ok' if ok else 'not ok', checked, srclinks))
         failed |= not ok
     return 1 if failed else 0
 
