@@ -28,6 +28,22 @@ __all__ = [
 TIMEOUT = 5.0
 
 
+
+def glib_asyncio():
+    """asyncio on GLib's main loop, as the tutorial sets it up; returns the
+    loop. For the tests that await (test_async, test_pull)."""
+    import asyncio
+
+    # snippet-begin asyncio-setup
+    try:
+        from gi.events import GLibEventLoopPolicy   # PyGObject 3.50 and later
+    except ImportError:
+        from gbulb import GLibEventLoopPolicy       # older PyGObject: python3-gbulb
+    asyncio.set_event_loop_policy(GLibEventLoopPolicy())   # asyncio on GLib's main loop
+    loop = asyncio.get_event_loop_policy().get_event_loop()
+    # snippet-end asyncio-setup
+    return loop
+
 def iterate(times=10):
     """Runs @times non-blocking iterations of the default main context."""
     context = GLib.MainContext.default()

@@ -14,16 +14,9 @@ import unittest
 import gi
 
 import taptest
-from achattest import Achat, Gio, GLib
+from achattest import Achat, Gio, GLib, glib_asyncio
 
-# snippet-begin asyncio-setup
-try:
-    from gi.events import GLibEventLoopPolicy   # PyGObject 3.50 and later
-except ImportError:
-    from gbulb import GLibEventLoopPolicy       # older PyGObject: python3-gbulb
-asyncio.set_event_loop_policy(GLibEventLoopPolicy())   # asyncio on GLib's main loop
-loop = asyncio.get_event_loop_policy().get_event_loop()
-# snippet-end asyncio-setup
+loop = glib_asyncio()
 
 # How long a test may take before it fails.
 TIMEOUT = 10.0

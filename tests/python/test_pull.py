@@ -30,14 +30,9 @@ import time
 import unittest
 
 import taptest
-from achattest import Achat, Gio, GLib, Recorder, iterate, iterate_until, send
+from achattest import Achat, Gio, GLib, glib_asyncio, Recorder, iterate, iterate_until, send
 
-try:
-    from gi.events import GLibEventLoopPolicy   # PyGObject 3.50 and later
-except ImportError:
-    from gbulb import GLibEventLoopPolicy       # older PyGObject: python3-gbulb
-asyncio.set_event_loop_policy(GLibEventLoopPolicy())   # asyncio on GLib's main loop
-loop = asyncio.get_event_loop_policy().get_event_loop()
+loop = glib_asyncio()
 
 # How long a whole test may take before it fails.
 TIMEOUT = 30.0
