@@ -7,7 +7,10 @@ drain(), cancelling, the end of the stream, the coexistence of reads with
 a terminator-found handler, and pushes from Python threads."""
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 import unittest
 
@@ -151,6 +154,26 @@ class OverrideTest(AsyncTestCase):
         peer.send(b'one\ntwo\n')
         self.run_async(self.until(lambda: len(lines.lines) == 2))
         self.assertEqual(lines.lines, [b'one', b'two'])
+
+
+class SetupTest(unittest.TestCase):
+
+    def test_setup_warns_nothing(self):
+        """The tutorial's setup, then a coroutine run on the loop, in a fresh
+        interpreter with deprecation warnings errors: asyncio deprecates
+        get_event_loop() without a running loop from Python 3.12, the policy
+        API from 3.14."""
+        script = (
+            'import achattest\n'
+            'loop = achattest.glib_asyncio()\n'
+            'async def main():\n'
+            '    return 42\n'
+            'assert loop.run_until_complete(main()) == 42\n'
+            'print("ran")\n')
+        run = subprocess.run([sys.executable, '-W', 'error::DeprecationWarning', '-c', script],
+                             cwd=os.path.dirname(os.path.abspath(__file__)),
+                             capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual((run.returncode, run.stdout, run.stderr), (0, 'ran\n', ''))
 
 
 class ReadTest(AsyncTestCase):
