@@ -8,12 +8,19 @@
 #include <achat/achat.h>
 
 /* achat's include path gives <achat/...> and nothing else: not its
- * config.h, not its headers without the achat/ prefix. */
+ * config.h, not its headers without the achat/ prefix... */
 #if __has_include ("config.h")
 # error "achat's include path gives a config.h"
 #endif
 #if __has_include ("achat-poller-private.h") || __has_include ("achat-channel.h")
 # error "achat's include path gives its headers without achat/"
+#endif
+/* ...nor its private headers, its sources or the rest of its tree. */
+#if __has_include (<achat/achat-poller-private.h>) || __has_include (<achat/achat-channel.c>)
+# error "achat's include path gives its private headers or sources"
+#endif
+#if __has_include (<tests/test-util.h>) || __has_include (<build-aux/config.h>)
+# error "achat's include path gives the rest of its source or build tree"
 #endif
 #include <string.h>
 #include <sys/socket.h>
