@@ -33,7 +33,7 @@ from pygments.util import ClassNotFound
 BROWSED_DIRS = ('achat', 'bindings', 'examples')
 BROWSED_FILES = ('README.md', 'COPYING', 'meson.build', 'meson_options.txt')
 BROWSED_SUFFIXES = ('.c', '.h', '.in', '.py', '.js', '.vala', '.build', '.metadata',
-                    '.xml', '.ui', '.desktop', '.deps', '.txt', '.md')
+                    '.xml', '.ui', '.desktop', '.deps', '.txt', '.md', '.template')
 # What the README may show as it is.
 COPIED_SUFFIXES = ('.png', '.svg', '.jpg')
 
