@@ -5,7 +5,7 @@
 source browser beside them, so that the reference's "Website" and "Source"
 links and every "[src]" link work offline and once installed.
 
-    reference.py GI_DOCGEN TOML CONTENT_DIR OUTPUT_DIR SOURCE_ROOT BUILD_ROOT GIR
+    reference.py GI_DOCGEN TOML CONTENT_DIR OUTPUT_DIR SOURCE_ROOT BUILD_ROOT GIR DEPFILE
 
 The source browser is OUTPUT_DIR/src/: each source file of the library,
 its bindings and examples as a highlighted page PATH.html whose line N has
@@ -14,6 +14,8 @@ index.html per directory, and README.md as the project's front page with
 its links mapped into the reference (docs/X.md to X.html) and the browser.
 A file the GIR names that is generated (achat-version.h) is shown from
 BUILD_ROOT. A link of the README that leads nowhere fails the build.
+DEPFILE names every file shown and every directory walked, so that ninja
+regenerates the browser when one changes or a file comes or goes.
 """
 
 import html
@@ -22,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+from urllib.parse import quote
 
 import markdown
 from pygments import highlight
@@ -47,10 +50,14 @@ ul.listing { list-style: none; padding-left: 0; }
 '''
 
 
-def browsed_files(root):
+def browsed_files(root, walked=None):
+    """The files the browser shows, relative to @root; the directories
+    walked for them are added to @walked."""
     found = [name for name in BROWSED_FILES if os.path.isfile(os.path.join(root, name))]
     for top in BROWSED_DIRS:
         for directory, subdirs, files in os.walk(os.path.join(root, top)):
+            if walked is not None:
+                walked.append(directory)
             subdirs[:] = sorted(d for d in subdirs if not d.startswith(('.', '__')))
             for name in sorted(files):
                 if name.startswith('.') or not name.endswith(BROWSED_SUFFIXES):
@@ -99,8 +106,8 @@ def render_listing(rel_dir, entries):
     depth = rel_dir.count('/') + 1 if rel_dir else 0
     items = []
     for name, is_dir in entries:
-        target = name + '/index.html' if is_dir else name + '.html'
-        items.append('<li><a href="%s">%s%s</a></li>' % (target, html.escape(name),
+        target = quote(name) + ('/index.html' if is_dir else '.html')
+        items.append('<li><a href="%s">%s%s</a></li>' % (html.escape(target), html.escape(name),
                                                           '/' if is_dir else ''))
     title = rel_dir or 'achat'
     heading = breadcrumb(rel_dir, is_dir=True) if rel_dir else '<h1>achat</h1>'
@@ -137,7 +144,7 @@ def render_readme(root, out, browsed, content_pages, problems):
         else:
             problems.append('README.md: the link %s leads nowhere in the reference' % url)
             return match.group(0)
-        return '%s="%s"' % (attribute, html.escape(target + hash_ + fragment))
+        return '%s="%s"' % (attribute, html.escape(quote(target) + hash_ + fragment))
 
     return page('achat', 0, LINK.sub(mapped, body))
 
@@ -153,8 +160,11 @@ def write(path, text):
         f.write(text)
 
 
-def source_browser(root, build_root, gir, out, content_pages):
-    browsed = browsed_files(root)
+def source_browser(root, build_root, gir, out, content_pages, inputs):
+    """Writes the browser into @out; adds what it read to @inputs."""
+    walked = []
+    browsed = browsed_files(root, walked)
+    inputs += walked + [os.path.join(root, rel) for rel in browsed]
     problems = []
     write(os.path.join(out, 'style.css'), STYLE + HtmlFormatter().get_style_defs('.source'))
     for rel in browsed:
@@ -207,8 +217,12 @@ def relink_constructors(output_dir):
                 f.write(relinked)
 
 
+def make_escape(path):
+    return path.replace('$', '$$').replace(' ', '\\ ').replace('#', '\\#')
+
+
 def main():
-    gidocgen, toml, content_dir, output_dir, root, build_root, gir = sys.argv[1:8]
+    gidocgen, toml, content_dir, output_dir, root, build_root, gir, depfile = sys.argv[1:9]
     if os.path.isdir(output_dir):
         shutil.rmtree(output_dir)   # no page of a symbol that is gone
     subprocess.run([gidocgen, 'generate', '--quiet', '--fatal-warnings', '--no-namespace-dir',
@@ -217,8 +231,12 @@ def main():
     relink_constructors(output_dir)
     content_pages = {os.path.splitext(name)[0] for name in os.listdir(content_dir)
                      if name.endswith('.md')}
+    inputs = []
     problems = source_browser(root, build_root, gir, os.path.join(output_dir, 'src'),
-                              content_pages)
+                              content_pages, inputs)
+    with open(depfile, 'w', encoding='utf-8') as f:
+        f.write('%s: %s\n' % (make_escape(output_dir),
+                              ' \\\n  '.join(make_escape(os.path.abspath(i)) for i in inputs)))
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0
