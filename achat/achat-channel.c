@@ -231,6 +231,7 @@ typedef struct
   guint connecting : 1;
   guint closing : 1;               /* close_when_done() */
   guint closed : 1;
+  guint queued_deferred : 1;       /* queued-bytes changed in a dispatch, not notified yet */
   guint eof : 1;
   guint write_blocked : 1;
   guint in_input : 1;
@@ -1672,19 +1673,33 @@ channel_flush (AchatChannel *self)
 
 /* After the amount of queued output changed: notifies queued-bytes and
  * crosses the watermarks (output-full, output-drained). Handlers may push
- * (their output is written by the flush under way, or scheduled). */
+ * (their output is written by the flush under way, or scheduled).
+ *
+ * Inside a dispatch of input (pushes from handlers) queued-bytes is
+ * notified once, when the dispatch ends, as g_object_freeze_notify() would
+ * have it: by the flush that ends it or channel_queue_settle(). The
+ * watermarks are crossed at once. */
 static void
 channel_queue_changed (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   guint64 queued = priv->queue.data_bytes;
 
-  if (priv->closed || queued == priv->notified_queued)
-    return;
-  priv->notified_queued = queued;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QUEUED_BYTES]);
   if (priv->closed)
     return;
+  if (priv->in_input)
+    {
+      if (queued != priv->notified_queued)
+        priv->queued_deferred = TRUE;
+    }
+  else if (queued != priv->notified_queued || priv->queued_deferred)
+    {
+      priv->queued_deferred = FALSE;
+      priv->notified_queued = queued;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QUEUED_BYTES]);
+      if (priv->closed)
+        return;
+    }
 
   if (!priv->output_full && priv->high_watermark > 0 && queued >= priv->high_watermark)
     {
@@ -1698,6 +1713,17 @@ channel_queue_changed (AchatChannel *self)
       if (!priv->closed)
         g_signal_emit (self, signals[OUTPUT_DRAINED], 0);
     }
+}
+
+/* At the end of a dispatch: the queued-bytes notification a handler's
+ * pushes deferred, if no flush gave it. */
+static void
+channel_queue_settle (AchatChannel *self)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+
+  if (priv->queued_deferred && !priv->closed && !priv->in_input)
+    channel_queue_changed (self);
 }
 
 static void
@@ -1824,6 +1850,7 @@ channel_watch_cb (gpointer     user_data,
         }
     }
 
+  channel_queue_settle (self);
   g_object_unref (self);
 }
 
@@ -1858,7 +1885,8 @@ channel_consumer_arrived (AchatChannel *self,
    * the next iteration: nothing is written or closed inside this call. */
   if (!priv->closed)
     {
-      if (!achat_output_queue_is_empty (&priv->queue) || priv->closing || priv->eof)
+      if (!achat_output_queue_is_empty (&priv->queue) || priv->closing || priv->eof ||
+          priv->queued_deferred)
         achat_watch_schedule (priv->watch);
       else
         channel_update_interest (self);
@@ -3055,7 +3083,11 @@ achat_channel_class_init (AchatChannelClass *klass)
    *
    * Bytes pushed and not yet written (a producer's bytes count once it
    * has been asked for them). Notified when it changes: after pushes, and
-   * after each write.
+   * after each write. Pushes made by handlers while the channel delivers
+   * input (and by pull-style read callbacks run then) are notified once,
+   * when that delivery and the write that follows it are done, as
+   * g_object_freeze_notify() would: with the value then, possibly the one
+   * notified before. [property@Achat.Channel:output-full] changes at once.
    */
   properties[PROP_QUEUED_BYTES] =
     g_param_spec_uint64 ("queued-bytes", NULL, NULL,

@@ -862,6 +862,61 @@ test_queued_bytes_notify (void)
 
 typedef struct
 {
+  GArray *values;            /* queued-bytes at each notification */
+  gboolean full_in_handler;  /* output-full right after the handler's pushes */
+  guint handled;
+} ReplyState;
+
+static void
+reply_three_times (AchatChannel *channel,
+                   GBytes       *line,
+                   ReplyState   *state)
+{
+  achat_channel_push (channel, (const guint8 *) "a", 1);
+  achat_channel_push (channel, (const guint8 *) "b", 1);
+  achat_channel_push (channel, (const guint8 *) "c\n", 2);
+  state->full_in_handler = achat_channel_is_output_full (channel);
+  state->handled++;
+}
+
+static gboolean
+handled_once (gpointer user_data)
+{
+  return ((ReplyState *) user_data)->handled == 1;
+}
+
+/* Pushes from a handler are notified once, after the dispatch wrote them,
+ * while output-full changes at once, inside the handler. */
+static void
+test_queued_bytes_notify_in_dispatch (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  g_autoptr(GArray) values = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_autoptr(GByteArray) got = NULL;
+  ReplyState state = { values, FALSE, 0 };
+
+  achat_channel_set_output_watermarks (channel, 1, 2);
+  g_signal_connect (channel, "notify::queued-bytes", G_CALLBACK (record_queued), values);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (reply_three_times), &state);
+  test_peer_write (peer, "go\n", 3);
+  test_spin_until (handled_once, &state);
+  g_assert_true (state.full_in_handler);
+
+  got = test_peer_read (peer, 4);
+  g_assert_cmpmem (got->data, got->len, "abc\n", 4);
+  test_spin_for (50);
+  g_assert_cmpuint (values->len, ==, 1);
+  g_assert_cmpuint (g_array_index (values, guint64, 0), ==, 0);
+  g_assert_false (achat_channel_is_output_full (channel));
+
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
+typedef struct
+{
   AchatChannel *channel;
   guint n_drained;
   guint n_full_changes;
@@ -1029,6 +1084,7 @@ main (int   argc,
   g_test_add_func ("/flow/pause/discard", test_pause_discard);
   g_test_add_func ("/flow/pause/write-fails", test_pause_write_fails);
   g_test_add_func ("/flow/output/queued-bytes", test_queued_bytes_notify);
+  g_test_add_func ("/flow/output/queued-bytes-in-dispatch", test_queued_bytes_notify_in_dispatch);
   g_test_add_func ("/flow/output/watermarks", test_watermarks);
   g_test_add_func ("/flow/output/1GiB-producer-peer-never-reads", test_producer_peer_never_reads);
 
