@@ -8,7 +8,13 @@ server RSS, and ratios to the raw epoll ceiling and to libevent.
 
     bench/run.py [--build-dir _build] [--runs 5] [--only lines,frames-100]
                  [--contenders achat,libevent,raw] [--quick]
-                 [--baseline-build-dir DIR]
+                 [--baseline-build-dir DIR] [--instructions]
+
+With --instructions, nothing is timed: each server runs under callgrind for
+lines-64, frames-100 and ping-100 at two small sizes, and the table gives
+instructions per message (the difference of the two counts over the
+difference in messages, so start-up and shutdown cancel). On these noisy
+2-core machines that is the figure to compare two commits by.
 
 With --baseline-build-dir, the achat servers of another build (an earlier
 commit, say, from `git worktree add`) run too, as achat-base and
@@ -32,7 +38,8 @@ import subprocess
 import sys
 import time
 
-PYTHON = '/usr/bin/python3'   # Debian's, which still has asynchat
+PYTHON = '/usr/bin/python3'   # Debian's, which still has asynchat and python3-gi
+GJS = '/usr/bin/gjs'
 
 # name, loadgen arguments, messages per run (for per-message figures)
 SCENARIOS = [
@@ -67,6 +74,11 @@ def contenders(build_dir, baseline_dir=None):
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ)
     env['LD_LIBRARY_PATH'] = os.path.join(build_dir, 'achat')
+    # The Python and GJS servers load this build's typelib (and Python the
+    # override from the sources), as the tests do.
+    gi_env = dict(env)
+    gi_env['GI_TYPELIB_PATH'] = os.path.join(build_dir, 'achat')
+    gi_env['PYTHONPATH'] = os.path.join(os.path.dirname(here), 'bindings', 'python')
     found = []
     if baseline_dir:
         base_env = dict(os.environ)
@@ -84,10 +96,15 @@ def contenders(build_dir, baseline_dir=None):
         ('gio', [os.path.join(bench, 'server-gio')]),
         ('asynchat', [PYTHON, os.path.join(here, 'server-asynchat.py')]),
         ('asyncio', [PYTHON, os.path.join(here, 'server-asyncio.py')]),
+        ('achat-py', [PYTHON, os.path.join(here, 'server-achat.py')]),
+        ('achat-gjs', [GJS, '-m', os.path.join(here, 'server-achat.js')]),
     ]:
-        program = [a for a in argv if not a.startswith('--')][-1]
-        if os.path.exists(program):
-            found.append((name, argv, env))
+        program = [a for a in argv if not a.startswith('-')][-1]
+        if os.path.exists(program) and os.path.exists(argv[0]):
+            uses_gi = name in ('achat-py', 'achat-gjs')
+            if uses_gi and not os.path.exists(os.path.join(build_dir, 'achat', 'Achat-1.0.typelib')):
+                continue
+            found.append((name, argv, gi_env if uses_gi else env))
     return found
 
 
@@ -131,10 +148,10 @@ def start_server(argv, env):
     return server, int(match.group(1))
 
 
-def stop_server(server):
+def stop_server(server, timeout=20):
     server.send_signal(signal.SIGTERM)
     try:
-        server.wait(timeout=20)
+        server.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
@@ -158,6 +175,82 @@ def run_once(loadgen, argv, env, scenario_args, timeout):
     return float(values['seconds']), cpu_after - cpu_before, rss
 
 
+# --instructions: each scenario at two sizes, small enough for callgrind;
+# the difference between them divided by the difference in messages is the
+# cost of one message, with start-up, connections and shutdown cancelled.
+INSTRUCTION_SCENARIOS = {
+    'lines-64': (['lines', '20000', '64'], ['lines', '60000', '64'], 40000),
+    'frames-100': (['frames', '10000', '100'], ['frames', '30000', '100'], 20000),
+    'ping-100': (['ping', '100', '10'], ['ping', '100', '30'], 2000),
+}
+
+
+def callgrind_total(out_file):
+    """The instructions a callgrind run counted (its "totals:" line)."""
+    with open(out_file) as f:
+        for line in f:
+            if line.startswith(('totals:', 'summary:')):
+                return int(line.split()[1])
+    raise RuntimeError('no totals in %s' % out_file)
+
+
+def count_once(loadgen, argv, env, scenario_args, timeout, out_file):
+    """Instructions the server executes, start to exit, serving @scenario_args."""
+    env = dict(env)
+    env['G_SLICE'] = ''   # the allocator of native runs (GLib 2.74 honours G_SLICE)
+    valgrind = ['/usr/bin/valgrind', '--tool=callgrind', '--callgrind-out-file=' + out_file]
+    server, port = start_server(valgrind + argv, env)
+    try:
+        result = subprocess.run([loadgen, str(port)] + scenario_args +
+                                ['--timeout', '%d' % timeout],
+                                capture_output=True, text=True, timeout=timeout + 60)
+    finally:
+        stop_server(server, timeout=300)   # exiting under callgrind takes a while
+    if result.returncode != 0:
+        raise RuntimeError('loadgen failed: %s' % result.stderr.strip())
+    if server.returncode != 0:
+        raise RuntimeError('server exited with %s' % server.returncode)
+    return callgrind_total(out_file)
+
+
+def instructions(options, loadgen, field):
+    """Prints instructions per message for each scenario and contender."""
+    import tempfile
+
+    if not os.path.exists('/usr/bin/valgrind'):
+        sys.exit('--instructions needs valgrind (apt-get install valgrind)')
+    todo = [name for name in INSTRUCTION_SCENARIOS
+            if not options.only or name in options.only.split(',')]
+    print('instructions per message: callgrind, (I(large) - I(small)) / (messages '
+          'between them); the same from run to run whatever the load')
+    print()
+    print('| scenario | contender | instructions/msg | × raw | × libevent | × asyncio |')
+    print('|---|---|---:|---:|---:|---:|')
+    with tempfile.TemporaryDirectory(prefix='achat-bench-') as tmp:
+        for name in todo:
+            small, large, between = INSTRUCTION_SCENARIOS[name]
+            per, failed = {}, {}
+            for contender, argv, env in field:
+                try:
+                    counts = [count_once(loadgen, argv, env, args, options.timeout * 3,
+                                         os.path.join(tmp, '%s-%s-%d.out' % (name, contender, i)))
+                              for i, args in enumerate((small, large))]
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    print('# %s %s: %s' % (name, contender, error), file=sys.stderr)
+                    failed[contender] = str(error)[-60:]
+                    continue
+                per[contender] = (counts[1] - counts[0]) / between
+            for contender, _, _ in field:
+                if contender in failed:
+                    print('| %s | %s | failed: %s | | | |' % (name, contender, failed[contender]))
+                    continue
+                value = per[contender]
+                print('| %s | %s | %.1f | %s | %s | %s |' % (
+                    name, contender, value, fmt_ratio(value, per.get('raw')),
+                    fmt_ratio(value, per.get('libevent')), fmt_ratio(value, per.get('asyncio'))))
+            sys.stdout.flush()
+
+
 def fmt_ratio(value, reference):
     if not reference:
         return '-'
@@ -174,6 +267,8 @@ def main():
     parser.add_argument('--timeout', type=float, default=300)
     parser.add_argument('--baseline-build-dir', default=None,
                         help='also run the achat servers of this build (achat-base)')
+    parser.add_argument('--instructions', action='store_true',
+                        help='count instructions per message under callgrind instead of timing')
     options = parser.parse_args()
 
     loadgen = os.path.join(options.build_dir, 'bench', 'loadgen')
@@ -183,6 +278,9 @@ def main():
         field = [c for c in field if c[0] in options.contenders.split(',')]
     if not os.path.exists(loadgen) or not field:
         sys.exit('build the benchmarks first: ninja -C %s' % options.build_dir)
+    if options.instructions:
+        instructions(options, loadgen, field)
+        return
 
     print('machine: %s, %d CPUs, %s; runs: %d (medians), server on CPU 0, load on CPU 1'
           % (platform.node() and platform.platform(), os.cpu_count(),

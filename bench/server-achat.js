@@ -1,0 +1,151 @@
+// server-achat.js: the achat contender of the benchmark, from JavaScript (GJS)
+//
+// Usage: gjs -m server-achat.js PORT
+//
+// Speaks bench/PROTOCOL.md on 127.0.0.1:PORT (0: the kernel picks), prints
+// `listening on 127.0.0.1:PORT` and serves until SIGTERM or SIGINT.
+//
+// Written as the tutorial teaches GJS: an Achat.Server making channels of a
+// subclass that overrides vfunc_terminator_found(), replies pushed with
+// push(), a GET handed out by a JS Achat.Producer 64 KiB at a time. Run
+// with the uninstalled typelib (bench/run.py sets GI_TYPELIB_PATH and
+// LD_LIBRARY_PATH).
+//
+// SPDX-FileCopyrightText: 2026 The achat authors
+// SPDX-License-Identifier: LGPL-2.1-or-later
+
+import Gio from 'gi://Gio';
+import GLib from 'gi://GLib';
+import GObject from 'gi://GObject';
+import System from 'system';
+
+import Achat from 'gi://Achat?version=1.0';
+
+const CHUNK_SIZE = 64 * 1024;
+
+// Byte i of a GET stream is (i * 7 + 3) & 0xff: its period is 256, so every
+// chunk of a stream starting at 0 is this same block.
+const patternArray = new Uint8Array(CHUNK_SIZE);
+for (let i = 0; i < CHUNK_SIZE; i++)
+    patternArray[i] = (i * 7 + 3) & 0xff;
+const PATTERN = new GLib.Bytes(patternArray);
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const CRLF = encoder.encode('\r\n');
+const ERR = encoder.encode('ERR\r\n');
+const [COMMAND, LINES, FRAME_HEADER, FRAME_BODY] = [0, 1, 2, 3];
+const DIGITS = /^[0-9]+$/;
+
+const PatternProducer = GObject.registerClass({
+    Implements: [Achat.Producer],
+}, class PatternProducer extends GObject.Object {
+    _init(n) {
+        super._init();
+        this._remaining = n;
+    }
+
+    vfunc_more() {
+        if (this._remaining === 0)
+            return null;
+        if (this._remaining >= CHUNK_SIZE) {
+            this._remaining -= CHUNK_SIZE;
+            return PATTERN;
+        }
+        const n = this._remaining;
+        this._remaining = 0;
+        return new GLib.Bytes(patternArray.subarray(0, n));
+    }
+});
+
+const BenchChannel = GObject.registerClass(class BenchChannel extends Achat.Channel {
+    _init(params) {
+        super._init(params);
+        this._mode = COMMAND;
+        this._count = this._size = this._sum = 0;
+        this.set_terminator(CRLF);
+    }
+
+    vfunc_terminator_found(message) {
+        const data = message.toArray();
+        switch (this._mode) {
+        case LINES:
+            if (data.length === 4 && decoder.decode(data) === 'QUIT') {
+                this.push(encoder.encode(`OK ${this._count} ${this._size}\r\n`));
+                this._mode = COMMAND;
+            } else {
+                this._count++;
+                this._size += data.length;
+            }
+            break;
+        case FRAME_BODY: {
+            let sum = this._sum;
+            for (let i = 0; i < data.length; i++)
+                sum = (sum + data[i]) >>> 0;
+            this._sum = sum;
+            this._count++;
+            this._size += data.length;
+            this.set_terminator(CRLF);
+            this._mode = FRAME_HEADER;
+            break;
+        }
+        case FRAME_HEADER: {
+            const header = decoder.decode(data);
+            if (!DIGITS.test(header)) {
+                this.push(ERR);
+                this._mode = COMMAND;
+            } else if (Number(header) === 0) {
+                this.push(encoder.encode(`OK ${this._count} ${this._size} ${this._sum}\r\n`));
+                this._mode = COMMAND;
+            } else {
+                this.set_terminator_count(Number(header));
+                this._mode = FRAME_BODY;
+            }
+            break;
+        }
+        default:
+            this._command(decoder.decode(data));
+        }
+    }
+
+    _command(line) {
+        if (line.startsWith('PING ')) {
+            this.push(encoder.encode(`PONG ${line.slice(5)}\r\n`));
+        } else if (line === 'LINES') {
+            this._mode = LINES;
+            this._count = this._size = 0;
+        } else if (line === 'FRAMES') {
+            this._mode = FRAME_HEADER;
+            this._count = this._size = this._sum = 0;
+        } else if (line.startsWith('GET ') && DIGITS.test(line.slice(4))) {
+            this.push_with_producer(new PatternProducer(Number(line.slice(4))));
+        } else {
+            this.push(ERR);
+        }
+    }
+});
+
+const port = Number(System.programArgs[0] ?? 0);
+const server = Achat.Server.new(BenchChannel.$gtype);
+const [ok, bound] = server.add_address(Gio.InetSocketAddress.new_from_string('127.0.0.1', port),
+    Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, null);
+if (!ok)
+    throw new Error('cannot listen');
+
+// GLib 2.84 moved unix_signal_add() to GLibUnix; older GLib has no GLibUnix.
+const GLibUnix = await import('gi://GLibUnix').then(module => module.default, () => null);
+const onSignal = GLibUnix
+    ? (signum, handler) => GLibUnix.signal_add_full(GLib.PRIORITY_DEFAULT, signum, handler)
+    : (signum, handler) => GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, handler);
+const loop = new GLib.MainLoop(null, false);
+for (const signum of [15, 2]) {   // SIGTERM, SIGINT
+    onSignal(signum, () => {
+        loop.quit();
+        return GLib.SOURCE_CONTINUE;
+    });
+}
+print(`listening on 127.0.0.1:${bound.get_port()}`);
+server.start();
+loop.run();
+server.stop();
+server.close();
