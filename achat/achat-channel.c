@@ -2610,6 +2610,7 @@ achat_channel_constructed (GObject *object)
   g_main_context_release (priv->context);
   priv->owner = pthread_self ();
   priv->owner_known = TRUE;
+  achat_output_queue_set_chunk_cache (&priv->queue, achat_poller_get_chunk_cache (priv->poller));
 
   if ((priv->socket != NULL && g_socket_is_closed (priv->socket)) ||
       (priv->stream != NULL && g_io_stream_is_closed (priv->stream)))
@@ -2692,6 +2693,8 @@ achat_channel_dispose (GObject *object)
       transport_close (self);
     }
 
+  /* The cache is the poller's, and this may be another thread. */
+  achat_output_queue_set_chunk_cache (&priv->queue, NULL);
   g_clear_pointer (&priv->poller, achat_poller_release);
   achat_output_queue_clear (&priv->queue);
   g_clear_error (&priv->pending_error);

@@ -26,6 +26,7 @@ typedef struct
   GQueue passed;       /* marks written past, for pop_mark() */
   gsize data_bytes;    /* data bytes queued, producers not counted */
   guint generation;    /* bumped when items are dropped */
+  gpointer *chunk_cache;   /* see achat_output_queue_set_chunk_cache() */
 } AchatOutputQueue;
 
 typedef enum
@@ -47,6 +48,9 @@ typedef struct
 void            achat_output_queue_init             (AchatOutputQueue *queue);
 void            achat_output_queue_clear            (AchatOutputQueue *queue);
 gboolean        achat_output_queue_is_empty         (AchatOutputQueue *queue);
+void            achat_output_queue_set_chunk_cache  (AchatOutputQueue *queue,
+                                                     gpointer         *cache);
+void            achat_output_chunk_cache_clear      (gpointer         *cache);
 
 void            achat_output_queue_push_data        (AchatOutputQueue *queue,
                                                      const guint8     *data,

@@ -78,6 +78,40 @@ achat_output_queue_init (AchatOutputQueue *queue)
   g_queue_init (&queue->passed);
   queue->data_bytes = 0;
   queue->generation = 0;
+  queue->chunk_cache = NULL;
+}
+
+/* @cache is a slot for one spare chunk, shared by the queues of one
+ * thread (a poller's), or NULL. A written chunk goes to the slot when it is
+ * free, and the next small push of any queue sharing it takes it from
+ * there: the reply of a request-response protocol is copied into the chunk
+ * the previous reply left, instead of a malloc and a free each. The queue
+ * must be pushed to and consumed only in the thread that owns @cache;
+ * clearing the queue (at dispose, from any thread) frees its chunks rather
+ * than caching them. */
+void
+achat_output_queue_set_chunk_cache (AchatOutputQueue *queue,
+                                    gpointer         *cache)
+{
+  queue->chunk_cache = cache;
+}
+
+void
+achat_output_chunk_cache_clear (gpointer *cache)
+{
+  g_clear_pointer (cache, item_free);
+}
+
+/* A chunk written out: kept in the cache when it is free, else freed. */
+static void
+item_release (AchatOutputQueue *queue,
+              Item             *item)
+{
+  if (item->kind == ITEM_CHUNK && item->chunk.cap == CHUNK_SIZE &&
+      queue->chunk_cache != NULL && *queue->chunk_cache == NULL)
+    *queue->chunk_cache = item;
+  else
+    item_free (item);
 }
 
 void
@@ -116,10 +150,18 @@ achat_output_queue_push_data (AchatOutputQueue *queue,
       return;
     }
 
-  item = g_new0 (Item, 1);
-  item->kind = ITEM_CHUNK;
-  item->chunk.cap = length <= SMALL_PUSH ? CHUNK_SIZE : length;
-  item->chunk.data = g_malloc (item->chunk.cap);
+  if (length <= SMALL_PUSH && queue->chunk_cache != NULL && *queue->chunk_cache != NULL)
+    {
+      item = g_steal_pointer (queue->chunk_cache);
+      item->offset = 0;
+    }
+  else
+    {
+      item = g_new0 (Item, 1);
+      item->kind = ITEM_CHUNK;
+      item->chunk.cap = length <= SMALL_PUSH ? CHUNK_SIZE : length;
+      item->chunk.data = g_malloc (item->chunk.cap);
+    }
   memcpy (item->chunk.data, data, length);
   item->length = length;
   g_queue_push_tail (&queue->items, item);
@@ -342,6 +384,6 @@ achat_output_queue_consume (AchatOutputQueue *queue,
           return;
         }
       n_bytes -= left;
-      item_free (g_queue_pop_head (&queue->items));
+      item_release (queue, g_queue_pop_head (&queue->items));
     }
 }

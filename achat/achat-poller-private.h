@@ -54,6 +54,7 @@ typedef struct
 AchatPoller     *achat_poller_acquire             (GMainContext          *context,
                                                    GError               **error);
 void             achat_poller_release             (AchatPoller           *poller);
+gpointer        *achat_poller_get_chunk_cache     (AchatPoller           *poller);
 GThread         *achat_poller_get_thread          (AchatPoller           *poller);
 
 AchatWatch      *achat_poller_watch_fd            (AchatPoller           *poller,

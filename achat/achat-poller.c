@@ -16,6 +16,7 @@
 # include <glib-unix.h>
 #endif
 
+#include "achat-output-queue-private.h"
 #include "achat-poller-private.h"
 
 #define MAX_EVENTS 256
@@ -43,6 +44,7 @@ struct _AchatPoller
   AchatReadBuffer *spare;
   guint8 *message_spare;   /* see achat_poller_copy_message() */
   gsize message_spare_size;
+  gpointer chunk_spare;    /* see achat_output_queue_set_chunk_cache() */
 };
 
 struct _AchatWatch
@@ -460,6 +462,7 @@ poller_finalize (GSource *source)
   if (poller->spare)
     read_buffer_free (g_steal_pointer (&poller->spare));
   g_clear_pointer (&poller->message_spare, g_free);
+  achat_output_chunk_cache_clear (&poller->chunk_spare);
   if (poller->epfd >= 0)
     close (poller->epfd);
 }
@@ -540,6 +543,14 @@ GThread *
 achat_poller_get_thread (AchatPoller *poller)
 {
   return poller->thread;
+}
+
+/* The spare chunk slot the output queues of this poller's channels share
+ * (achat_output_queue_set_chunk_cache()): they all run in its thread. */
+gpointer *
+achat_poller_get_chunk_cache (AchatPoller *poller)
+{
+  return &poller->chunk_spare;
 }
 
 void

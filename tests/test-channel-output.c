@@ -434,6 +434,79 @@ test_push_in_handler (void)
   finish_channel (channel, data.peer);
 }
 
+/* The channels of a context share one spare chunk for small pushes (the
+ * chunk a written reply leaves is the next reply's): two channels take
+ * turns and overlap with replies of every size around the chunk's and the
+ * small-push limit, and each peer gets exactly its own bytes. */
+static void
+test_push_shared_chunk (void)
+{
+  static const gsize sizes[] = { 1, 7, 1023, 1024, 1025, 2048, 4095, 4096, 4097, 100 };
+  int peers[2];
+  AchatChannel *channels[2] = { new_channel (&peers[0]), new_channel (&peers[1]) };
+  guint8 *data = g_malloc (8192);
+  guint round, c;
+
+  for (round = 0; round < 3 * G_N_ELEMENTS (sizes); round++)
+    {
+      gsize size = sizes[round % G_N_ELEMENTS (sizes)];
+
+      for (c = 0; c < 2; c++)
+        {
+          /* Each reply is pushed in pieces, one pattern offset per channel
+           * and round; in the last third both are queued before either is
+           * written. */
+          gsize offset = round * 7 + c * 1000, done = 0;
+
+          pattern_fill (data, offset, size);
+          while (done < size)
+            {
+              gsize piece = MIN (size - done, 1 + (done % 300));
+
+              g_assert_true (achat_channel_push (channels[c], data + done, piece));
+              done += piece;
+            }
+          if (round < 2 * G_N_ELEMENTS (sizes))
+            {
+              g_autoptr(GByteArray) got = test_peer_read (peers[c], size);
+
+              g_assert_true (pattern_matches (got->data, offset, size));
+            }
+        }
+      if (round >= 2 * G_N_ELEMENTS (sizes))
+        for (c = 0; c < 2; c++)
+          {
+            g_autoptr(GByteArray) got = test_peer_read (peers[c], size);
+
+            g_assert_true (pattern_matches (got->data, round * 7 + c * 1000, size));
+          }
+    }
+
+  /* Reused chunks queued behind a blob the socket takes a piece at a time
+   * (its send buffer made as small as it goes). */
+  g_assert_true (g_socket_set_option (achat_channel_get_socket (channels[0]),
+                                      SOL_SOCKET, SO_SNDBUF, 1, NULL));
+  for (round = 0; round < 16; round++)
+    {
+      gsize blob = 5000 + round * 409, size = 600 + round * 211;
+      guint8 *big = g_malloc (blob);
+      g_autoptr(GByteArray) got = NULL;
+
+      pattern_fill (big, round, blob);
+      g_assert_true (achat_channel_push (channels[0], big, blob));
+      pattern_fill (data, round + blob, size);
+      g_assert_true (achat_channel_push (channels[0], data, size / 2));
+      g_assert_true (achat_channel_push (channels[0], data + size / 2, size - size / 2));
+      g_free (big);
+      got = test_peer_read (peers[0], blob + size);
+      g_assert_true (pattern_matches (got->data, round, blob + size));
+    }
+
+  g_free (data);
+  for (c = 0; c < 2; c++)
+    finish_channel (channels[c], peers[c]);
+}
+
 /* push() copies: the caller may reuse or free the buffer at once. */
 static void
 test_push_copies (void)
@@ -1908,6 +1981,7 @@ main (int    argc,
   g_test_add_func ("/channel/output/push/coalesced", test_push_coalesced);
   g_test_add_func ("/channel/output/push/in-handler", test_push_in_handler);
   g_test_add_func ("/channel/output/push/copies", test_push_copies);
+  g_test_add_func ("/channel/output/push/shared-chunk", test_push_shared_chunk);
   g_test_add_func ("/channel/output/push/empty", test_push_empty);
   g_test_add_func ("/channel/output/push/null-data", test_push_null_data);
   g_test_add_func ("/channel/output/push-bytes/references", test_push_bytes_references);
