@@ -1699,6 +1699,8 @@ channel_queue_changed (AchatChannel *self)
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QUEUED_BYTES]);
       if (priv->closed)
         return;
+      /* Its handlers may have pushed (and crossed a watermark themselves). */
+      queued = priv->queue.data_bytes;
     }
 
   if (!priv->output_full && priv->high_watermark > 0 && queued >= priv->high_watermark)
@@ -1710,7 +1712,8 @@ channel_queue_changed (AchatChannel *self)
     {
       priv->output_full = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_FULL]);
-      if (!priv->closed)
+      /* Unless a handler of that notification filled it again. */
+      if (!priv->closed && !priv->output_full)
         g_signal_emit (self, signals[OUTPUT_DRAINED], 0);
     }
 }
@@ -3090,7 +3093,9 @@ achat_channel_class_init (AchatChannelClass *klass)
    * input (and by pull-style read callbacks run then) are notified once,
    * when that delivery and the write that follows it are done, as
    * g_object_freeze_notify() would: with the value then, possibly the one
-   * notified before. [property@Achat.Channel:output-full] changes at once.
+   * notified before. That includes pushes made meanwhile by whatever a
+   * handler's nested main loop runs (timeouts, pushes handed over from
+   * other threads). [property@Achat.Channel:output-full] changes at once.
    */
   properties[PROP_QUEUED_BYTES] =
     g_param_spec_uint64 ("queued-bytes", NULL, NULL,

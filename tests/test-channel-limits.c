@@ -860,6 +860,48 @@ test_queued_bytes_notify (void)
   close (peer);
 }
 
+static void
+push_big_on_first (GObject    *object,
+                   GParamSpec *pspec,
+                   gpointer    user_data)
+{
+  static const guint8 big[200];
+  AchatChannel *channel = ACHAT_CHANNEL (object);
+
+  if (achat_channel_get_queued_bytes (channel) == 1)
+    achat_channel_push (channel, big, sizeof big);
+}
+
+static void
+count_drained (AchatChannel *channel,
+               guint        *drained)
+{
+  (*drained)++;
+}
+
+/* A queued-bytes handler that pushes past the high watermark leaves the
+ * output full: the notification it came from does not undo that with the
+ * amount from before the push, nor say the output drained. */
+static void
+test_queued_bytes_handler_pushes (void)
+{
+  int peer;
+  AchatChannel *channel = new_channel (&peer, "\n", 0);
+  guint drained = 0;
+
+  achat_channel_set_output_watermarks (channel, 10, 100);
+  g_signal_connect (channel, "notify::queued-bytes", G_CALLBACK (push_big_on_first), NULL);
+  g_signal_connect (channel, "output-drained", G_CALLBACK (count_drained), &drained);
+  achat_channel_push (channel, (const guint8 *) "x", 1);
+  g_assert_cmpuint (achat_channel_get_queued_bytes (channel), ==, 201);
+  g_assert_true (achat_channel_is_output_full (channel));
+  g_assert_cmpuint (drained, ==, 0);
+
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
 typedef struct
 {
   GArray *values;            /* queued-bytes at each notification */
@@ -1085,6 +1127,7 @@ main (int   argc,
   g_test_add_func ("/flow/pause/write-fails", test_pause_write_fails);
   g_test_add_func ("/flow/output/queued-bytes", test_queued_bytes_notify);
   g_test_add_func ("/flow/output/queued-bytes-in-dispatch", test_queued_bytes_notify_in_dispatch);
+  g_test_add_func ("/flow/output/queued-bytes-handler-pushes", test_queued_bytes_handler_pushes);
   g_test_add_func ("/flow/output/watermarks", test_watermarks);
   g_test_add_func ("/flow/output/1GiB-producer-peer-never-reads", test_producer_peer_never_reads);
 
