@@ -26,6 +26,7 @@ typedef enum
 
 typedef struct
 {
+  GList link;      /* in queue->items, its data the item: no list node to allocate */
   ItemKind kind;
   gsize offset;    /* bytes already written */
   gsize length;    /* bytes of data */
@@ -69,6 +70,31 @@ item_data (Item *item)
   if (item->kind == ITEM_CHUNK)
     return item->chunk.data;
   return g_bytes_get_data (item->bytes, NULL);
+}
+
+static Item *
+item_new (ItemKind kind)
+{
+  Item *item = g_new0 (Item, 1);
+
+  item->link.data = item;
+  item->kind = kind;
+  return item;
+}
+
+static inline void
+queue_append (AchatOutputQueue *queue,
+              Item             *item)
+{
+  g_queue_push_tail_link (&queue->items, &item->link);
+}
+
+static inline Item *
+queue_pop_head (AchatOutputQueue *queue)
+{
+  GList *link = g_queue_pop_head_link (&queue->items);
+
+  return link != NULL ? link->data : NULL;
 }
 
 void
@@ -117,7 +143,10 @@ item_release (AchatOutputQueue *queue,
 void
 achat_output_queue_clear (AchatOutputQueue *queue)
 {
-  g_queue_clear_full (&queue->items, (GDestroyNotify) item_free);
+  Item *item;
+
+  while ((item = queue_pop_head (queue)) != NULL)
+    item_free (item);
   g_queue_clear (&queue->passed);
   queue->data_bytes = 0;
   queue->generation++;
@@ -157,14 +186,13 @@ achat_output_queue_push_data (AchatOutputQueue *queue,
     }
   else
     {
-      item = g_new0 (Item, 1);
-      item->kind = ITEM_CHUNK;
+      item = item_new (ITEM_CHUNK);
       item->chunk.cap = length <= SMALL_PUSH ? CHUNK_SIZE : length;
       item->chunk.data = g_malloc (item->chunk.cap);
     }
   memcpy (item->chunk.data, data, length);
   item->length = length;
-  g_queue_push_tail (&queue->items, item);
+  queue_append (queue, item);
 }
 
 void
@@ -184,23 +212,21 @@ achat_output_queue_push_bytes (AchatOutputQueue *queue,
       return;
     }
 
-  item = g_new0 (Item, 1);
-  item->kind = ITEM_BYTES;
+  item = item_new (ITEM_BYTES);
   item->bytes = g_bytes_ref (bytes);
   item->length = size;
   queue->data_bytes += size;
-  g_queue_push_tail (&queue->items, item);
+  queue_append (queue, item);
 }
 
 void
 achat_output_queue_push_producer (AchatOutputQueue *queue,
                                   AchatProducer    *producer)
 {
-  Item *item = g_new0 (Item, 1);
+  Item *item = item_new (ITEM_PRODUCER);
 
-  item->kind = ITEM_PRODUCER;
   item->producer = g_object_ref (producer);
-  g_queue_push_tail (&queue->items, item);
+  queue_append (queue, item);
 }
 
 /* A barrier: what is pushed after it is not gathered until the barrier is
@@ -208,10 +234,9 @@ achat_output_queue_push_producer (AchatOutputQueue *queue,
 void
 achat_output_queue_push_barrier (AchatOutputQueue *queue)
 {
-  Item *item = g_new0 (Item, 1);
+  Item *item = item_new (ITEM_BARRIER);
 
-  item->kind = ITEM_BARRIER;
-  g_queue_push_tail (&queue->items, item);
+  queue_append (queue, item);
 }
 
 /* A mark: achat_output_queue_pop_mark() returns @mark once everything
@@ -220,11 +245,10 @@ void
 achat_output_queue_push_mark (AchatOutputQueue *queue,
                               gpointer          mark)
 {
-  Item *item = g_new0 (Item, 1);
+  Item *item = item_new (ITEM_MARK);
 
-  item->kind = ITEM_MARK;
   item->mark = mark;
-  g_queue_push_tail (&queue->items, item);
+  queue_append (queue, item);
 }
 
 /* The mark at the head of the queue, removed; NULL when the head is not a
@@ -241,7 +265,7 @@ achat_output_queue_pop_mark (AchatOutputQueue *queue)
   if (head == NULL || head->kind != ITEM_MARK)
     return NULL;
   mark = head->mark;
-  item_free (g_queue_pop_head (&queue->items));
+  item_free (queue_pop_head (queue));
   return mark;
 }
 
@@ -259,7 +283,7 @@ void
 achat_output_queue_remove_barrier (AchatOutputQueue *queue)
 {
   g_assert (achat_output_queue_at_barrier (queue));
-  item_free (g_queue_pop_head (&queue->items));
+  item_free (queue_pop_head (queue));
 }
 
 void
@@ -341,18 +365,17 @@ achat_output_queue_gather_chunk (AchatOutputQueue *queue,
   if (size == 0)
     {
       gather->cursor = link->next;
+      g_queue_unlink (&queue->items, link);
       item_free (link->data);
-      g_queue_delete_link (&queue->items, link);
     }
   else
     {
-      Item *item = g_new0 (Item, 1);
+      Item *item = item_new (ITEM_BYTES);
 
-      item->kind = ITEM_BYTES;
       item->bytes = g_bytes_ref (chunk);
       item->length = size;
       queue->data_bytes += size;
-      g_queue_insert_before (&queue->items, link, item);
+      g_queue_insert_before_link (&queue->items, link, &item->link);
       gather->cursor = link->prev;
     }
 }
@@ -374,7 +397,7 @@ achat_output_queue_consume (AchatOutputQueue *queue,
         {
           /* Written past it. */
           g_queue_push_tail (&queue->passed, item->mark);
-          item_free (g_queue_pop_head (&queue->items));
+          item_free (queue_pop_head (queue));
           continue;
         }
       left = item->length - item->offset;
@@ -384,6 +407,6 @@ achat_output_queue_consume (AchatOutputQueue *queue,
           return;
         }
       n_bytes -= left;
-      item_release (queue, g_queue_pop_head (&queue->items));
+      item_release (queue, queue_pop_head (queue));
     }
 }
