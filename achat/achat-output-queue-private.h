@@ -47,7 +47,13 @@ typedef struct
 
 void            achat_output_queue_init             (AchatOutputQueue *queue);
 void            achat_output_queue_clear            (AchatOutputQueue *queue);
-gboolean        achat_output_queue_is_empty         (AchatOutputQueue *queue);
+/* Asked several times per dispatch: inline, not a call into GLib. */
+static inline gboolean
+achat_output_queue_is_empty (AchatOutputQueue *queue)
+{
+  return queue->items.head == NULL;
+}
+
 void            achat_output_queue_set_chunk_cache  (AchatOutputQueue *queue,
                                                      gpointer         *cache);
 void            achat_output_chunk_cache_clear      (gpointer         *cache);

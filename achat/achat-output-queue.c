@@ -152,12 +152,6 @@ achat_output_queue_clear (AchatOutputQueue *queue)
   queue->generation++;
 }
 
-gboolean
-achat_output_queue_is_empty (AchatOutputQueue *queue)
-{
-  return g_queue_is_empty (&queue->items);
-}
-
 void
 achat_output_queue_push_data (AchatOutputQueue *queue,
                               const guint8     *data,
@@ -259,7 +253,7 @@ achat_output_queue_pop_mark (AchatOutputQueue *queue)
   Item *head;
   gpointer mark;
 
-  if (!g_queue_is_empty (&queue->passed))
+  if (queue->passed.head != NULL)
     return g_queue_pop_head (&queue->passed);
   head = g_queue_peek_head (&queue->items);
   if (head == NULL || head->kind != ITEM_MARK)
