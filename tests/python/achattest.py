@@ -29,6 +29,21 @@ TIMEOUT = 5.0
 
 
 
+def loopback_server(test, on_accepted, channel_type=None):
+    """An Achat.Server listening on 127.0.0.1 with a port the kernel picks,
+    calling @on_accepted(server, channel) for each connection, started and
+    stopped and closed with @test. Returns its Gio.InetSocketAddress."""
+    server = Achat.Server() if channel_type is None else Achat.Server.new(channel_type)
+    ok, address = server.add_address(
+        Gio.InetSocketAddress.new_from_string('127.0.0.1', 0),
+        Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
+    test.assertTrue(ok)
+    server.connect('channel-accepted', on_accepted)
+    server.start()
+    test.addCleanup(server.close)
+    test.addCleanup(server.stop)
+    return address
+
 def glib_asyncio():
     """asyncio on GLib's main loop, as the tutorial sets it up; returns the
     loop. For the tests that await (test_async, test_pull)."""

@@ -17,7 +17,7 @@ import unittest
 import gi
 
 import taptest
-from achattest import Achat, Gio, GLib, glib_asyncio
+from achattest import Achat, Gio, GLib, glib_asyncio, loopback_server
 
 loop = glib_asyncio()
 
@@ -450,21 +450,12 @@ class ClientChannel(Achat.Channel):
 class ConnectTest(AsyncTestCase):
 
     def listening_server(self):
-        server = Achat.Server()
-        ok, address = server.add_address(
-            Gio.InetSocketAddress.new_from_string('127.0.0.1', 0),
-            Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
-        self.assertTrue(ok)
-
         def on_accepted(server, channel):
             channel.set_terminator(b'\n')
             channel.connect('terminator-found',
                             lambda ch, line: ch.push(b'echo ' + line.get_data() + b'\n'))
 
-        server.connect('channel-accepted', on_accepted)
-        server.start()
-        self.addCleanup(server.stop)
-        return address
+        return loopback_server(self, on_accepted)
 
     def test_connect_to_connectable_client_type(self):
         address = self.listening_server()

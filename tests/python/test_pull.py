@@ -30,7 +30,8 @@ import time
 import unittest
 
 import taptest
-from achattest import Achat, Gio, GLib, glib_asyncio, Recorder, iterate, iterate_until, send
+from achattest import (Achat, Gio, GLib, Recorder, glib_asyncio, iterate, iterate_until,
+                       loopback_server, send)
 
 loop = glib_asyncio()
 
@@ -447,20 +448,11 @@ class BannerTest(AsyncTestCase):
     the main loop runs, only then each sets "\\r\\n" and reads."""
 
     def start_server(self):
-        server = Achat.Server()
-        ok, address = server.add_address(
-            Gio.InetSocketAddress.new_from_string('127.0.0.1', 0),
-            Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
-        self.assertTrue(ok)
-
         def on_accepted(server, channel):
             channel.push(b'220 ready\r\n')
             channel.close_when_done()
 
-        server.connect('channel-accepted', on_accepted)
-        server.start()
-        self.addCleanup(server.close)
-        self.addCleanup(server.stop)
+        address = loopback_server(self, on_accepted)
         return f'127.0.0.1:{address.get_port()}'
 
     def keep(self, clients):
