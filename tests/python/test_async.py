@@ -500,6 +500,22 @@ class ConnectTest(AsyncTestCase):
 
         self.assertEqual(self.run_async(talk()), b'echo hi')
 
+    def test_connect_to_on_a_subclass(self):
+        """Called on a subclass with no type given, connect_to() makes one
+        of that subclass; on Achat.Channel, a plain channel."""
+        address = self.listening_server()
+
+        async def both():
+            mine = await ClientChannel.connect_to(address)
+            self.addCleanup(mine.close)
+            plain = await Achat.Channel.connect_to(address)
+            self.addCleanup(plain.close)
+            return mine, plain
+
+        mine, plain = self.run_async(both())
+        self.assertIs(type(mine), ClientChannel)
+        self.assertIs(type(plain), Achat.Channel)
+
     def test_connect_to_refused(self):
         probe = socket.socket()
         probe.bind(('127.0.0.1', 0))

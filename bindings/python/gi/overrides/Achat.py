@@ -173,18 +173,19 @@ class Channel(Achat.Channel):
         call.start(self)
         return call
 
-    @staticmethod
-    def connect_to(connectable, client=None, channel_type=None):
+    @classmethod
+    def connect_to(cls, connectable, client=None, channel_type=None):
         """Connects to @connectable (any Gio.SocketConnectable: a
         Gio.NetworkAddress, a Gio.UnixSocketAddress...) with @client (a
         Gio.SocketClient, or None for a default one) and makes a channel of
-        @channel_type (Achat.Channel or a subclass; Achat.Channel when None)
+        @channel_type (Achat.Channel or a subclass; when None, the class it
+        is called on: `MyChannel.connect_to(address)` makes a MyChannel)
         over the connection (Achat.Channel.connect_async(), started now): an
         awaitable returning the channel, or raising the GLib.Error of the
         connect."""
         call = _Connect()
         call.start(connectable, client,
-                   Achat.Channel.__gtype__ if channel_type is None else channel_type)
+                   cls.__gtype__ if channel_type is None else channel_type)
         return call
 
     async def messages(self):
