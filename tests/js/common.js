@@ -466,9 +466,12 @@ export class Recorder {
  * @param {object} t the test context (the pair is closed after the test)
  * @param {object} [options] `over`: 'stream' (a Gio.SocketConnection, the
  *   default) or 'socket' (the bare Gio.Socket); `type`: the channel class;
- *   `terminator`: a string or Uint8Array; `collect`: record data-collected
+ *   `terminator`: a string or Uint8Array; `collect`: record data-collected;
+ *   `record`: false for no Recorder (no handler connected: reads and the
+ *   class handler see the messages), recorder then null
  */
-export function channelPair(t, {over = 'stream', type = Achat.Channel, terminator = null, collect = false} = {}) {
+export function channelPair(t, {over = 'stream', type = Achat.Channel, terminator = null, collect = false,
+    record = true} = {}) {
     let channel, peer;
     if (over === 'socket') {
         const pair = socketPair();
@@ -481,7 +484,7 @@ export function channelPair(t, {over = 'stream', type = Achat.Channel, terminato
     }
     if (terminator !== null)
         channel.set_terminator(u8(terminator));
-    const recorder = new Recorder(channel, {collect});
+    const recorder = record ? new Recorder(channel, {collect}) : null;
     t.defer(() => {
         channel.close();
         peer.close();

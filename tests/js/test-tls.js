@@ -18,8 +18,8 @@ import System from 'system';
 import Achat from 'gi://Achat?version=1.0';
 
 import {
-    AssertionError, Peer, assert, assertBytes, assertEqual, assertError, concat, connectionPair,
-    socketPair, text, u8,
+    AssertionError, Peer, assert, assertBytes, assertEqual, assertError, channelPair as channelWithPeer, concat,
+    connectionPair, socketPair, text, u8,
 } from './common.js';
 import {test, run} from './tap.js';
 
@@ -265,17 +265,6 @@ function channelPair(t, over = 'socket') {
     return {server, client};
 }
 
-/** A channel and a Peer at the other end. */
-function channelAndPeer(t) {
-    const pair = connectionPair();
-    const channel = new Achat.Channel({stream: pair.server});
-    const peer = new Peer(pair.client);
-    t.defer(() => {
-        channel.close();
-        peer.close();
-    });
-    return {channel, peer};
-}
 
 /**
  * Two loopback pairs and a relay between them that records each
@@ -396,7 +385,7 @@ test('on the wire: plaintext up to STARTTLS and "220 go", then TLS records only'
 });
 
 async function serverRefuses(t, data, pending) {
-    const {channel, peer} = channelAndPeer(t);
+    const {channel, peer} = channelWithPeer(t, {record: false});
     // Written before the channel reads: the command and what follows come
     // in one read.
     peer.write(data);
@@ -426,7 +415,7 @@ test('injection of a partial line behind STARTTLS on the server side', async t =
 });
 
 test('injection behind "220 go" on the client side: PLAINTEXT_AFTER_STARTTLS, no ClientHello', async t => {
-    const {channel, peer} = channelAndPeer(t);
+    const {channel, peer} = channelWithPeer(t, {record: false});
     const client = new Client(channel);
     peer.startReading();
     await until(() => peer.receivedLength >= 10 || peer.eof, 'STARTTLS at the peer');
@@ -498,7 +487,7 @@ test('a trusted certificate for another name: BAD_IDENTITY, refused', async t =>
 });
 
 test('start_tls: a second call while one is under way fails with PENDING', async t => {
-    const {channel} = channelAndPeer(t);
+    const {channel} = channelWithPeer(t, {record: false});
     const first = new TlsOutcome(), second = new TlsOutcome();
     first.follow(channel.start_tls_client_async(null, null));
     second.follow(channel.start_tls_client_async(null, null));
@@ -510,7 +499,7 @@ test('start_tls: a second call while one is under way fails with PENDING', async
 });
 
 test('start_tls on a closed channel fails with CLOSED', async t => {
-    const {channel} = channelAndPeer(t);
+    const {channel} = channelWithPeer(t, {record: false});
     channel.close();
     const outcome = new TlsOutcome();
     outcome.follow(channel.start_tls_server_async(CERTIFICATE, null));
@@ -519,7 +508,7 @@ test('start_tls on a closed channel fails with CLOSED', async t => {
 });
 
 test('close() from tls-handshaking: CLOSED, closed once without error, no ClientHello', async t => {
-    const {channel, peer} = channelAndPeer(t);
+    const {channel, peer} = channelWithPeer(t, {record: false});
     const record = new Record(channel);
     let handshaking = 0;
     channel.connect('tls-handshaking', ch => {
@@ -539,7 +528,7 @@ test('close() from tls-handshaking: CLOSED, closed once without error, no Client
 });
 
 test('close() during the handshake: CLOSED, closed once without error', async t => {
-    const {channel, peer} = channelAndPeer(t);
+    const {channel, peer} = channelWithPeer(t, {record: false});
     const record = new Record(channel);
     const outcome = new TlsOutcome();
     outcome.follow(channel.start_tls_client_async(null, null));
@@ -555,7 +544,7 @@ test('close() during the handshake: CLOSED, closed once without error', async t 
 });
 
 test('a peer that does not speak TLS after "220 go": a G_TLS_ERROR, closed with it', async t => {
-    const {channel, peer} = channelAndPeer(t);
+    const {channel, peer} = channelWithPeer(t, {record: false});
     peer.write('STARTTLS\r\n');
     const server = new Server(channel);
     peer.startReading();
@@ -573,7 +562,7 @@ test('a peer that does not speak TLS after "220 go": a G_TLS_ERROR, closed with 
 test('start_tls cancelled: CANCELLED, and the channel closes with it', async t => {
     // The last test: the certificate files go after it.
     t.defer(removeCertificateFiles);
-    const {channel} = channelAndPeer(t);
+    const {channel} = channelWithPeer(t, {record: false});
     const record = new Record(channel);
     const cancellable = new Gio.Cancellable();
     const outcome = new TlsOutcome();

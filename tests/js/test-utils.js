@@ -9,7 +9,7 @@ import GObject from 'gi://GObject';
 
 import Achat from 'gi://Achat?version=1.0';
 
-import {Peer, assert, assertEqual, assertThrows, assertBytes, connectionPair, u8, text} from './common.js';
+import {assert, assertEqual, assertThrows, assertBytes, channelPair, u8, text} from './common.js';
 import {test, run} from './tap.js';
 
 // The table of shared/reference/behaviour.md ("Helper").
@@ -36,14 +36,7 @@ test('the GJS module travels in the library: resource:///org/gnome/Achat/js/acha
     assertEqual(typeof readMessage, 'function', 'readMessage');
     assertEqual(typeof messages, 'function', 'messages');
 
-    const pair = connectionPair();
-    const channel = new Achat.Channel({stream: pair.server});
-    const peer = new Peer(pair.client);
-    t.defer(() => {
-        channel.close();
-        peer.close();
-    });
-    channel.set_terminator(u8('\n'));
+    const {channel, peer} = channelPair(t, {terminator: '\n', record: false});
     peer.write('through the resource\n');
     assertEqual(text(await readMessage(channel)), 'through the resource');
 });
