@@ -136,21 +136,12 @@ static void
 test_churn (void)
 {
   guint16 port;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) effective = NULL;
-  g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
+  g_autoptr(AchatServer) server = test_loopback_server (ACHAT_TYPE_CHANNEL, &port);
   Churn churn = { 0, };
   guint fds_before, fds_after;
   guint64 rss_warm, rss_after;
 
-  g_socket_listener_add_address (G_SOCKET_LISTENER (server), any, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
-  g_assert_no_error (error);
-  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
   g_signal_connect (server, "channel-accepted", G_CALLBACK (churn_on_accepted), &churn);
-  g_socket_service_start (G_SOCKET_SERVICE (server));
 
   /* Warm up: GLib's types, the poller, and malloc's heap grown to what
    * 2,000 live channels need (freed memory stays in the process). */
@@ -621,15 +612,11 @@ test_server_out_of_descriptors (gconstpointer data)
 
   if (g_test_subprocess ())
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-      g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-      g_autoptr(GSocketAddress) effective = NULL;
-      g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
+      guint16 port;
+      g_autoptr(AchatServer) server = test_loopback_server (ACHAT_TYPE_CHANNEL, &port);
       g_autoptr(GArray) fds = NULL;
       BackOff back_off = { 0, };
       double cpu_before, cpu_exhausted;
-      guint16 port;
       int status;
       guint i;
       pid_t clients;
@@ -637,10 +624,6 @@ test_server_out_of_descriptors (gconstpointer data)
       /* The warnings are what is tested. */
       g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 
-      g_socket_listener_add_address (G_SOCKET_LISTENER (server), any, G_SOCKET_TYPE_STREAM,
-                                     G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
-      g_assert_no_error (error);
-      port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
       g_signal_connect (server, "channel-accepted", G_CALLBACK (back_off_on_accepted), &back_off);
       g_signal_connect (server, "accept-failed", G_CALLBACK (back_off_on_failed), &back_off);
       g_signal_connect (server, "notify::backing-off", G_CALLBACK (back_off_on_notify), &back_off);
@@ -722,11 +705,8 @@ test_server_closed_while_backing_off (void)
 {
   if (g_test_subprocess ())
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-      g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-      g_autoptr(GSocketAddress) effective = NULL;
-      g_autoptr(AchatServer) server = achat_server_new (ACHAT_TYPE_CHANNEL);
+      guint16 port;
+      g_autoptr(AchatServer) server = test_loopback_server (ACHAT_TYPE_CHANNEL, &port);
       g_autoptr(GSocket) client = NULL;
       g_autoptr(GArray) fds = NULL;
       BackOff back_off = { 0, };
@@ -734,12 +714,9 @@ test_server_closed_while_backing_off (void)
 
       g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 
-      g_socket_listener_add_address (G_SOCKET_LISTENER (server), any, G_SOCKET_TYPE_STREAM,
-                                     G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
-      g_assert_no_error (error);
       g_signal_connect (server, "accept-failed", G_CALLBACK (back_off_on_failed), &back_off);
       g_signal_connect (server, "notify::backing-off", G_CALLBACK (back_off_on_notify), &back_off);
-      client = test_tcp_connect (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+      client = test_tcp_connect (port);
 
       fds = exhaust_descriptors ();
       run_blocking_for (100);

@@ -197,18 +197,7 @@ static void
 fixture_setup (Fixture       *fixture,
                gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) effective = NULL;
-
-  fixture->server = achat_server_new (TEST_TYPE_HTTP_HANDLER);
-  g_socket_listener_add_address (G_SOCKET_LISTENER (fixture->server), address,
-                                 G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                 NULL, &effective, &error);
-  g_assert_no_error (error);
-  fixture->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-  g_socket_service_start (G_SOCKET_SERVICE (fixture->server));
+  fixture->server = test_loopback_server (TEST_TYPE_HTTP_HANDLER, &fixture->port);
 }
 
 static void

@@ -11,27 +11,6 @@
 
 #include "test-util.h"
 
-/* A server bound to 127.0.0.1 on a port the kernel chose. */
-static AchatServer *
-make_server (GType    channel_type,
-             guint16 *port)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) effective = NULL;
-  AchatServer *server = achat_server_new (channel_type);
-
-  g_socket_listener_add_address (G_SOCKET_LISTENER (server), address,
-                                 G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                 NULL, &effective, &error);
-  g_assert_no_error (error);
-  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-  g_assert_cmpuint (*port, >, 0);
-  g_socket_service_start (G_SOCKET_SERVICE (server));
-  return server;
-}
-
 static void
 client_send (GSocket     *socket,
              const gchar *text)
@@ -144,7 +123,7 @@ test_server_echo_clients (void)
   guint16 port;
   guint i;
 
-  server = make_server (G_TYPE_INVALID, &port);
+  server = test_loopback_server (G_TYPE_INVALID, &port);
   g_assert_true (achat_server_get_channel_type (server) == ACHAT_TYPE_CHANNEL);
   g_signal_connect (server, "channel-accepted", G_CALLBACK (on_channel_accepted), &accepted);
 
@@ -220,7 +199,7 @@ test_server_stop_start (void)
   guint16 port, second_port;
   guint i;
 
-  server = make_server (G_TYPE_INVALID, &port);
+  server = test_loopback_server (G_TYPE_INVALID, &port);
   g_signal_connect (server, "channel-accepted", G_CALLBACK (on_channel_accepted), &accepted);
   g_signal_connect (server, "incoming", G_CALLBACK (on_incoming_count), &n_incoming);
 
@@ -284,7 +263,7 @@ test_server_stop_start_merged (void)
   guint16 port;
   guint i, round;
 
-  server = make_server (G_TYPE_INVALID, &port);
+  server = test_loopback_server (G_TYPE_INVALID, &port);
   g_signal_connect (server, "channel-accepted", G_CALLBACK (on_channel_accepted), &accepted);
 
   for (round = 0; round < 2; round++)
@@ -358,7 +337,7 @@ test_server_own_socket_and_close (void)
   g_assert_cmpstr (got, ==, "echo: mine\n");
   g_socket_service_stop (G_SOCKET_SERVICE (server));
 
-  second_server = make_server (G_TYPE_INVALID, &port);
+  second_server = test_loopback_server (G_TYPE_INVALID, &port);
   g_signal_connect (second_server, "accept-failed", G_CALLBACK (count_accept_failed), &n_failed);
   g_socket_listener_close (G_SOCKET_LISTENER (second_server));
   test_spin_for (100);
@@ -446,7 +425,7 @@ test_server_channel_type (void)
   GType type = G_TYPE_INVALID;
   guint16 port;
 
-  server = make_server (TEST_TYPE_LINE_CHANNEL, &port);
+  server = test_loopback_server (TEST_TYPE_LINE_CHANNEL, &port);
   g_object_get (server, "channel-type", &type, NULL);
   g_assert_true (type == TEST_TYPE_LINE_CHANNEL);
   g_signal_connect (server, "channel-accepted", G_CALLBACK (store_channel), &channel);
@@ -482,7 +461,7 @@ test_server_backlog (void)
   guint16 port;
   guint i;
 
-  server = make_server (TEST_TYPE_LINE_CHANNEL, &port);
+  server = test_loopback_server (TEST_TYPE_LINE_CHANNEL, &port);
   g_object_get (server, "listen-backlog", &backlog, NULL);
   g_assert_cmpint (backlog, ==, ACHAT_SERVER_DEFAULT_BACKLOG);
 
@@ -572,7 +551,7 @@ test_connect_to_host (void)
   ConnectResult res = { NULL, NULL, FALSE, NULL };
   guint16 port;
 
-  server = make_server (TEST_TYPE_LINE_CHANNEL, &port);
+  server = test_loopback_server (TEST_TYPE_LINE_CHANNEL, &port);
   host_and_port = g_strdup_printf ("127.0.0.1:%u", port);
   achat_channel_connect_to_host_async (host_and_port, 1, NULL, connect_cb, &res);
   test_spin_until (connect_done, &res);
@@ -609,7 +588,7 @@ test_connect_refused (void)
 
   /* A port that was free a moment ago and has no listener now. */
   {
-    g_autoptr(AchatServer) server = make_server (G_TYPE_INVALID, &port);
+    g_autoptr(AchatServer) server = test_loopback_server (G_TYPE_INVALID, &port);
 
     g_socket_service_stop (G_SOCKET_SERVICE (server));
     g_socket_listener_close (G_SOCKET_LISTENER (server));
@@ -702,7 +681,7 @@ test_server_thread_context (void)
   ts.context = g_main_context_new ();
   ts.loop = g_main_loop_new (ts.context, FALSE);
   g_main_context_push_thread_default (ts.context);
-  ts.server = make_server (TEST_TYPE_LINE_CHANNEL, &ts.port);
+  ts.server = test_loopback_server (TEST_TYPE_LINE_CHANNEL, &ts.port);
   g_signal_connect (ts.server, "channel-accepted", G_CALLBACK (thread_on_accepted), &ts);
   g_main_context_pop_thread_default (ts.context);
 

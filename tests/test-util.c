@@ -67,6 +67,26 @@ test_socket_pair (int *peer_fd)
   return socket;
 }
 
+AchatServer *
+test_loopback_server (GType    channel_type,
+                      guint16 *port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+  AchatServer *server = achat_server_new (channel_type);
+
+  g_socket_listener_add_address (G_SOCKET_LISTENER (server), address,
+                                 G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                 NULL, &effective, &error);
+  g_assert_no_error (error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  g_assert_cmpuint (*port, >, 0);
+  g_socket_service_start (G_SOCKET_SERVICE (server));
+  return server;
+}
+
 GSocket *
 test_tcp_connect (guint16 port)
 {

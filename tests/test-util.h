@@ -33,6 +33,10 @@ void          test_spin_for          (guint          ms);
 /* A connected AF_UNIX stream socket pair: returns one end as a GSocket
  * (for a channel) and the other as a plain non-blocking fd (the peer). */
 GSocket      *test_socket_pair       (int           *peer_fd);
+/* A started server of @channel_type bound to 127.0.0.1 on a port the
+ * kernel chose, returned in @port. */
+AchatServer  *test_loopback_server   (GType          channel_type,
+                                      guint16       *port);
 /* A non-blocking client socket connected to 127.0.0.1:@port. */
 GSocket      *test_tcp_connect       (guint16        port);
 
