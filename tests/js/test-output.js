@@ -76,6 +76,25 @@ test('push: Uint8Array, TextEncoder output, arrays of numbers, in FIFO order', t
     assertEqual(channel.get_queued_bytes(), 0);
 });
 
+test('queued-bytes: pushes from a handler notified once, after the write; output-full at once', t => {
+    const {channel, peer} = channelPair(t, {terminator: '\n'});
+    const values = [], fullInHandler = [];
+    channel.set_output_watermarks(1, 2);
+    channel.connect('notify::queued-bytes', ch => values.push(ch.get_queued_bytes()));
+    channel.connect('terminator-found', ch => {
+        for (const piece of ['a', 'b', 'c\n'])
+            ch.push(u8(piece));
+        fullInHandler.push(ch.is_output_full());
+    });
+    peer.write('go\n');
+    peer.waitReceived(4);
+    assertBytes(peer.received, u8('abc\n'));
+    flush(10);
+    assertEqual(JSON.stringify(fullInHandler), '[true]', 'output-full in the handler');
+    assertEqual(JSON.stringify(values), '[0]', 'queued-bytes notifications');
+    assertEqual(channel.is_output_full(), false);
+});
+
 test('push with a string: GJS sends its UTF-8 bytes', t => {
     const {channel, peer} = channelPair(t);
     assertEqual(channel.push('héllo'), true);

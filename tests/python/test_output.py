@@ -56,6 +56,28 @@ class OutputTest(ChannelTestCase):
         self.assertTrue(raised.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.INVALID_DATA))
         self.assertIn('invalid UTF-8 at byte 3 of 4', raised.exception.message)
 
+    def test_queued_bytes_once_per_dispatch(self):
+        """Pushes from a handler: queued-bytes notified once, after the
+        write that ends the dispatch; output-full at once, in the handler."""
+        values, full_in_handler = [], []
+        self.channel.set_output_watermarks(1, 2)
+        self.channel.set_terminator(b'\n')
+
+        def reply(channel, line):
+            for piece in (b'a', b'b', b'c\n'):
+                channel.push(piece)
+            full_in_handler.append(channel.is_output_full())
+
+        self.channel.connect('notify::queued-bytes',
+                             lambda channel, pspec: values.append(channel.get_queued_bytes()))
+        self.channel.connect('terminator-found', reply)
+        send(self.peer, b'go\n')
+        self.assertEqual(receive(self.peer, 4), b'abc\n')
+        iterate(20)
+        self.assertEqual(full_in_handler, [True])
+        self.assertEqual(values, [0])
+        self.assertFalse(self.channel.is_output_full())
+
     def test_push_bytearray_is_copied(self):
         data = bytearray(b'original')
         self.channel.push(data)
