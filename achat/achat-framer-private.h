@@ -186,6 +186,27 @@ size_t   achat_framer_get_held       (const AchatFramer  *framer);
 bool     achat_framer_flush          (AchatFramer        *framer,
                                       AchatFramerEvent   *event);
 
+/* The engine's position between two messages, to go back to after looking
+ * one event ahead: a caller that gathers the messages of an input before
+ * handing them over marks the engine after each message and, when the
+ * next event is not a whole message, resets it to the mark and frames
+ * that input again later (under whatever framing is in force then). Only
+ * the per-stream state is kept, so a mark is valid while the framing is
+ * not set again; and it must be taken with nothing held (the held bytes
+ * are not saved). */
+typedef struct
+{
+  uint64_t count;
+  uint64_t frame_length;
+  AchatFramerStatus status;
+  uint8_t length_state;
+} AchatFramerMark;
+
+void     achat_framer_mark           (const AchatFramer  *framer,
+                                      AchatFramerMark    *mark);
+void     achat_framer_reset_to_mark  (AchatFramer        *framer,
+                                      const AchatFramerMark *mark);
+
 /* Drops held bytes (discard_buffers). */
 void     achat_framer_discard        (AchatFramer        *framer);
 

@@ -10,6 +10,7 @@
 
 #include "achat-framer-private.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,31 @@ size_t
 achat_framer_get_held (const AchatFramer *framer)
 {
   return framer->hold_len;
+}
+
+void
+achat_framer_mark (const AchatFramer *framer,
+                   AchatFramerMark   *mark)
+{
+  assert (framer->hold_len == 0);
+  mark->count = framer->count;
+  mark->frame_length = framer->frame_length;
+  mark->status = framer->status;
+  mark->length_state = framer->length_state;
+}
+
+void
+achat_framer_reset_to_mark (AchatFramer           *framer,
+                            const AchatFramerMark *mark)
+{
+  /* What the look-ahead held (the start of a terminator or of a header at
+   * the end of the input) is framed again from the input. */
+  framer->hold_start = 0;
+  framer->hold_len = 0;
+  framer->count = mark->count;
+  framer->frame_length = mark->frame_length;
+  framer->status = mark->status;
+  framer->length_state = mark->length_state;
 }
 
 void

@@ -3126,6 +3126,115 @@ check_split (const Term  *t,
 #define CHECK_SPLIT(t, hook, hook_data, reads, expected) \
   check_split ((t), (hook), (hook_data), (reads), sizeof (reads) - 1, (expected))
 
+/* Look-ahead (achat_framer_mark()): from any message boundary where nothing
+ * is held, framing one to three events ahead and resetting to the mark
+ * changes nothing: the events from there on are those of a framer that
+ * never looked ahead. Whole-read delivery relies on it. */
+static gsize
+next_event (AchatFramer      *framer,
+            const guint8     *in,
+            gsize             length,
+            AchatFramerEvent *event,
+            GString          *rendered)
+{
+  gsize used = achat_framer_next (framer, in, length, event);
+
+  g_string_append_printf (rendered, "%" G_GSIZE_FORMAT ":%d:%d:%u:", used, event->status,
+                          event->terminator, event->term_index);
+  g_string_append_len (rendered, (const gchar *) event->data, (gssize) event->length);
+  g_string_append_c (rendered, '|');
+  return used;
+}
+
+static void
+check_look_ahead (const Term   *term,
+                  const guint8 *in,
+                  gsize         length)
+{
+  g_autoptr(GString) straight = g_string_new (NULL);
+  g_autoptr(GString) ahead = g_string_new (NULL);
+  g_autoptr(GString) scratch = g_string_new (NULL);
+  AchatFramer f;
+  AchatFramerEvent ev;
+  gsize pos = 0;
+  guint events = 0;
+  guint boundaries = 0;
+
+  achat_framer_init (&f);
+  term_apply (term, &f);
+  while (events++ < 10000)
+    {
+      pos += next_event (&f, in + pos, length - pos, &ev, straight);
+      if (ev.status != ACHAT_FRAMER_OK || (ev.length == 0 && !ev.terminator))
+        break;
+    }
+  achat_framer_clear (&f);
+
+  achat_framer_init (&f);
+  term_apply (term, &f);
+  pos = 0;
+  events = 0;
+  while (events++ < 10000)
+    {
+      if (achat_framer_get_held (&f) == 0)
+        {
+          AchatFramerMark mark;
+          guint look = 1 + events % 3;
+          gsize p = pos;
+          guint i;
+
+          achat_framer_mark (&f, &mark);
+          for (i = 0; i < look; i++)
+            p += next_event (&f, in + p, length - p, &ev, scratch);
+          achat_framer_reset_to_mark (&f, &mark);
+          g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+          boundaries++;
+        }
+      pos += next_event (&f, in + pos, length - pos, &ev, ahead);
+      if (ev.status != ACHAT_FRAMER_OK || (ev.length == 0 && !ev.terminator))
+        break;
+    }
+  achat_framer_clear (&f);
+  if (!g_str_equal (ahead->str, straight->str))
+    g_error ("looking ahead changed the events: %.200s instead of %.200s",
+             ahead->str, straight->str);
+  g_assert_cmpuint (boundaries, >, 0);
+}
+
+#define STREAM(s) { s, sizeof s - 1 }
+
+static void
+test_mark_look_ahead (void)
+{
+  static const struct
+  {
+    const gchar *stream;
+    gsize length;
+  } streams[] = {
+    STREAM ("one\r\ntwo\r\n\r\nthree\r"),
+    STREAM ("a\nb\r\n\r\r\nc"),
+    STREAM ("\x00\x03" "abc" "\x00\x00" "\x00\x02" "de" "\x00"),
+    STREAM ("\x00\x01" "a" "\x01\x00" "xyz"),   /* a frame too long for the maximum */
+    STREAM ("abcdefghij"),
+  };
+  const Term terms[] = {
+    term_bytes ("\r\n"),
+    term_bytes ("\n"),
+    term_multi (MULTI ("\r\n", "\n", "\r")),
+    term_length (2, TRUE, 0, 0),
+    term_length (2, TRUE, 0, 16),
+    term_count (3),
+    term_none (),
+  };
+  guint s, t;
+
+  for (s = 0; s < G_N_ELEMENTS (streams); s++)
+    for (t = 0; t < G_N_ELEMENTS (terms); t++)
+      check_look_ahead (&terms[t], (const guint8 *) streams[s].stream, streams[s].length);
+}
+
+#undef STREAM
+
 static void
 test_length_basic (void)
 {
@@ -3885,6 +3994,7 @@ main (int    argc,
                    test_length_line_then_frame);
   g_test_add_func ("/framer/split/random-kinds", test_random_kinds);
   g_test_add_func ("/framer/unread", test_unread);
+  g_test_add_func ("/framer/mark/look-ahead", test_mark_look_ahead);
 
   return g_test_run ();
 }
