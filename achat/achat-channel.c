@@ -197,6 +197,8 @@ typedef struct
   gint64 message_started;          /* monotonic µs of a partial message's first read; 0: none */
   GSource *message_timer;          /* made when message-timeout is first set */
   guint input_generation;          /* bumped by discard_buffers() */
+  guint framing_serial;            /* bumped whenever the framing is set */
+  guint batch_limit;               /* messages framed ahead for messages_found */
   guint collect_generation;        /* input_generation at a data-collected emission */
 
   AchatOutputQueue queue;
@@ -247,6 +249,8 @@ typedef struct
   guint dc_direct : 1;
   guint tf_direct : 1;
   guint no_handlers : 1;           /* none at all, on any signal */
+  guint mf_class : 1;              /* the class overrides messages_found */
+  guint mf_batch : 1;              /*   and may be given several at once */
   guint tls_state : 2;             /* TlsState */
   guint pull : 1;                  /* read_message_async() was called: messages wait for reads */
   guint awaiting_consumer : 1;     /* input waits, unframed, for a read or a handler */
@@ -714,6 +718,11 @@ transport_close (AchatChannel *self)
  * FALSE observed or a TRUE direct is never left stale once a handler ran. */
 /* Whether any unblocked handler is connected to any signal of @self: one
  * question instead of two while a class handler is called directly. */
+static guint achat_channel_real_messages_found (AchatChannel *self,
+                                                GBytes       *data,
+                                                const gsize  *bounds,
+                                                guint         n_bounds);
+
 static gboolean
 channel_has_handlers (AchatChannel *self)
 {
@@ -733,7 +742,11 @@ channel_observe (AchatChannel *self)
   priv->dc_direct = !dc_handlers && klass->data_collected != achat_channel_real_data_collected;
   priv->dc_observed = dc_handlers || priv->dc_direct;
   priv->tf_direct = !tf_handlers && klass->terminator_found != NULL;
-  priv->tf_observed = tf_handlers || priv->tf_direct;
+  priv->mf_class = klass->messages_found != achat_channel_real_messages_found;
+  priv->tf_observed = tf_handlers || priv->tf_direct || priv->mf_class;
+  /* Whole reads only while nothing takes the data piece by piece and no
+   * read waits for messages one at a time. */
+  priv->mf_batch = priv->mf_class && !priv->dc_observed && !priv->pull;
   priv->no_handlers = (priv->dc_direct || priv->tf_direct) && !channel_has_handlers (self);
 }
 
@@ -763,18 +776,28 @@ channel_observe_again (AchatChannel *self)
  * a copy (in the context's reusable message buffer). Released with
  * achat_poller_release_message(). */
 static void
+input_message (AchatChannelPrivate *priv,
+               AchatReadBuffer     *buffer,
+               const guint8        *data,
+               gsize                length,
+               AchatMessage        *message)
+{
+  if (buffer != NULL && length >= SLICE_MIN)
+    {
+      message->bytes = achat_read_buffer_slice (buffer, data, length);
+      message->lent = NULL;
+    }
+  else
+    achat_poller_copy_message (priv->poller, data, length, message);
+}
+
+static inline void
 event_message (AchatChannelPrivate    *priv,
                AchatReadBuffer        *buffer,
                const AchatFramerEvent *event,
                AchatMessage           *message)
 {
-  if (buffer != NULL && event->from_input && event->length >= SLICE_MIN)
-    {
-      message->bytes = achat_read_buffer_slice (buffer, event->data, event->length);
-      message->lent = NULL;
-    }
-  else
-    achat_poller_copy_message (priv->poller, event->data, event->length, message);
+  input_message (priv, event->from_input ? buffer : NULL, event->data, event->length, message);
 }
 
 static void
@@ -846,6 +869,202 @@ channel_message_to_read (AchatChannel *self,
     }
 }
 
+/* Whole reads ----------------------------------------------------------- */
+
+/* The most messages handed to messages_found at once: their bounds live on
+ * the stack (4 KiB), and a read of tiny messages makes several calls. */
+#define BATCH_MAX 256
+
+/* What messages_found returned, checked: how many of @n messages it took. */
+static guint
+batch_taken (guint taken,
+             guint n)
+{
+  if (G_LIKELY (taken >= 1 && taken <= n))
+    return taken;
+  g_critical ("AchatChannelClass::messages_found returned %u for %u message%s: "
+              "it must return how many it took, from 1 to %u (all of them are "
+              "taken as handled)", taken, n, n == 1 ? "" : "s", n);
+  return n;
+}
+
+/* A message delivered alone to messages_found: one that began in an
+ * earlier read, or came while messages are taken one at a time. */
+static void
+channel_found_alone (AchatChannel *self,
+                     GBytes       *message)
+{
+  gsize bounds[2] = { 0, g_bytes_get_size (message) };
+
+  batch_taken (ACHAT_CHANNEL_GET_CLASS (self)->messages_found (self, message, bounds, 2), 1);
+}
+
+/* Whether delivery one message at a time must stop to let the engine take
+ * over again: the framing was set, the input stopped, paused, was
+ * discarded or went to reads, or a switch to TLS began. */
+static inline gboolean
+batch_interrupted (AchatChannelPrivate *priv,
+                   guint                framing_serial,
+                   guint                generation)
+{
+  return priv->framing_serial != framing_serial || priv->input_generation != generation ||
+         input_stopped (priv) || priv->input_paused || priv->pull ||
+         priv->tls_state != TLS_NONE;
+}
+
+/* The default messages_found: each message to terminator-found, in order,
+ * until a handler changes the framing or the input's state, or connects to
+ * data-collected. */
+static guint
+achat_channel_real_messages_found (AchatChannel *self,
+                                   GBytes       *data,
+                                   const gsize  *bounds,
+                                   guint         n_bounds)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  guint framing_serial = priv->framing_serial;
+  guint generation = priv->input_generation;
+  gsize size;
+  guint i;
+
+  g_return_val_if_fail (data != NULL, 1);
+  g_return_val_if_fail (n_bounds >= 2 && n_bounds % 2 == 0, 1);
+
+  size = g_bytes_get_size (data);
+  for (i = 0; i < n_bounds / 2; i++)
+    {
+      g_autoptr(GBytes) message = NULL;
+      gsize start = bounds[2 * i];
+      gsize end = bounds[2 * i + 1];
+
+      g_return_val_if_fail (start <= end && end <= size, i + 1);
+      message = g_bytes_new_from_bytes (data, start, end - start);
+      g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message);
+      /* A handler that connected to data-collected (to take the body that
+       * follows in pieces) gets the next messages as they are framed. */
+      if (batch_interrupted (priv, framing_serial, generation) ||
+          (i + 1 < n_bounds / 2 &&
+           g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE)))
+        return i + 1;
+    }
+  return n_bounds / 2;
+}
+
+typedef enum
+{
+  BATCH_EVENT,       /* no whole message first: an event to deliver alone */
+  BATCH_DELIVERED,   /* messages went to messages_found */
+  BATCH_STOPPED,     /* and delivery must stop (closed, input discarded) */
+} BatchResult;
+
+/* Frames the whole messages that start at @pos of @data and hands them to
+ * messages_found in one call, as the bytes from the first message's start
+ * to the last one's terminator and each message's start and end there.
+ * The handler says how many it took; the input after them (@pos on
+ * return) is framed again under the framing in force then, so a handler
+ * that changes the terminator at message i returns i + 1.
+ *
+ * The engine looks one event ahead to know that a message is whole; when
+ * the next event is not a whole message, the engine goes back to the end
+ * of the last one (achat_framer_reset_to_mark()). When not even the first
+ * is, that event is returned in @event (with @pos past it) for
+ * channel_deliver(). */
+static BatchResult
+channel_deliver_batch (AchatChannel     *self,
+                       AchatReadBuffer  *buffer,
+                       const guint8     *data,
+                       gsize             length,
+                       gsize            *pos_inout,
+                       AchatFramerEvent *event)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  AchatFramer *framer = &priv->framer;
+  gsize bounds[2 * BATCH_MAX];
+  gsize after[BATCH_MAX];
+  AchatMessage message;
+  guint generation = priv->input_generation;
+  guint limit = priv->batch_limit;
+  AchatFramerMark mark;
+  gsize pos = *pos_inout;
+  gsize base;
+  guint term_index = 0;
+  guint n = 0;
+  guint taken;
+  guint i;
+
+  if (priv->collected_len > 0 || achat_framer_get_held (framer) > 0 || pos == length)
+    {
+      *pos_inout += achat_framer_next (framer, data + pos, length - pos, event);
+      return BATCH_EVENT;
+    }
+
+  achat_framer_mark (framer, &mark);
+  while (n < limit && pos < length)
+    {
+      gsize used = achat_framer_next (framer, data + pos, length - pos, event);
+      gsize end = pos + used;
+
+      if (event->status != ACHAT_FRAMER_OK || !event->terminator ||
+          achat_framer_get_held (framer) > 0 || !input_fits (priv, event->length))
+        {
+          if (n == 0)
+            {
+              *pos_inout = end;
+              return BATCH_EVENT;
+            }
+          /* Framed again after the handler ran. */
+          achat_framer_reset_to_mark (framer, &mark);
+          break;
+        }
+      if (framer->kind == ACHAT_FRAMER_BYTES)
+        {
+          term_index = event->term_index;
+          if (framer->n_terms == 1)
+            end -= framer->term_len;
+          else
+            {
+              gsize term_len;
+
+              achat_framer_get_terminator (framer, term_index, &term_len);
+              end -= term_len;
+            }
+        }
+      else
+        achat_framer_mark (framer, &mark);   /* a terminator never moves it */
+      bounds[2 * n] = end - event->length;
+      bounds[2 * n + 1] = end;
+      after[n] = pos + used;
+      n++;
+      pos += used;
+    }
+
+  base = bounds[0];
+  input_message (priv, buffer, data + base, after[n - 1] - base, &message);
+  for (i = 0; i < 2 * n; i++)
+    bounds[i] -= base;
+  priv->matched_index = framer->kind == ACHAT_FRAMER_BYTES ? term_index : G_MAXUINT;
+  priv->matched_kept = FALSE;
+
+  taken = ACHAT_CHANNEL_GET_CLASS (self)->messages_found (self, message.bytes, bounds, 2 * n);
+  taken = batch_taken (taken, n);
+  achat_poller_release_message (priv->poller, &message);
+  /* What was framed ahead for nothing is bounded: a handler that changes
+   * the framing every few messages is given about as many at a time. */
+  if (taken < n)
+    priv->batch_limit = taken;
+  else if (n == limit && limit < BATCH_MAX)
+    priv->batch_limit = MIN (2 * limit, BATCH_MAX);
+  /* The messages not taken are framed again: at a message's end the
+   * engine's state is the same whichever message it is (a count, spent
+   * after its one message, never gathers two). */
+  *pos_inout = after[taken - 1];
+  if (input_stopped (priv) || generation != priv->input_generation)
+    return BATCH_STOPPED;
+  /* The handler may have connected handlers, started a read, paused. */
+  channel_observe (self);
+  return BATCH_DELIVERED;
+}
+
 /* Delivers one framer event; returns FALSE when delivery must stop (the
  * channel closed or its input was discarded). */
 static gboolean
@@ -909,7 +1128,9 @@ channel_deliver (AchatChannel           *self,
         {
           if (message.bytes == NULL)
             message.bytes = collected_take (priv);
-          if (priv->tf_direct)
+          if (priv->mf_class)
+            channel_found_alone (self, message.bytes);
+          else if (priv->tf_direct)
             ACHAT_CHANNEL_GET_CLASS (self)->terminator_found (self, message.bytes);
           else
             g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message.bytes);
@@ -1058,7 +1279,19 @@ channel_process_input (AchatChannel    *self,
     {
       AchatFramerEvent event;
 
-      pos += achat_framer_next (&priv->framer, data + pos, length - pos, &event);
+      if (!priv->mf_batch || data == NULL)
+        pos += achat_framer_next (&priv->framer, data + pos, length - pos, &event);
+      else
+        switch (channel_deliver_batch (self, buffer, data, length, &pos, &event))
+          {
+          case BATCH_STOPPED:
+            return;
+          case BATCH_DELIVERED:
+            goto delivered;
+          case BATCH_EVENT:
+          default:
+            break;
+          }
       if (G_UNLIKELY (event.status != ACHAT_FRAMER_OK))
         {
           channel_frame_refused (self, &event);
@@ -1068,6 +1301,7 @@ channel_process_input (AchatChannel    *self,
         break;
       if (!channel_deliver (self, buffer, &event))
         break;
+    delivered:
       /* The common case in one test of the flags: nothing holds input
        * and a handler takes it. */
       if (G_UNLIKELY (priv->input_paused || priv->ready_waits || priv->read_returning ||
@@ -2866,6 +3100,51 @@ achat_channel_set_property (GObject      *object,
  */
 
 /**
+ * AchatChannelClass::messages_found:
+ * @self: the channel
+ * @data: the bytes that hold the messages
+ * @bounds: (array length=n_bounds): where each message starts and ends
+ *   in @data, two offsets per message, in order
+ * @n_bounds: twice the number of messages (at least 2)
+ *
+ * Takes every whole message of a read in one call: whole-read delivery,
+ * the cheapest way to receive many small messages, from C and even more
+ * from Python and GJS (one call per read instead of one per message).
+ *
+ * Message `i` is `data[bounds[2 * i] : bounds[2 * i + 1]]`, without its
+ * terminator; the bytes after it, up to the next message's start, are the
+ * terminator that ended it, or the next frame's length header. A message
+ * that began in an earlier read, or that comes while a read of the pull
+ * style is pending or data-collected is observed, arrives alone (@data is
+ * then the message).
+ *
+ * Return how many of the messages you took, from 1 to all of them. The
+ * ones after are framed again, from their first byte, under the framing
+ * in force when you return: a handler that reads a header at message `i`
+ * and sets a byte count for the body that follows returns `i + 1`. Do the
+ * same after pausing input, starting a read, a switch to TLS or
+ * connecting to data-collected: what you did not take waits for that,
+ * exactly as if it had not been framed yet. Anything else (0, or more
+ * than there are) is a programming error: a critical is logged and all of
+ * them count as taken.
+ *
+ * When a class overrides it, every message goes to it, and
+ * [signal@Achat.Channel::terminator-found] is emitted only by the
+ * default, which a class may chain up to: it emits terminator-found for
+ * each message in turn and returns early when a handler changed the
+ * framing or the input's state (set a terminator, paused, started a read,
+ * discarded, closed).
+ *
+ * The bytes of @data are a view of the read buffer: keep what you need by copying it,
+ * or keep @data itself, which keeps the whole read buffer alive. In GJS,
+ * copy it if you keep it (see the class documentation).
+ * [method@Achat.Channel.get_matched_terminator] gives the last message's
+ * terminator.
+ *
+ * Returns: how many of the messages were taken, from 1 to @n_bounds / 2
+ */
+
+/**
  * AchatChannelClass::readable:
  * @self: the channel
  *
@@ -2916,6 +3195,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * abstract too. A NULL class handler lets GLib call a single connected
    * handler on its fast path, without boxing the message in a GValue. */
   klass->terminator_found = NULL;
+  klass->messages_found = achat_channel_real_messages_found;
   klass->closed = achat_channel_real_closed;
   klass->readable = achat_channel_real_readable;
   klass->writable = achat_channel_real_writable;
@@ -3351,6 +3631,7 @@ achat_channel_init (AchatChannel *self)
   priv->high_watermark = ACHAT_CHANNEL_DEFAULT_OUTPUT_HIGH_WATERMARK;
   priv->low_watermark = ACHAT_CHANNEL_DEFAULT_OUTPUT_LOW_WATERMARK;
   achat_framer_init (&priv->framer);
+  priv->batch_limit = BATCH_MAX;
   priv->matched_index = G_MAXUINT;
   achat_output_queue_init (&priv->queue);
   g_queue_init (&priv->drains);
@@ -3424,6 +3705,7 @@ channel_framing_changes (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
+  priv->framing_serial++;
   channel_keep_matched (priv);
   /* The common case first, without a call: a handler sets the next
    * framing between two messages (per message, in the asynchat idiom of a

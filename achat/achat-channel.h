@@ -121,9 +121,13 @@ struct _AchatChannelClass
   void     (*output_drained)   (AchatChannel *self);
   void     (*tls_handshaking)  (AchatChannel   *self,
                                 GTlsConnection *connection);
+  guint    (*messages_found)   (AchatChannel *self,
+                                GBytes       *data,
+                                const gsize  *bounds,
+                                guint         n_bounds);
 
   /*< private >*/
-  gpointer padding[14];
+  gpointer padding[13];
 };
 
 ACHAT_AVAILABLE_IN_ALL

@@ -4,9 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * A script is a stream a peer writes and, for each message, the framing
- * in force for it and the message it must give. The pull style and the
- * handler style (test-channel-pull.c) run them over every split of the
- * stream.
+ * in force for it and the message it must give. The pull style, the
+ * handler style (test-channel-pull.c) and whole-read delivery
+ * (test-channel-whole.c) run them over every split of the stream.
  */
 
 #pragma once

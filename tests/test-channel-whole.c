@@ -1,0 +1,554 @@
+/* test-channel-whole.c: whole-read delivery (AchatChannelClass::messages_found)
+ *
+ * SPDX-FileCopyrightText: 2026 The achat authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A class that takes every whole message of a read in one call gets the
+ * same messages, in the same order, as terminator-found would have: over
+ * every split of the scripts' streams (a framing change at any message,
+ * the handler returning where it changed it), with random protocols, when
+ * the handler pauses, starts a read of the pull style, connects to
+ * data-collected, discards or closes part-way, and at volume. What it is
+ * handed is checked: the bounds, the separators between messages, batches
+ * of more than one message when the bytes came in one read.
+ */
+
+#include <string.h>
+#include <unistd.h>
+
+#include <achat/achat.h>
+
+#include "test-scripts.h"
+#include "test-util.h"
+
+/* A channel that follows a script ------------------------------------------ */
+
+typedef enum
+{
+  TAKE_UNTIL_CHANGE,   /* every message, up to one that changes the framing */
+  TAKE_ONE,            /* one message per call, whatever was handed */
+  CHAIN_UP,            /* the default: terminator-found, one at a time */
+} Taking;
+
+#define WHOLE_TYPE_CHANNEL (whole_channel_get_type ())
+G_DECLARE_FINAL_TYPE (WholeChannel, whole_channel, WHOLE, CHANNEL, AchatChannel)
+
+struct _WholeChannel
+{
+  AchatChannel parent_instance;
+
+  const Script *script;
+  Taking taking;
+  guint step;               /* the next message of the script */
+  guint calls;
+  guint most;               /* the most messages handed at once */
+  guint pause_at;           /* pause input after this message (0: never) */
+  guint pull_at;            /* start reads after this message (0: never) */
+  guint close_at;           /* close after this message (0: never) */
+  gboolean closed;
+  GError *close_error;
+  GString *failure;
+};
+
+G_DEFINE_FINAL_TYPE (WholeChannel, whole_channel, ACHAT_TYPE_CHANNEL)
+
+static gboolean
+framing_equal (const Framing *a,
+               const Framing *b)
+{
+  return a->kind == b->kind && a->count == b->count &&
+         g_strcmp0 (a->bytes, b->bytes) == 0;
+}
+
+static void whole_read_next (WholeChannel *self);
+
+static gboolean
+whole_resume (gpointer data)
+{
+  achat_channel_resume_input (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* One message of the script; returns whether delivery must go back to the
+ * engine (the framing, or the input's state, changed). */
+static gboolean
+whole_channel_take (WholeChannel *self,
+                    const guint8 *data,
+                    gsize         length)
+{
+  const Script *script = self->script;
+  const Step *step;
+  gsize expected_len;
+  gboolean changed = FALSE;
+
+  if (self->failure->len > 0)
+    return FALSE;
+  if (self->step >= script->n_steps)
+    {
+      g_string_append_printf (self->failure, "message %u: after the last one", self->step);
+      return FALSE;
+    }
+  step = &script->steps[self->step];
+  expected_len = step->message_len ? step->message_len : strlen (step->message);
+  if (length != expected_len || (length > 0 && memcmp (data, step->message, length) != 0))
+    {
+      g_string_append_printf (self->failure, "message %u is \"%.*s\", not \"%s\"",
+                              self->step, (int) length, data, step->message);
+      return FALSE;
+    }
+  self->step++;
+  /* A count is spent by its message: set again even when the same. */
+  if (self->step < script->n_steps &&
+      (!framing_equal (&script->steps[self->step].framing, &step->framing) ||
+       step->framing.kind == F_COUNT))
+    {
+      apply_framing (ACHAT_CHANNEL (self), &script->steps[self->step].framing);
+      changed = TRUE;
+    }
+  if (self->step == self->pause_at)
+    {
+      /* Resumed a few main loop iterations later. */
+      achat_channel_pause_input (ACHAT_CHANNEL (self));
+      g_timeout_add_full (G_PRIORITY_DEFAULT, 2, whole_resume, g_object_ref (self),
+                          g_object_unref);
+      changed = TRUE;
+    }
+  if (self->step == self->pull_at)
+    {
+      whole_read_next (self);
+      changed = TRUE;
+    }
+  if (self->step == self->close_at)
+    {
+      achat_channel_close (ACHAT_CHANNEL (self));
+      changed = TRUE;
+    }
+  return changed;
+}
+
+static guint
+whole_channel_messages_found (AchatChannel *channel,
+                              GBytes       *data,
+                              const gsize  *bounds,
+                              guint         n_bounds)
+{
+  WholeChannel *self = WHOLE_CHANNEL (channel);
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (data, &size);
+  guint n = n_bounds / 2;
+  guint i;
+
+  self->calls++;
+  self->most = MAX (self->most, n);
+  if (n_bounds < 2 || n_bounds % 2 != 0)
+    g_string_append_printf (self->failure, "%u bounds", n_bounds);
+  for (i = 0; i < n_bounds; i++)
+    if (bounds[i] > size || (i > 0 && bounds[i] < bounds[i - 1]))
+      g_string_append_printf (self->failure, "bound %u (%" G_GSIZE_FORMAT ") out of order "
+                              "or past the %" G_GSIZE_FORMAT " bytes", i, bounds[i], size);
+  if (self->failure->len > 0)
+    return n;
+
+  if (self->taking == CHAIN_UP)
+    return ACHAT_CHANNEL_CLASS (whole_channel_parent_class)->messages_found (channel, data,
+                                                                             bounds, n_bounds);
+  for (i = 0; i < n; i++)
+    {
+      if (whole_channel_take (self, bytes + bounds[2 * i], bounds[2 * i + 1] - bounds[2 * i]) ||
+          self->taking == TAKE_ONE)
+        return i + 1;
+    }
+  return n;
+}
+
+static void
+whole_channel_terminator_found (AchatChannel *channel,
+                                GBytes       *message)
+{
+  WholeChannel *self = WHOLE_CHANNEL (channel);
+  gsize length;
+  const guint8 *data = g_bytes_get_data (message, &length);
+
+  /* Only the default messages_found emits it (CHAIN_UP). */
+  if (self->taking != CHAIN_UP)
+    g_string_append (self->failure, "terminator-found emitted");
+  whole_channel_take (self, data, length);
+}
+
+static void
+whole_channel_closed (AchatChannel *channel,
+                      const GError *error)
+{
+  WholeChannel *self = WHOLE_CHANNEL (channel);
+
+  self->closed = TRUE;
+  if (error != NULL)
+    self->close_error = g_error_copy (error);
+}
+
+static void
+whole_channel_finalize (GObject *object)
+{
+  WholeChannel *self = WHOLE_CHANNEL (object);
+
+  g_clear_error (&self->close_error);
+  g_string_free (self->failure, TRUE);
+  G_OBJECT_CLASS (whole_channel_parent_class)->finalize (object);
+}
+
+static void
+whole_channel_class_init (WholeChannelClass *klass)
+{
+  AchatChannelClass *channel_class = ACHAT_CHANNEL_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = whole_channel_finalize;
+  channel_class->messages_found = whole_channel_messages_found;
+  channel_class->terminator_found = whole_channel_terminator_found;
+  channel_class->closed = whole_channel_closed;
+}
+
+static void
+whole_channel_init (WholeChannel *self)
+{
+  self->failure = g_string_new (NULL);
+}
+
+/* The pull style, from a handler: the messages after it go to reads. */
+static void
+whole_read_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  WholeChannel *self = WHOLE_CHANNEL (source);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) message = achat_channel_read_message_finish (ACHAT_CHANNEL (self), result,
+                                                                 &error);
+  gsize length;
+  const guint8 *data;
+
+  if (message == NULL)
+    return;   /* the end, or the channel closed */
+  data = g_bytes_get_data (message, &length);
+  self->pull_at = 0;
+  whole_channel_take (self, data, length);
+  if (self->step < self->script->n_steps)
+    whole_read_next (self);
+}
+
+static void
+whole_read_next (WholeChannel *self)
+{
+  achat_channel_read_message_async (ACHAT_CHANNEL (self), NULL, whole_read_cb, NULL);
+}
+
+static gboolean
+whole_is_done (gpointer data)
+{
+  WholeChannel *self = data;
+
+  return self->closed || self->failure->len > 0 ||
+         (self->step == self->script->n_steps && self->close_at != 0);
+}
+
+/* Runs @script through a WholeChannel, the stream cut at @cuts (each piece
+ * a read of its own). Returns NULL or what went wrong; the number of
+ * calls and the most messages in one in @calls and @most. */
+static gchar *
+run_whole (const Script *script,
+           const gsize  *cuts,
+           guint         n_cuts,
+           Taking        taking,
+           guint         pause_at,
+           guint         pull_at,
+           guint        *calls,
+           guint        *most)
+{
+  gsize length = script->stream_len ? script->stream_len : strlen (script->stream);
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  WholeChannel *self = g_object_new (WHOLE_TYPE_CHANNEL, "socket", socket, NULL);
+  gsize start = 0;
+  guint i;
+  gchar *failure = NULL;
+
+  self->script = script;
+  self->taking = taking;
+  self->pause_at = pause_at;
+  self->pull_at = pull_at;
+  apply_framing (ACHAT_CHANNEL (self), &script->steps[0].framing);
+  for (i = 0; i <= n_cuts; i++)
+    {
+      gsize end = i < n_cuts ? cuts[i] : length;
+
+      if (end <= start)
+        continue;
+      if (achat_channel_is_input_paused (ACHAT_CHANNEL (self)))
+        test_peer_write (peer, script->stream + start, end - start);
+      else
+        test_feed (ACHAT_CHANNEL (self), peer, script->stream + start, end - start);
+      start = end;
+    }
+  close (peer);
+  test_spin_until (whole_is_done, self);
+
+  if (self->failure->len > 0)
+    failure = g_strdup (self->failure->str);
+  else if (self->step != script->n_steps)
+    failure = g_strdup_printf ("%u messages of %u (closed: %s)", self->step, script->n_steps,
+                               self->close_error ? self->close_error->message : "no error");
+  else if (script->rest[0] == '\0' && self->close_error != NULL)
+    failure = g_strdup_printf ("closed: %s", self->close_error->message);
+  if (calls != NULL)
+    *calls = self->calls;
+  if (most != NULL)
+    *most = self->most;
+  achat_channel_close (ACHAT_CHANNEL (self));
+  g_object_unref (self);
+  test_spin_for (0);
+  return failure;
+}
+
+static void
+check_whole (const Script *script,
+             const gsize  *cuts,
+             guint         n_cuts,
+             Taking        taking,
+             guint         pause_at,
+             guint         pull_at)
+{
+  g_autofree gchar *failure = run_whole (script, cuts, n_cuts, taking, pause_at, pull_at,
+                                         NULL, NULL);
+
+  if (failure != NULL)
+    {
+      g_autoptr(GString) where = g_string_new (NULL);
+      guint i;
+
+      for (i = 0; i < n_cuts; i++)
+        g_string_append_printf (where, "%s%" G_GSIZE_FORMAT, i ? "," : "", cuts[i]);
+      g_error ("script %s, cuts [%s], taking %d, pause at %u, pull at %u: %s", script->name,
+               where->str, taking, pause_at, pull_at, failure);
+    }
+}
+
+/* Every script, whole (one read), cut in two at every byte and one byte
+ * per read; taking every message up to a framing change, one per call,
+ * and through the default (chaining up); pausing, and switching to reads
+ * of the pull style, after each message in turn. */
+static void
+test_scripts_every_split (gconstpointer data)
+{
+  const Script *script = data;
+  gsize length = script->stream_len ? script->stream_len : strlen (script->stream);
+  g_autofree gsize *every = g_new (gsize, length);
+  Taking taking;
+  gsize cut;
+  guint at;
+
+  for (cut = 0; cut < length; cut++)
+    every[cut] = cut + 1;
+  for (taking = TAKE_UNTIL_CHANGE; taking <= CHAIN_UP; taking++)
+    {
+      check_whole (script, NULL, 0, taking, 0, 0);
+      for (cut = 1; cut < length; cut++)
+        check_whole (script, &cut, 1, taking, 0, 0);
+      check_whole (script, every, length - 1, taking, 0, 0);
+    }
+  for (at = 1; at < script->n_steps; at++)
+    {
+      check_whole (script, NULL, 0, TAKE_UNTIL_CHANGE, at, 0);
+      check_whole (script, NULL, 0, TAKE_UNTIL_CHANGE, 0, at);
+      check_whole (script, NULL, 0, CHAIN_UP, at, 0);
+      check_whole (script, NULL, 0, CHAIN_UP, 0, at);
+      for (cut = 1; cut < length; cut += 3)
+        {
+          check_whole (script, &cut, 1, TAKE_UNTIL_CHANGE, at, 0);
+          check_whole (script, &cut, 1, TAKE_UNTIL_CHANGE, 0, at);
+        }
+    }
+}
+
+/* Random protocols (a framing change at nearly every message), random
+ * cuts, each way of taking. */
+static void
+test_random (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  guint round;
+
+  for (round = 0; round < (g_test_slow () ? 2000 : 300); round++)
+    {
+      g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GString) stream = g_string_new (NULL);
+      Script script = { 0, };
+      gsize cuts[8];
+      guint n_cuts = g_rand_int_range (rand, 0, G_N_ELEMENTS (cuts));
+      guint pause_at, pull_at;
+      guint i;
+
+      random_script (rand, &script, stream, keep);
+      for (i = 0; i < n_cuts; i++)
+        cuts[i] = g_rand_int_range (rand, 1, MAX (2, (gint) script.stream_len));
+      /* In order: a cut before the previous one is skipped. */
+      pause_at = g_rand_boolean (rand) ? g_rand_int_range (rand, 0, script.n_steps) : 0;
+      pull_at = g_rand_boolean (rand) ? g_rand_int_range (rand, 0, script.n_steps) : 0;
+      check_whole (&script, cuts, n_cuts, g_rand_int_range (rand, 0, CHAIN_UP + 1),
+                   pause_at, pull_at);
+    }
+}
+
+/* Batches ----------------------------------------------------------------- */
+
+static const Script lines_script = {
+  "lines", "a\nbb\n\nccc\nlast\n", 0,
+  {
+    { { F_BYTES, "\n", 0 }, "a", 0 },
+    { { F_BYTES, "\n", 0 }, "bb", 0 },
+    { { F_BYTES, "\n", 0 }, "", 0 },
+    { { F_BYTES, "\n", 0 }, "ccc", 0 },
+    { { F_BYTES, "\n", 0 }, "last", 0 },
+  }, 5, "",
+};
+
+/* Messages that came in one read are handed over in one call; one byte per
+ * read, one message per call. */
+static void
+test_batches (void)
+{
+  gsize every[15];
+  guint calls, most, i;
+  gchar *failure;
+
+  failure = run_whole (&lines_script, NULL, 0, TAKE_UNTIL_CHANGE, 0, 0, &calls, &most);
+  g_assert_null (failure);
+  g_assert_cmpuint (calls, ==, 1);
+  g_assert_cmpuint (most, ==, 5);
+
+  for (i = 0; i < G_N_ELEMENTS (every); i++)
+    every[i] = i + 1;
+  failure = run_whole (&lines_script, every, G_N_ELEMENTS (every), TAKE_UNTIL_CHANGE, 0, 0,
+                       &calls, &most);
+  g_assert_null (failure);
+  g_assert_cmpuint (calls, ==, 5);
+  g_assert_cmpuint (most, ==, 1);
+
+  /* Taking one per call: each call hands over what is left. */
+  failure = run_whole (&lines_script, NULL, 0, TAKE_ONE, 0, 0, &calls, &most);
+  g_assert_null (failure);
+  g_assert_cmpuint (calls, ==, 5);
+  g_assert_cmpuint (most, ==, 5);
+}
+
+/* What one call is given, exactly: the bytes from the first message to the
+ * last terminator, the separators between the bounds (the matched
+ * terminator of several, the next frame's header). */
+static guint
+shown_messages_found (AchatChannel *channel,
+                      GBytes       *data,
+                      const gsize  *bounds,
+                      guint         n_bounds)
+{
+  GString *log = g_object_get_data (G_OBJECT (channel), "log");
+  gsize size;
+  const gchar *bytes = g_bytes_get_data (data, &size);
+  guint i;
+
+  g_string_append_printf (log, "[%" G_GSIZE_FORMAT "]", size);
+  for (i = 0; i < n_bounds; i++)
+    g_string_append_printf (log, "%s%" G_GSIZE_FORMAT, i ? "," : "", bounds[i]);
+  g_string_append_c (log, '=');
+  for (i = 0; i < size; i++)
+    {
+      if (g_ascii_isalnum (bytes[i]) || bytes[i] == '|')
+        g_string_append_c (log, bytes[i]);
+      else
+        g_string_append_printf (log, "\\x%02x", (guint8) bytes[i]);
+    }
+  g_string_append_c (log, ';');
+  return n_bounds / 2;
+}
+
+static void
+shown_class_init (AchatChannelClass *klass)
+{
+  klass->messages_found = shown_messages_found;
+}
+
+static GType
+shown_get_type (void)
+{
+  static GType type;
+
+  if (type == 0)
+    type = g_type_register_static_simple (ACHAT_TYPE_CHANNEL, "TestWholeShown",
+                                          sizeof (AchatChannelClass),
+                                          (GClassInitFunc) (void (*) (void)) shown_class_init,
+                                          sizeof (AchatChannel), NULL, 0);
+  return type;
+}
+
+static gchar *
+show (void       (*setup) (AchatChannel *channel),
+      const gchar *stream,
+      gsize        length)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = g_object_new (shown_get_type (), "socket", socket, NULL);
+  GString *log = g_string_new (NULL);
+
+  g_object_set_data (G_OBJECT (channel), "log", log);
+  setup (channel);
+  test_feed (channel, peer, stream, length);
+  close (peer);
+  achat_channel_close (channel);
+  return g_string_free (log, FALSE);
+}
+
+static void
+setup_multi (AchatChannel *channel)
+{
+  static const gchar *const endings[] = { "\r\n", "\n", "|", NULL };
+
+  achat_channel_set_terminators (channel, endings);
+}
+
+static void
+setup_length (AchatChannel *channel)
+{
+  achat_channel_set_terminator_length_prefix (channel, 1, ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 0);
+}
+
+static void
+test_shown (void)
+{
+  g_autofree gchar *multi = show (setup_multi, "one\r\ntwo\nthree|rest", 20);
+  g_autofree gchar *length = show (setup_length, "\003abc\000\002de\005abc", 12);
+
+  /* From the first message's start through the last terminator (a frame
+   * has none: through its payload); between two messages, what separated
+   * them. The rest ("rest", a partial frame) is not a message yet. */
+  g_assert_cmpstr (multi, ==, "[15]0,3,5,8,9,14=one\\x0d\\x0atwo\\x0athree|;");
+  g_assert_cmpstr (length, ==, "[7]0,3,4,4,5,7=abc\\x00\\x02de;");
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  guint i;
+
+  g_test_init (&argc, &argv, NULL);
+
+  for (i = 0; i < n_scripts; i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/whole/script/%s", scripts[i].name);
+
+      g_test_add_data_func (path, &scripts[i], test_scripts_every_split);
+    }
+  g_test_add_func ("/whole/random", test_random);
+  g_test_add_func ("/whole/batches", test_batches);
+  g_test_add_func ("/whole/shown", test_shown);
+
+  return g_test_run ();
+}
