@@ -14,6 +14,7 @@
  */
 
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <achat/achat.h>
@@ -532,6 +533,339 @@ test_shown (void)
   g_assert_cmpstr (length, ==, "[7]0,3,4,4,5,7=abc\\x00\\x02de;");
 }
 
+/* Edges -------------------------------------------------------------------- */
+
+/* A channel that counts what it is handed, taking what it is told to. */
+typedef enum
+{
+  RETURN_ALL,
+  RETURN_ZERO,
+  RETURN_TOO_MANY,
+} Returning;
+
+#define COUNT_TYPE_CHANNEL (count_channel_get_type ())
+G_DECLARE_FINAL_TYPE (CountChannel, count_channel, COUNT, CHANNEL, AchatChannel)
+
+struct _CountChannel
+{
+  AchatChannel parent_instance;
+
+  Returning returning;
+  guint calls;
+  guint most;
+  guint64 messages;
+  guint64 bytes;
+  guint64 sum;              /* of every byte of every message */
+  gboolean closed;
+  GError *close_error;
+  GString *log;             /* the messages, when not NULL */
+};
+
+G_DEFINE_FINAL_TYPE (CountChannel, count_channel, ACHAT_TYPE_CHANNEL)
+
+static guint
+count_channel_messages_found (AchatChannel *channel,
+                              GBytes       *data,
+                              const gsize  *bounds,
+                              guint         n_bounds)
+{
+  CountChannel *self = COUNT_CHANNEL (channel);
+  const guint8 *bytes = g_bytes_get_data (data, NULL);
+  guint i;
+
+  self->calls++;
+  self->most = MAX (self->most, n_bounds / 2);
+  for (i = 0; i < n_bounds; i += 2)
+    {
+      gsize j;
+
+      self->messages++;
+      self->bytes += bounds[i + 1] - bounds[i];
+      for (j = bounds[i]; j < bounds[i + 1]; j++)
+        self->sum += bytes[j];
+      if (self->log != NULL)
+        {
+          g_string_append_len (self->log, (const gchar *) bytes + bounds[i],
+                               bounds[i + 1] - bounds[i]);
+          g_string_append_c (self->log, ' ');
+        }
+    }
+  switch (self->returning)
+    {
+    case RETURN_ZERO:
+      return 0;
+    case RETURN_TOO_MANY:
+      return n_bounds / 2 + 1;
+    case RETURN_ALL:
+    default:
+      return n_bounds / 2;
+    }
+}
+
+static void
+count_channel_closed (AchatChannel *channel,
+                      const GError *error)
+{
+  CountChannel *self = COUNT_CHANNEL (channel);
+
+  self->closed = TRUE;
+  if (error != NULL)
+    self->close_error = g_error_copy (error);
+}
+
+static void
+count_channel_finalize (GObject *object)
+{
+  CountChannel *self = COUNT_CHANNEL (object);
+
+  g_clear_error (&self->close_error);
+  if (self->log != NULL)
+    g_string_free (self->log, TRUE);
+  G_OBJECT_CLASS (count_channel_parent_class)->finalize (object);
+}
+
+static void
+count_channel_class_init (CountChannelClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = count_channel_finalize;
+  ACHAT_CHANNEL_CLASS (klass)->messages_found = count_channel_messages_found;
+  ACHAT_CHANNEL_CLASS (klass)->closed = count_channel_closed;
+}
+
+static void
+count_channel_init (CountChannel *self)
+{
+  achat_channel_set_terminator (ACHAT_CHANNEL (self), (const guint8 *) "\n", 1);
+}
+
+static CountChannel *
+count_channel_new (int *peer)
+{
+  g_autoptr(GSocket) socket = test_socket_pair (peer);
+  CountChannel *self = g_object_new (COUNT_TYPE_CHANNEL, "socket", socket, NULL);
+
+  self->log = g_string_new (NULL);
+  return self;
+}
+
+static gboolean
+count_is_closed (gpointer data)
+{
+  return COUNT_CHANNEL (data)->closed;
+}
+
+/* A handler that returns 0, or more than it was given: a critical, and all
+ * of them count as taken (none handed over twice). */
+static void
+test_bad_return (void)
+{
+  Returning returning;
+
+  for (returning = RETURN_ZERO; returning <= RETURN_TOO_MANY; returning++)
+    {
+      int peer;
+      g_autoptr(CountChannel) self = count_channel_new (&peer);
+
+      self->returning = returning;
+      g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL,
+                             returning == RETURN_ZERO ? "*returned 0 for 3 messages*"
+                                                      : "*returned 4 for 3 messages*");
+      test_feed (ACHAT_CHANNEL (self), peer, "a\nb\nc\n", 6);
+      g_test_assert_expected_messages ();
+      g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, "*for 1 message:*");
+      test_feed (ACHAT_CHANNEL (self), peer, "d\n", 2);
+      g_test_assert_expected_messages ();
+      g_assert_cmpstr (self->log->str, ==, "a b c d ");
+      g_assert_cmpuint (self->calls, ==, 2);
+      close (peer);
+      test_spin_until (count_is_closed, self);
+      g_assert_no_error (self->close_error);
+    }
+}
+
+static void
+on_collected (AchatChannel *channel,
+              GBytes       *data,
+              gpointer      user_data)
+{
+  GString *pieces = user_data;
+
+  g_string_append_len (pieces, g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+  g_string_append_c (pieces, '|');
+}
+
+static void
+on_found_never (AchatChannel *channel,
+                GBytes       *message,
+                gpointer      user_data)
+{
+  g_error ("terminator-found emitted for a class that takes whole reads");
+}
+
+/* While data-collected is observed, each message comes alone, after its
+ * pieces; a terminator-found handler is not called (the class took the
+ * messages and did not chain up). */
+static void
+test_collected_observed (void)
+{
+  int peer;
+  g_autoptr(CountChannel) self = count_channel_new (&peer);
+  g_autoptr(GString) pieces = g_string_new (NULL);
+  gulong id;
+
+  g_signal_connect (self, "terminator-found", G_CALLBACK (on_found_never), NULL);
+  id = g_signal_connect (self, "data-collected", G_CALLBACK (on_collected), pieces);
+  test_feed (ACHAT_CHANNEL (self), peer, "one\ntwo\nthr", 11);
+  test_feed (ACHAT_CHANNEL (self), peer, "ee\n", 3);
+  g_assert_cmpstr (pieces->str, ==, "one|two|thr|ee|");
+  g_assert_cmpstr (self->log->str, ==, "one two three ");
+  g_assert_cmpuint (self->most, ==, 1);
+  g_signal_handler_disconnect (self, id);
+  test_feed (ACHAT_CHANNEL (self), peer, "4\n5\n6\n", 6);
+  g_assert_cmpstr (self->log->str, ==, "one two three 4 5 6 ");
+  g_assert_cmpuint (self->most, ==, 3);
+  close (peer);
+}
+
+/* A peer that sends nothing but terminators: a million empty messages,
+ * at most 256 per call, none lost. */
+static void
+test_flood_of_empty (void)
+{
+  int peer;
+  g_autoptr(CountChannel) self = count_channel_new (&peer);
+  gsize total = g_getenv ("ACHAT_TEST_MEMORY_TOOL") != NULL ? 100000 : 1000000;
+  g_autofree gchar *newlines = g_malloc (64 * 1024);
+  gsize sent;
+
+  g_string_free (g_steal_pointer (&self->log), TRUE);
+  memset (newlines, '\n', 64 * 1024);
+  for (sent = 0; sent < total; sent += 64 * 1024)
+    test_peer_write (peer, newlines, MIN (64 * 1024, total - sent));
+  close (peer);
+  test_spin_until (count_is_closed, self);
+  g_assert_no_error (self->close_error);
+  g_assert_cmpuint (self->messages, ==, total);
+  g_assert_cmpuint (self->bytes, ==, 0);
+  g_assert_cmpuint (self->most, <=, 256);
+  g_assert_cmpuint (self->calls, >=, total / 256);
+}
+
+/* max-input-size in the middle of a read: the messages before the long
+ * one are handed over, then the channel closes with the limit. */
+static void
+test_limit (void)
+{
+  static const gchar *const streams[] = {
+    "ok\nfine\n0123456789abcdefXYZ\nnever\n",   /* the long line is whole */
+    "ok\nfine\n0123456789abcdefXYZ",            /* it is not */
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (streams); i++)
+    {
+      int peer;
+      g_autoptr(CountChannel) self = count_channel_new (&peer);
+
+      achat_channel_set_max_input_size (ACHAT_CHANNEL (self), 16);
+      test_peer_write (peer, streams[i], strlen (streams[i]));
+      test_spin_until (count_is_closed, self);
+      g_assert_error (self->close_error, ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT);
+      g_assert_cmpstr (self->log->str, ==, "ok fine ");
+      close (peer);
+    }
+}
+
+/* A length header refused in the middle of a read: the frames before it
+ * are handed over, then the channel closes with the error. */
+static void
+test_refused_header (void)
+{
+  int peer;
+  g_autoptr(CountChannel) self = count_channel_new (&peer);
+
+  achat_channel_set_terminator_length_prefix (ACHAT_CHANNEL (self), 1,
+                                              ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 4);
+  test_peer_write (peer, "\003abc\002de\011123456789\001x", 18);
+  test_spin_until (count_is_closed, self);
+  g_assert_error (self->close_error, ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG);
+  g_assert_cmpstr (self->log->str, ==, "abc de ");
+  close (peer);
+}
+
+/* Volume: a million lines from a peer writing as fast as it can from
+ * another thread, every byte counted. */
+static gpointer
+volume_writer (gpointer data)
+{
+  int fd = GPOINTER_TO_INT (data);
+  gsize total = g_getenv ("ACHAT_TEST_MEMORY_TOOL") != NULL ? 100000 : 1000000;
+  g_autoptr(GString) chunk = g_string_new (NULL);
+  gsize i;
+
+  for (i = 0; i < total; i++)
+    {
+      g_string_append_printf (chunk, "line %" G_GSIZE_FORMAT "\n", i);
+      if (chunk->len >= 60000 || i + 1 == total)
+        {
+          gsize written = 0;
+
+          while (written < chunk->len)
+            {
+              gssize n = write (fd, chunk->str + written, chunk->len - written);
+
+              g_assert_cmpint (n, >, 0);
+              written += n;
+            }
+          g_string_truncate (chunk, 0);
+        }
+    }
+  close (fd);
+  return NULL;
+}
+
+static void
+test_volume (void)
+{
+  gsize total = g_getenv ("ACHAT_TEST_MEMORY_TOOL") != NULL ? 100000 : 1000000;
+  int fds[2];
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CountChannel) self = NULL;
+  guint64 bytes = 0, sum = 0;
+  gint64 deadline;
+  GThread *writer;
+  gsize i;
+
+  for (i = 0; i < total; i++)
+    {
+      g_autofree gchar *line = g_strdup_printf ("line %" G_GSIZE_FORMAT, i);
+      const gchar *p;
+
+      bytes += strlen (line);
+      for (p = line; *p != '\0'; p++)
+        sum += (guint8) *p;
+    }
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
+  socket = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  self = g_object_new (COUNT_TYPE_CHANNEL, "socket", socket, NULL);
+  writer = g_thread_new ("writer", volume_writer, GINT_TO_POINTER (fds[1]));
+  deadline = g_get_monotonic_time () + 20 * test_timeout_ms () * G_TIME_SPAN_MILLISECOND;
+  while (!self->closed)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_thread_join (writer);
+  g_assert_no_error (self->close_error);
+  g_assert_cmpuint (self->messages, ==, total);
+  g_assert_cmpuint (self->bytes, ==, bytes);
+  g_assert_cmpuint (self->sum, ==, sum);
+  /* Whole reads: far fewer calls than messages. */
+  g_assert_cmpuint (self->calls, <, total / 10);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -549,6 +883,12 @@ main (int    argc,
   g_test_add_func ("/whole/random", test_random);
   g_test_add_func ("/whole/batches", test_batches);
   g_test_add_func ("/whole/shown", test_shown);
+  g_test_add_func ("/whole/bad-return", test_bad_return);
+  g_test_add_func ("/whole/collected-observed", test_collected_observed);
+  g_test_add_func ("/whole/flood-of-empty", test_flood_of_empty);
+  g_test_add_func ("/whole/limit", test_limit);
+  g_test_add_func ("/whole/refused-header", test_refused_header);
+  g_test_add_func ("/whole/volume", test_volume);
 
   return g_test_run ();
 }
