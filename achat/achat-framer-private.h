@@ -207,6 +207,25 @@ void     achat_framer_mark           (const AchatFramer  *framer,
 void     achat_framer_reset_to_mark  (AchatFramer        *framer,
                                       const AchatFramerMark *mark);
 
+/* Frames the whole messages at the start of @input, at most @max of them
+ * and none longer than @max_length (0: no limit), into @bounds (start and
+ * end of each message in @input, two per message) and @after (where the
+ * input after each one starts: past its terminator); @term_index is the
+ * index of the last one's terminator. Stops before the first event that
+ * is not a whole message (part of a message, a refused header, a message
+ * too long), leaving the engine as it was before that event. Nothing may
+ * be held (returns 0 then). Returns the number of messages. A single
+ * byte-string terminator is searched for in a loop of its own; the other
+ * kinds look one event ahead and go back (achat_framer_mark()). */
+size_t   achat_framer_next_whole     (AchatFramer        *framer,
+                                      const uint8_t      *input,
+                                      size_t              length,
+                                      size_t              max,
+                                      uint64_t            max_length,
+                                      size_t             *bounds,
+                                      size_t             *after,
+                                      unsigned           *term_index);
+
 /* Drops held bytes (discard_buffers). */
 void     achat_framer_discard        (AchatFramer        *framer);
 

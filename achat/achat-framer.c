@@ -1063,3 +1063,69 @@ achat_framer_flush (AchatFramer      *framer,
   hold_empty (framer);
   return true;
 }
+
+size_t
+achat_framer_next_whole (AchatFramer   *framer,
+                         const uint8_t *input,
+                         size_t         length,
+                         size_t         max,
+                         uint64_t       max_length,
+                         size_t        *bounds,
+                         size_t        *after,
+                         unsigned      *term_index)
+{
+  AchatFramerMark mark;
+  AchatFramerEvent event;
+  size_t pos = 0;
+  size_t n = 0;
+
+  if (framer->hold_len > 0)
+    return 0;
+
+  if (framer->kind == ACHAT_FRAMER_BYTES && framer->n_terms == 1)
+    {
+      size_t term_len = framer->term_len;
+
+      while (n < max && pos < length)
+        {
+          ptrdiff_t p = find_terminator (framer, input + pos, length - pos);
+
+          if (p < 0 || (max_length != 0 && (uint64_t) p > max_length))
+            break;
+          bounds[2 * n] = pos;
+          bounds[2 * n + 1] = pos + (size_t) p;
+          pos += (size_t) p + term_len;
+          after[n++] = pos;
+        }
+      *term_index = 0;
+      return n;
+    }
+
+  achat_framer_mark (framer, &mark);
+  while (n < max && pos < length)
+    {
+      size_t used = achat_framer_next (framer, input + pos, length - pos, &event);
+      size_t end = pos + used;
+
+      if (event.status != ACHAT_FRAMER_OK || !event.terminator || framer->hold_len > 0 ||
+          (max_length != 0 && event.length > max_length))
+        {
+          achat_framer_reset_to_mark (framer, &mark);
+          break;
+        }
+      if (framer->kind == ACHAT_FRAMER_BYTES)
+        {
+          size_t term_len;
+
+          achat_framer_get_terminator (framer, event.term_index, &term_len);
+          end -= term_len;
+        }
+      bounds[2 * n] = end - event.length;
+      bounds[2 * n + 1] = end;
+      pos += used;
+      after[n++] = pos;
+      *term_index = event.term_index;
+      achat_framer_mark (framer, &mark);
+    }
+  return n;
+}

@@ -3201,7 +3201,138 @@ check_look_ahead (const Term   *term,
   g_assert_cmpuint (boundaries, >, 0);
 }
 
+/* achat_framer_next_whole() gives the whole messages a framer handing out
+ * events would (the leading ones: ended by a terminator, nothing held
+ * after them, not longer than the maximum), at most @max; and framing on
+ * from where it stopped gives the events that followed them. */
+static void
+check_next_whole (const Term   *term,
+                  const guint8 *in,
+                  gsize         length,
+                  gsize         max,
+                  guint64       max_length)
+{
+  g_autoptr(GString) expected = g_string_new (NULL);
+  g_autoptr(GString) got = g_string_new (NULL);
+  g_autoptr(GString) rest_expected = g_string_new (NULL);
+  g_autoptr(GString) rest_got = g_string_new (NULL);
+  g_autoptr(GString) scratch = g_string_new (NULL);
+  gsize bounds[2 * 16], after[16];
+  unsigned term_index = 99;
+  AchatFramer f;
+  AchatFramerEvent ev;
+  gsize pos = 0, n, i;
+  guint events = 0;
+  gboolean whole = TRUE;
+
+  g_assert_cmpuint (max, <=, 16);
+  achat_framer_init (&f);
+  term_apply (term, &f);
+  for (n = 0; events++ < 10000; )
+    {
+      gsize used;
+      gsize term_len = 0;
+
+      if (whole && n < max)
+        {
+          used = next_event (&f, in + pos, length - pos, &ev, scratch);
+          if (ev.status == ACHAT_FRAMER_OK && ev.terminator && achat_framer_get_held (&f) == 0 &&
+              (max_length == 0 || ev.length <= max_length) && pos < length)
+            {
+              if (term->kind == ACHAT_FRAMER_BYTES)
+                achat_framer_get_terminator (&f, ev.term_index, &term_len);
+              g_string_append_printf (expected, "%" G_GSIZE_FORMAT "-%" G_GSIZE_FORMAT
+                                      "/%" G_GSIZE_FORMAT " ", pos + used - term_len - ev.length,
+                                      pos + used - term_len, pos + used);
+              pos += used;
+              n++;
+              continue;
+            }
+          /* Not whole: framed again from the boundary, as what follows. */
+          achat_framer_clear (&f);
+          achat_framer_init (&f);
+          term_apply (term, &f);
+          {
+            gsize p = 0, k;
+
+            for (k = 0; k < n; k++)
+              {
+                AchatFramerEvent skip;
+
+                p += achat_framer_next (&f, in + p, length - p, &skip);
+              }
+            g_assert_cmpuint (p, ==, pos);
+          }
+          whole = FALSE;
+        }
+      whole = FALSE;
+      pos += next_event (&f, in + pos, length - pos, &ev, rest_expected);
+      if (ev.status != ACHAT_FRAMER_OK || (ev.length == 0 && !ev.terminator))
+        break;
+    }
+  achat_framer_clear (&f);
+
+  achat_framer_init (&f);
+  term_apply (term, &f);
+  n = achat_framer_next_whole (&f, in, length, max, max_length, bounds, after, &term_index);
+  for (i = 0; i < n; i++)
+    g_string_append_printf (got, "%" G_GSIZE_FORMAT "-%" G_GSIZE_FORMAT "/%" G_GSIZE_FORMAT " ",
+                            bounds[2 * i], bounds[2 * i + 1], after[i]);
+  pos = n > 0 ? after[n - 1] : 0;
+  events = 0;
+  while (events++ < 10000)
+    {
+      pos += next_event (&f, in + pos, length - pos, &ev, rest_got);
+      if (ev.status != ACHAT_FRAMER_OK || (ev.length == 0 && !ev.terminator))
+        break;
+    }
+  achat_framer_clear (&f);
+  g_assert_cmpstr (got->str, ==, expected->str);
+  if (!g_str_equal (rest_got->str, rest_expected->str))
+    g_error ("after the whole messages: %.200s instead of %.200s", rest_got->str,
+             rest_expected->str);
+}
+
 #define STREAM(s) { s, sizeof s - 1 }
+
+static void
+test_next_whole (void)
+{
+  static const struct
+  {
+    const gchar *stream;
+    gsize length;
+  } streams[] = {
+    STREAM ("one\r\ntwo\r\n\r\nthree\r"),
+    STREAM ("a\nb\r\n\r\r\nc\n"),
+    STREAM ("a long line\nx\n"),
+    STREAM ("\x00\x03" "abc" "\x00\x00" "\x00\x02" "de" "\x00"),
+    STREAM ("\x00\x01" "a" "\x01\x00" "xyz"),
+    STREAM ("abcdefghij"),
+    STREAM (""),
+  };
+  const Term terms[] = {
+    term_bytes ("\r\n"),
+    term_bytes ("\n"),
+    term_bytes ("\r\n\r\n"),
+    term_multi (MULTI ("\r\n", "\n", "\r")),
+    term_multi (MULTI ("\n", "\r\n")),
+    term_length (2, TRUE, 0, 0),
+    term_length (2, TRUE, 0, 16),
+    term_count (3),
+    term_none (),
+  };
+  static const gsize maxes[] = { 1, 2, 3, 16 };
+  static const guint64 max_lengths[] = { 0, 1, 3, 100 };
+  guint s, t, m, l;
+
+  for (s = 0; s < G_N_ELEMENTS (streams); s++)
+    for (t = 0; t < G_N_ELEMENTS (terms); t++)
+      for (m = 0; m < G_N_ELEMENTS (maxes); m++)
+        for (l = 0; l < G_N_ELEMENTS (max_lengths); l++)
+          check_next_whole (&terms[t], (const guint8 *) streams[s].stream, streams[s].length,
+                            maxes[m], max_lengths[l]);
+}
 
 static void
 test_mark_look_ahead (void)
@@ -3995,6 +4126,7 @@ main (int    argc,
   g_test_add_func ("/framer/split/random-kinds", test_random_kinds);
   g_test_add_func ("/framer/unread", test_unread);
   g_test_add_func ("/framer/mark/look-ahead", test_mark_look_ahead);
+  g_test_add_func ("/framer/next-whole", test_next_whole);
 
   return g_test_run ();
 }
