@@ -747,7 +747,8 @@ channel_observe (AchatChannel *self)
   /* Whole reads only while nothing takes the data piece by piece and no
    * read waits for messages one at a time. */
   priv->mf_batch = priv->mf_class && !priv->dc_observed && !priv->pull;
-  priv->no_handlers = (priv->dc_direct || priv->tf_direct) && !channel_has_handlers (self);
+  priv->no_handlers = (priv->dc_direct || priv->tf_direct || priv->mf_class) &&
+                      !channel_has_handlers (self);
 }
 
 /* After a handler ran: it may have connected to either signal (to stream
@@ -762,7 +763,7 @@ channel_observe_again (AchatChannel *self)
       if (channel_has_handlers (self))
         channel_observe (self);
     }
-  else if (priv->dc_direct || priv->tf_direct)
+  else if (priv->dc_direct || priv->tf_direct || priv->mf_class)
     channel_observe (self);
   else if (!priv->dc_observed)
     priv->dc_observed =
@@ -964,10 +965,9 @@ typedef enum
  * return) is framed again under the framing in force then, so a handler
  * that changes the terminator at message i returns i + 1.
  *
- * The engine looks one event ahead to know that a message is whole; when
- * the next event is not a whole message, the engine goes back to the end
- * of the last one (achat_framer_reset_to_mark()). When not even the first
- * is, that event is returned in @event (with @pos past it) for
+ * The framer frames the whole messages first (achat_framer_next_whole())
+ * and stops before anything else. When not even the first message is
+ * whole, the next event is returned in @event (with @pos past it) for
  * channel_deliver(). */
 static BatchResult
 channel_deliver_batch (AchatChannel     *self,
@@ -984,7 +984,6 @@ channel_deliver_batch (AchatChannel     *self,
   AchatMessage message;
   guint generation = priv->input_generation;
   guint limit = priv->batch_limit;
-  AchatFramerMark mark;
   gsize pos = *pos_inout;
   gsize base;
   guint term_index = 0;
@@ -992,56 +991,23 @@ channel_deliver_batch (AchatChannel     *self,
   guint taken;
   guint i;
 
-  if (priv->collected_len > 0 || achat_framer_get_held (framer) > 0 || pos == length)
+  if (priv->collected_len == 0 && pos < length)
+    n = achat_framer_next_whole (framer, data + pos, length - pos, limit, priv->max_input,
+                                 bounds, after, &term_index);
+  if (n == 0)
     {
+      /* Not a whole message first (part of one, a message that began in
+       * an earlier read, a refused header, one over max-input-size). */
       *pos_inout += achat_framer_next (framer, data + pos, length - pos, event);
       return BATCH_EVENT;
     }
 
-  achat_framer_mark (framer, &mark);
-  while (n < limit && pos < length)
-    {
-      gsize used = achat_framer_next (framer, data + pos, length - pos, event);
-      gsize end = pos + used;
-
-      if (event->status != ACHAT_FRAMER_OK || !event->terminator ||
-          achat_framer_get_held (framer) > 0 || !input_fits (priv, event->length))
-        {
-          if (n == 0)
-            {
-              *pos_inout = end;
-              return BATCH_EVENT;
-            }
-          /* Framed again after the handler ran. */
-          achat_framer_reset_to_mark (framer, &mark);
-          break;
-        }
-      if (framer->kind == ACHAT_FRAMER_BYTES)
-        {
-          term_index = event->term_index;
-          if (framer->n_terms == 1)
-            end -= framer->term_len;
-          else
-            {
-              gsize term_len;
-
-              achat_framer_get_terminator (framer, term_index, &term_len);
-              end -= term_len;
-            }
-        }
-      else
-        achat_framer_mark (framer, &mark);   /* a terminator never moves it */
-      bounds[2 * n] = end - event->length;
-      bounds[2 * n + 1] = end;
-      after[n] = pos + used;
-      n++;
-      pos += used;
-    }
-
+  data += pos;
   base = bounds[0];
   input_message (priv, buffer, data + base, after[n - 1] - base, &message);
-  for (i = 0; i < 2 * n; i++)
-    bounds[i] -= base;
+  if (base != 0)
+    for (i = 0; i < 2 * n; i++)
+      bounds[i] -= base;
   priv->matched_index = framer->kind == ACHAT_FRAMER_BYTES ? term_index : G_MAXUINT;
   priv->matched_kept = FALSE;
 
@@ -1057,11 +1023,14 @@ channel_deliver_batch (AchatChannel     *self,
   /* The messages not taken are framed again: at a message's end the
    * engine's state is the same whichever message it is (a count, spent
    * after its one message, never gathers two). */
-  *pos_inout = after[taken - 1];
+  *pos_inout = pos + after[taken - 1];
   if (input_stopped (priv) || generation != priv->input_generation)
     return BATCH_STOPPED;
-  /* The handler may have connected handlers, started a read, paused. */
-  channel_observe (self);
+  /* The handler may have connected handlers, or started a read. */
+  if (G_UNLIKELY (priv->pull))
+    channel_observe (self);
+  else
+    channel_observe_again (self);
   return BATCH_DELIVERED;
 }
 
