@@ -6,7 +6,9 @@
  * header line followed by a counted body), at the end of the stream too
  * (between two flushes). Some reads are "paused" after their first event:
  * the rest of the read is held (achat_framer_hold_input()) and framed from
- * the held bytes, as a channel does when a handler pauses input. A terminator is one byte string,
+ * the held bytes, as a channel does when a handler pauses input; others are
+ * framed whole messages first (achat_framer_next_whole()), a handler's
+ * change taking effect after its message. A terminator is one byte string,
  * a set of several, a count, none, or length-prefixed frames (any header
  * size, byte order, adjustment and maximum); the maximum may also change
  * alone. The engine's output is checked against a plain reference splitter
@@ -224,16 +226,108 @@ held_limit (const AchatFramer *framer)
 /* Pulls events from the engine for one input (NULL, 0: held bytes only).
  * With @pause, the rest of the input is held after the first event (a
  * handler paused input), and the events then come from the held bytes. */
+static size_t
+drain_whole (Run           *run,
+             AchatFramer   *framer,
+             const uint8_t *input,
+             size_t         length)
+{
+  size_t bounds[2 * 8], after[8];
+  unsigned term_index = 99;
+  AchatFramerKind kind = framer->kind;
+  size_t n_terms = achat_framer_get_n_terminators (framer);
+  size_t max = 1 + length % 8;
+  /* The header of the first frame may have come with the previous read. */
+  bool in_payload = kind == ACHAT_FRAMER_LENGTH && achat_framer_in_frame (framer);
+  size_t n = achat_framer_next_whole (framer, input, length, max, 0, bounds, after, &term_index);
+  size_t prev = 0;
+
+  CHECK (n <= max);
+  for (size_t i = 0; i < n; i++)
+    {
+      size_t len = bounds[2 * i + 1] - bounds[2 * i];
+      size_t framed = bounds[2 * i] - prev;
+      size_t tl = after[i] - bounds[2 * i + 1];
+      Message m = { false, 0, ACHAT_FRAMER_OK, 0 };
+      size_t pending = run->next_pending;
+
+      CHECK (bounds[2 * i] >= prev && bounds[2 * i + 1] >= bounds[2 * i] && after[i] <= length);
+      /* A length header before the payload; nothing else. */
+      CHECK (framed == (kind == ACHAT_FRAMER_LENGTH && !(i == 0 && in_payload)
+                        ? framer->header_size : 0));
+      run->delivered += framed;
+      CHECK (run->delivered + len <= run->fed);
+      CHECK (len == 0 || memcmp (input + bounds[2 * i], run->stream + run->delivered, len) == 0);
+      run->delivered += len;
+      bytes_append (&run->msg_bytes, &run->msg_len, &run->msg_cap, input + bounds[2 * i], len);
+      run->collected += len;
+      if (kind == ACHAT_FRAMER_BYTES)
+        {
+          /* The terminator that matched: the first of the set with those
+           * bytes (the longest match at the earliest position). */
+          size_t j;
+
+          CHECK (tl > 0);
+          for (j = 0; j < n_terms; j++)
+            {
+              size_t l;
+              const uint8_t *t = achat_framer_get_terminator (framer, j, &l);
+
+              if (l == tl && memcmp (t, input + bounds[2 * i + 1], tl) == 0)
+                break;
+            }
+          CHECK (j < n_terms);
+          CHECK (i + 1 < n || j == term_index);
+          m.term_index = (unsigned) j;
+          run->delivered += tl;
+        }
+      else
+        CHECK (tl == 0 && term_index == 0);
+      record_message (run, &m);
+      prev = after[i];
+      /* A handler that changes the framing takes the messages up to its
+       * own; the rest is framed again. */
+      handler_change (run, framer);
+      if (run->next_pending != pending)
+        return after[i];
+    }
+  return n > 0 ? after[n - 1] : 0;
+}
+
+/* Whole reads: at a message boundary, the whole messages at once, as
+ * long as there are some. Returns the new position in @input. */
+static size_t
+whole_messages (Run           *run,
+                AchatFramer   *framer,
+                const uint8_t *input,
+                size_t         length,
+                size_t         pos)
+{
+  while (input != NULL && pos < length && achat_framer_get_held (framer) == 0 &&
+         run->collected == 0 && !run->refused)
+    {
+      size_t used = drain_whole (run, framer, input + pos, length - pos);
+
+      if (used == 0)
+        break;
+      pos += used;
+    }
+  return pos;
+}
+
 static void
 drain (Run           *run,
        AchatFramer   *framer,
        const uint8_t *input,
        size_t         length,
-       bool           pause)
+       bool           pause,
+       bool           whole)
 {
   size_t pos = 0;
   size_t guard = 0;
 
+  if (whole)
+    pos = whole_messages (run, framer, input, length, pos);
   for (;;)
     {
       AchatFramerEvent ev;
@@ -336,6 +430,8 @@ drain (Run           *run,
           input = NULL;
           length = pos = 0;
         }
+      if (whole)
+        pos = whole_messages (run, framer, input, length, pos);
     }
   CHECK (pos == length);
 }
@@ -759,7 +855,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
             i += n;
             memcpy (run->stream + run->fed, buf, n);
             run->fed += n;
-            drain (run, &framer, buf, n, op % 8 == 2);
+            drain (run, &framer, buf, n, op % 8 == 2, op % 8 == 1);
             CHECK (run->delivered + achat_framer_get_held (&framer) == run->fed);
             if (!run->refused)
               CHECK (achat_framer_get_held (&framer) <= held_limit (&framer));
@@ -773,7 +869,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
               apply (run, &framer, &s);
               record_change (run, run->delivered, &s);
               /* Held bytes may now form messages (a shorter terminator). */
-              drain (run, &framer, NULL, 0, false);
+              drain (run, &framer, NULL, 0, false, false);
             }
           break;
         default:
