@@ -92,16 +92,19 @@ def contenders(build_dir, baseline_dir=None):
         ('raw', [os.path.join(bench, 'server-raw')]),
         ('achat', [os.path.join(bench, 'server-achat')]),
         ('achat-vfunc', [os.path.join(bench, 'server-achat'), '--vfunc']),
+        ('achat-whole', [os.path.join(bench, 'server-achat'), '--whole']),
         ('libevent', [os.path.join(bench, 'server-libevent')]),
         ('gio', [os.path.join(bench, 'server-gio')]),
         ('asynchat', [PYTHON, os.path.join(here, 'server-asynchat.py')]),
         ('asyncio', [PYTHON, os.path.join(here, 'server-asyncio.py')]),
         ('achat-py', [PYTHON, os.path.join(here, 'server-achat.py')]),
         ('achat-gjs', [GJS, '-m', os.path.join(here, 'server-achat.js')]),
+        ('achat-py-whole', [PYTHON, os.path.join(here, 'server-achat.py'), '--whole']),
+        ('achat-gjs-whole', [GJS, '-m', os.path.join(here, 'server-achat.js'), '--whole']),
     ]:
         program = [a for a in argv if not a.startswith('-')][-1]
         if os.path.exists(program) and os.path.exists(argv[0]):
-            uses_gi = name in ('achat-py', 'achat-gjs')
+            uses_gi = name.startswith(('achat-py', 'achat-gjs'))
             if uses_gi and not os.path.exists(os.path.join(build_dir, 'achat', 'Achat-1.0.typelib')):
                 continue
             found.append((name, argv, gi_env if uses_gi else env))

@@ -3,7 +3,7 @@
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Usage: server-achat PORT [--vfunc]
+ * Usage: server-achat PORT [--vfunc | --whole]
  *
  * Speaks bench/PROTOCOL.md on 127.0.0.1:PORT (0: the kernel picks), prints
  * `listening on 127.0.0.1:PORT` and serves until SIGTERM or SIGINT.
@@ -11,7 +11,8 @@
  * By default each channel is a plain AchatChannel with a handler connected
  * to "terminator-found", as the documentation teaches. With --vfunc the
  * server makes channels of a subclass that overrides the terminator_found
- * class closure instead, to compare the two paths.
+ * class closure instead, to compare the two paths; with --whole, a subclass
+ * that takes every message of a read in one call (messages_found).
  */
 
 #include <stdio.h>
@@ -206,13 +207,14 @@ handle_command (AchatChannel *channel,
     }
 }
 
-static void
-handle_message (AchatChannel *channel,
-                Conn         *conn,
-                GBytes       *message)
+/* Returns whether the framing changed: the messages after this one must be
+ * framed again. */
+static gboolean
+handle_data (AchatChannel *channel,
+             Conn         *conn,
+             const guint8 *data,
+             gsize         length)
 {
-  gsize length;
-  const guint8 *data = g_bytes_get_data (message, &length);
   guint64 n;
 
   switch (conn->mode)
@@ -251,6 +253,7 @@ handle_message (AchatChannel *channel,
         {
           achat_channel_set_terminator_count (channel, n);
           conn->mode = MODE_FRAME_BODY;
+          return TRUE;
         }
       break;
 
@@ -260,11 +263,23 @@ handle_message (AchatChannel *channel,
       conn->frame_bytes += length;
       achat_channel_set_terminator (channel, crlf, 2);
       conn->mode = MODE_FRAME_HEADER;
-      break;
+      return TRUE;
 
     default:
       g_assert_not_reached ();
     }
+  return FALSE;
+}
+
+static void
+handle_message (AchatChannel *channel,
+                Conn         *conn,
+                GBytes       *message)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (message, &length);
+
+  handle_data (channel, conn, data, length);
 }
 
 /* The signal flavour: a plain AchatChannel and a connected handler. */
@@ -329,6 +344,50 @@ bench_channel_init (BenchChannel *self)
   achat_channel_set_terminator (ACHAT_CHANNEL (self), crlf, 2);
 }
 
+/* The whole-read flavour: a subclass taking every message of a read in one
+ * call (messages_found). */
+
+#define BENCH_TYPE_WHOLE_CHANNEL (bench_whole_channel_get_type ())
+G_DECLARE_FINAL_TYPE (BenchWholeChannel, bench_whole_channel, BENCH, WHOLE_CHANNEL, AchatChannel)
+
+struct _BenchWholeChannel
+{
+  AchatChannel parent_instance;
+  Conn conn;
+};
+
+G_DEFINE_FINAL_TYPE (BenchWholeChannel, bench_whole_channel, ACHAT_TYPE_CHANNEL)
+
+static guint
+bench_whole_channel_messages_found (AchatChannel *channel,
+                                    GBytes       *data,
+                                    const gsize  *bounds,
+                                    guint         n_bounds)
+{
+  Conn *conn = &BENCH_WHOLE_CHANNEL (channel)->conn;
+  const guint8 *bytes = g_bytes_get_data (data, NULL);
+  guint i;
+
+  for (i = 0; i < n_bounds; i += 2)
+    if (handle_data (channel, conn, bytes + bounds[i], bounds[i + 1] - bounds[i]))
+      return i / 2 + 1;
+  return n_bounds / 2;
+}
+
+static void
+bench_whole_channel_class_init (BenchWholeChannelClass *klass)
+{
+  AchatChannelClass *channel_class = ACHAT_CHANNEL_CLASS (klass);
+
+  channel_class->messages_found = bench_whole_channel_messages_found;
+}
+
+static void
+bench_whole_channel_init (BenchWholeChannel *self)
+{
+  achat_channel_set_terminator (ACHAT_CHANNEL (self), crlf, 2);
+}
+
 /* main */
 
 static gboolean
@@ -348,7 +407,7 @@ main (int    argc,
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(GMainLoop) loop = NULL;
-  gboolean vfunc = FALSE;
+  GType channel_type = ACHAT_TYPE_CHANNEL;
   const gchar *port_arg = NULL;
   guint64 port;
   int i;
@@ -356,7 +415,9 @@ main (int    argc,
   for (i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--vfunc") == 0)
-        vfunc = TRUE;
+        channel_type = BENCH_TYPE_CHANNEL;
+      else if (strcmp (argv[i], "--whole") == 0)
+        channel_type = BENCH_TYPE_WHOLE_CHANNEL;
       else if (port_arg == NULL)
         port_arg = argv[i];
       else
@@ -365,14 +426,14 @@ main (int    argc,
   if (port_arg == NULL ||
       !g_ascii_string_to_unsigned (port_arg, 10, 0, G_MAXUINT16, &port, NULL))
     {
-      fprintf (stderr, "usage: %s PORT [--vfunc]\n", argv[0]);
+      fprintf (stderr, "usage: %s PORT [--vfunc | --whole]\n", argv[0]);
       return 2;
     }
 
   pattern_init ();
   loop = g_main_loop_new (NULL, FALSE);
 
-  server = achat_server_new (vfunc ? BENCH_TYPE_CHANNEL : ACHAT_TYPE_CHANNEL);
+  server = achat_server_new (channel_type);
   loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   address = g_inet_socket_address_new (loopback, (guint16) port);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server), address,
@@ -383,7 +444,7 @@ main (int    argc,
       fprintf (stderr, "listen: %s\n", error->message);
       return 1;
     }
-  if (!vfunc)
+  if (channel_type == ACHAT_TYPE_CHANNEL)
     g_signal_connect (server, "channel-accepted",
                       G_CALLBACK (on_channel_accepted), NULL);
 

@@ -1,14 +1,15 @@
 // server-achat.js: the achat contender of the benchmark, from JavaScript (GJS)
 //
-// Usage: gjs -m server-achat.js PORT
+// Usage: gjs -m server-achat.js PORT [--whole]
 //
 // Speaks bench/PROTOCOL.md on 127.0.0.1:PORT (0: the kernel picks), prints
 // `listening on 127.0.0.1:PORT` and serves until SIGTERM or SIGINT.
 //
 // Written as the tutorial teaches GJS: an Achat.Server making channels of a
 // subclass that overrides vfunc_terminator_found(), replies pushed with
-// push(), a GET handed out by a JS Achat.Producer 64 KiB at a time. Run
-// with the uninstalled typelib (bench/run.py sets GI_TYPELIB_PATH and
+// push(), a GET handed out by a JS Achat.Producer 64 KiB at a time. With
+// --whole, channels take every message of a read in one call
+// (vfunc_messages_found, whole-read delivery). Run with the uninstalled typelib (bench/run.py sets GI_TYPELIB_PATH and
 // LD_LIBRARY_PATH).
 //
 // On GJS before 1.82 it forces a garbage collection every 100,000
@@ -46,6 +47,16 @@ const DIGITS = /^[0-9]+$/;
 const GC_EVERY = System.version < 18200 ? 100000 : 0;
 let untilGc = GC_EVERY;
 
+function gcTick(messages) {
+    if (!GC_EVERY)
+        return;
+    untilGc -= messages;
+    if (untilGc <= 0) {
+        untilGc = GC_EVERY;
+        System.gc();
+    }
+}
+
 const PatternProducer = GObject.registerClass({
     Implements: [Achat.Producer],
 }, class PatternProducer extends GObject.Object {
@@ -76,11 +87,12 @@ const BenchChannel = GObject.registerClass(class BenchChannel extends Achat.Chan
     }
 
     vfunc_terminator_found(message) {
-        if (GC_EVERY && --untilGc === 0) {
-            untilGc = GC_EVERY;
-            System.gc();
-        }
-        const data = message.toArray();
+        gcTick(1);
+        this._handle(message.toArray());
+    }
+
+    // One message; returns whether the framing changed.
+    _handle(data) {
         switch (this._mode) {
         case LINES:
             if (data.length === 4 && decoder.decode(data) === 'QUIT') {
@@ -100,7 +112,7 @@ const BenchChannel = GObject.registerClass(class BenchChannel extends Achat.Chan
             this._size += data.length;
             this.set_terminator(CRLF);
             this._mode = FRAME_HEADER;
-            break;
+            return true;
         }
         case FRAME_HEADER: {
             const header = decoder.decode(data);
@@ -113,12 +125,14 @@ const BenchChannel = GObject.registerClass(class BenchChannel extends Achat.Chan
             } else {
                 this.set_terminator_count(Number(header));
                 this._mode = FRAME_BODY;
+                return true;
             }
             break;
         }
         default:
             this._command(decoder.decode(data));
         }
+        return false;
     }
 
     _command(line) {
@@ -138,8 +152,30 @@ const BenchChannel = GObject.registerClass(class BenchChannel extends Achat.Chan
     }
 });
 
-const port = Number(System.programArgs[0] ?? 0);
-const server = Achat.Server.new(BenchChannel.$gtype);
+// Whole-read delivery: every message of a read in one call, taken up to the
+// one that changes the framing (the rest is framed again).
+const WholeChannel = GObject.registerClass(class WholeChannel extends BenchChannel {
+    vfunc_messages_found(data, bounds) {
+        const bytes = data.toArray();
+        gcTick(bounds.length / 2);
+        for (let i = 0; i < bounds.length; i += 2) {
+            const start = bounds[i], end = bounds[i + 1];
+            if (this._mode === LINES && (end - start !== 4 ||
+                decoder.decode(bytes.subarray(start, end)) !== 'QUIT')) {
+                this._count++;
+                this._size += end - start;
+            } else if (this._handle(bytes.subarray(start, end))) {
+                return i / 2 + 1;
+            }
+        }
+        return bounds.length / 2;
+    }
+});
+
+const args = System.programArgs.filter(arg => arg !== '--whole');
+const port = Number(args[0] ?? 0);
+const server = Achat.Server.new(System.programArgs.includes('--whole')
+    ? WholeChannel.$gtype : BenchChannel.$gtype);
 const [ok, bound] = server.add_address(Gio.InetSocketAddress.new_from_string('127.0.0.1', port),
     Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, null);
 if (!ok)

@@ -4,15 +4,16 @@
 
 """The achat contender of the benchmark, from Python (PyGObject).
 
-    server-achat.py PORT
+    server-achat.py PORT [--whole]
 
 Speaks bench/PROTOCOL.md on 127.0.0.1:PORT (0: the kernel picks), prints
 `listening on 127.0.0.1:PORT` and serves until SIGTERM or SIGINT.
 
 Written as the tutorial teaches Python: an Achat.Server making channels of
 a subclass that overrides do_terminator_found(), replies pushed with
-push(), a GET handed out by a Python Achat.Producer 64 KiB at a time. Run
-with the uninstalled typelib (bench/run.py sets GI_TYPELIB_PATH,
+push(), a GET handed out by a Python Achat.Producer 64 KiB at a time.
+With --whole, channels take every message of a read in one call
+(do_messages_found, whole-read delivery). Run with the uninstalled typelib (bench/run.py sets GI_TYPELIB_PATH,
 LD_LIBRARY_PATH and PYTHONPATH for the override).
 """
 
@@ -59,7 +60,10 @@ class BenchChannel(Achat.Channel):
         self.set_terminator(b'\r\n')
 
     def do_terminator_found(self, message):
-        data = message.get_data()
+        self.handle(message.get_data())
+
+    def handle(self, data):
+        """One message; returns whether the framing changed."""
         mode = self.mode
         if mode == LINES:
             if data == b'QUIT':
@@ -74,6 +78,7 @@ class BenchChannel(Achat.Channel):
             self.total += sum(data)
             self.set_terminator(b'\r\n')
             self.mode = FRAME_HEADER
+            return True
         elif mode == FRAME_HEADER:
             if not data.isdigit():
                 self.push(b'ERR\r\n')
@@ -84,8 +89,28 @@ class BenchChannel(Achat.Channel):
             else:
                 self.set_terminator_count(int(data))
                 self.mode = FRAME_BODY
+                return True
         else:
             self.command(data)
+        return False
+
+
+class WholeChannel(BenchChannel):
+    """Whole-read delivery: every message of a read in one call, taken up
+    to the one that changes the framing (the rest is framed again)."""
+
+    def do_messages_found(self, data, bounds, n_bounds):
+        buf = data.get_data()
+        pairs = iter(bounds)
+        taken = 0
+        for start, end in zip(pairs, pairs):
+            taken += 1
+            if self.mode == LINES and (end - start != 4 or buf[start:end] != b'QUIT'):
+                self.count += 1
+                self.size += end - start
+            elif self.handle(buf[start:end]):
+                return taken
+        return taken
 
     def command(self, data):
         if data.startswith(b'PING '):
@@ -103,9 +128,12 @@ class BenchChannel(Achat.Channel):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    args = sys.argv[1:]
+    whole = '--whole' in args
+    args = [a for a in args if a != '--whole']
+    port = int(args[0]) if args else 0
     loop = GLib.MainLoop()
-    server = Achat.Server.new(BenchChannel)
+    server = Achat.Server.new(WholeChannel if whole else BenchChannel)
     ok, address = server.add_address(
         Gio.InetSocketAddress.new_from_string('127.0.0.1', port),
         Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
