@@ -249,7 +249,7 @@ typedef struct
   guint dc_direct : 1;
   guint tf_direct : 1;
   guint no_handlers : 1;           /* none at all, on any signal */
-  guint mf_class : 1;              /* the class overrides messages_found */
+  guint mf_class : 1;              /* the class overrides messages_found or message_found */
   guint mf_batch : 1;              /*   and may be given several at once */
   guint tls_state : 2;             /* TlsState */
   guint pull : 1;                  /* read_message_async() was called: messages wait for reads */
@@ -722,6 +722,9 @@ static guint achat_channel_real_messages_found (AchatChannel *self,
                                                 GBytes       *data,
                                                 const gsize  *bounds,
                                                 guint         n_bounds);
+static void achat_channel_real_message_found (AchatChannel *self,
+                                              const guint8 *data,
+                                              gsize         length);
 
 static gboolean
 channel_has_handlers (AchatChannel *self)
@@ -742,7 +745,8 @@ channel_observe (AchatChannel *self)
   priv->dc_direct = !dc_handlers && klass->data_collected != achat_channel_real_data_collected;
   priv->dc_observed = dc_handlers || priv->dc_direct;
   priv->tf_direct = !tf_handlers && klass->terminator_found != NULL;
-  priv->mf_class = klass->messages_found != achat_channel_real_messages_found;
+  priv->mf_class = klass->messages_found != achat_channel_real_messages_found ||
+                   klass->message_found != achat_channel_real_message_found;
   priv->tf_observed = tf_handlers || priv->tf_direct || priv->mf_class;
   /* Whole reads only while nothing takes the data piece by piece and no
    * read waits for messages one at a time. */
@@ -913,8 +917,50 @@ batch_interrupted (AchatChannelPrivate *priv,
          priv->tls_state != TLS_NONE;
 }
 
-/* The default messages_found: each message to terminator-found, in order,
- * until a handler changes the framing or the input's state, or connects to
+/* In a whole read, what follows a message up to the next one (or the end
+ * of the data) begins with the terminator that ended it: makes it the
+ * matched one, as it is while terminator-found runs for that message. */
+static void
+batch_match_terminator (AchatChannelPrivate *priv,
+                        const guint8        *after,
+                        gsize                length)
+{
+  gsize n, j;
+
+  if (priv->framer.kind != ACHAT_FRAMER_BYTES || length == 0)
+    return;
+  n = achat_framer_get_n_terminators (&priv->framer);
+  for (j = 0; j < n; j++)
+    {
+      gsize term_len;
+      const guint8 *term = achat_framer_get_terminator (&priv->framer, j, &term_len);
+
+      if (term_len <= length && memcmp (term, after, term_len) == 0)
+        {
+          /* Of several matching here, the longest (the first of equal
+           * ones), as the framer chose. */
+          gsize k;
+
+          for (k = j + 1; k < n; k++)
+            {
+              gsize l;
+              const guint8 *t = achat_framer_get_terminator (&priv->framer, k, &l);
+
+              if (l > term_len && l <= length && memcmp (t, after, l) == 0)
+                {
+                  j = k;
+                  term_len = l;
+                }
+            }
+          priv->matched_index = j;
+          priv->matched_kept = FALSE;
+          return;
+        }
+    }
+}
+
+/* The default messages_found: each message to message_found, in order,
+ * until it changes the framing or the input's state, or connects to
  * data-collected. */
 static guint
 achat_channel_real_messages_found (AchatChannel *self,
@@ -923,32 +969,61 @@ achat_channel_real_messages_found (AchatChannel *self,
                                    guint         n_bounds)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
+  AchatChannelClass *klass = ACHAT_CHANNEL_GET_CLASS (self);
   guint framing_serial = priv->framing_serial;
   guint generation = priv->input_generation;
+  const guint8 *bytes;
   gsize size;
+  guint n;
   guint i;
 
   g_return_val_if_fail (data != NULL, 1);
   g_return_val_if_fail (n_bounds >= 2 && n_bounds % 2 == 0, 1);
 
-  size = g_bytes_get_size (data);
-  for (i = 0; i < n_bounds / 2; i++)
+  bytes = g_bytes_get_data (data, &size);
+  n = n_bounds / 2;
+  for (i = 0; i < n; i++)
     {
-      g_autoptr(GBytes) message = NULL;
       gsize start = bounds[2 * i];
       gsize end = bounds[2 * i + 1];
+      gsize next = i + 1 < n ? bounds[2 * i + 2] : size;
 
-      g_return_val_if_fail (start <= end && end <= size, i + 1);
-      message = g_bytes_new_from_bytes (data, start, end - start);
-      g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message);
+      g_return_val_if_fail (start <= end && end <= next && next <= size, i + 1);
+      if (n > 1)
+        batch_match_terminator (priv, bytes + end, next - end);
+      klass->message_found (self, bytes + start, end - start);
       /* A handler that connected to data-collected (to take the body that
        * follows in pieces) gets the next messages as they are framed. */
       if (batch_interrupted (priv, framing_serial, generation) ||
-          (i + 1 < n_bounds / 2 &&
-           g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE)))
+          (i + 1 < n && g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE)))
         return i + 1;
     }
-  return n_bounds / 2;
+  return n;
+}
+
+/* The default message_found: terminator-found, with a copy of the message
+ * in the context's reusable message buffer (or its own, if kept). */
+static void
+achat_channel_real_message_found (AchatChannel *self,
+                                  const guint8 *data,
+                                  gsize         length)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  AchatMessage message;
+
+  g_return_if_fail (data != NULL || length == 0);
+
+  if (priv->poller == NULL)
+    {
+      /* Called outside any delivery (a binding chaining up by hand). */
+      g_autoptr(GBytes) copy = g_bytes_new (data, length);
+
+      g_signal_emit (self, signals[TERMINATOR_FOUND], 0, copy);
+      return;
+    }
+  achat_poller_copy_message (priv->poller, data, length, &message);
+  g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message.bytes);
+  achat_poller_release_message (priv->poller, &message);
 }
 
 typedef enum
@@ -3099,18 +3174,45 @@ achat_channel_set_property (GObject      *object,
  *
  * When a class overrides it, every message goes to it, and
  * [signal@Achat.Channel::terminator-found] is emitted only by the
- * default, which a class may chain up to: it emits terminator-found for
- * each message in turn and returns early when a handler changed the
- * framing or the input's state (set a terminator, paused, started a read,
- * discarded, closed).
+ * default, which a class may chain up to: it calls
+ * [vfunc@Achat.Channel.message_found] for each message in turn (whose
+ * default emits terminator-found) and returns early when that changed
+ * the framing or the input's state (set a terminator, paused, started a
+ * read, a switch to TLS, discarded, closed, connected to data-collected).
  *
  * The bytes of @data are a view of the read buffer: keep what you need by copying it,
  * or keep @data itself, which keeps the whole read buffer alive. In GJS,
  * copy it if you keep it (see the class documentation).
  * [method@Achat.Channel.get_matched_terminator] gives the last message's
- * terminator.
+ * terminator (the default sets it for each message before passing it on).
+ *
+ * From Python, override `do_messages_found(self, data, bounds, n_bounds)`
+ * (PyGObject passes the length of @bounds too) and chain up with
+ * `Achat.Channel.do_messages_found(self, data, bounds)`; from GJS,
+ * `vfunc_messages_found(data, bounds)`.
  *
  * Returns: how many of the messages were taken, from 1 to @n_bounds / 2
+ */
+
+/**
+ * AchatChannelClass::message_found:
+ * @self: the channel
+ * @data: (array length=length) (element-type guint8): the message, without
+ *   its terminator
+ * @length: its length
+ *
+ * Takes one message as plain bytes: the per-message style for bindings,
+ * where a `GBytes` costs a wrapper and a copy per message. Python's
+ * `do_message_found(self, data, length)` receives `bytes`, GJS's
+ * `vfunc_message_found(data)` a `Uint8Array`, both copies they may keep.
+ *
+ * A class that overrides it takes the messages the way a handler of
+ * [signal@Achat.Channel::terminator-found] does (the same order, and a
+ * terminator set in it applies to the very next byte), but they are
+ * framed a read at a time, as for [vfunc@Achat.Channel.messages_found],
+ * which calls it for each message. The default emits terminator-found
+ * with the message; a connected terminator-found handler is not called
+ * unless the class chains up.
  */
 
 /**
@@ -3165,6 +3267,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * handler on its fast path, without boxing the message in a GValue. */
   klass->terminator_found = NULL;
   klass->messages_found = achat_channel_real_messages_found;
+  klass->message_found = achat_channel_real_message_found;
   klass->closed = achat_channel_real_closed;
   klass->readable = achat_channel_real_readable;
   klass->writable = achat_channel_real_writable;

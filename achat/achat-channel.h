@@ -125,9 +125,12 @@ struct _AchatChannelClass
                                 GBytes       *data,
                                 const gsize  *bounds,
                                 guint         n_bounds);
+  void     (*message_found)    (AchatChannel *self,
+                                const guint8 *data,
+                                gsize         length);
 
   /*< private >*/
-  gpointer padding[13];
+  gpointer padding[12];
 };
 
 ACHAT_AVAILABLE_IN_ALL

@@ -28,7 +28,8 @@ typedef enum
 {
   TAKE_UNTIL_CHANGE,   /* every message, up to one that changes the framing */
   TAKE_ONE,            /* one message per call, whatever was handed */
-  CHAIN_UP,            /* the default: terminator-found, one at a time */
+  CHAIN_UP,            /* the default: message_found, then terminator-found */
+  PLAIN_BYTES,         /* the default, and message_found overridden */
 } Taking;
 
 #define WHOLE_TYPE_CHANNEL (whole_channel_get_type ())
@@ -150,7 +151,7 @@ whole_channel_messages_found (AchatChannel *channel,
   if (self->failure->len > 0)
     return n;
 
-  if (self->taking == CHAIN_UP)
+  if (self->taking == CHAIN_UP || self->taking == PLAIN_BYTES)
     return ACHAT_CHANNEL_CLASS (whole_channel_parent_class)->messages_found (channel, data,
                                                                              bounds, n_bounds);
   for (i = 0; i < n; i++)
@@ -163,6 +164,19 @@ whole_channel_messages_found (AchatChannel *channel,
 }
 
 static void
+whole_channel_message_found (AchatChannel *channel,
+                             const guint8 *data,
+                             gsize         length)
+{
+  WholeChannel *self = WHOLE_CHANNEL (channel);
+
+  if (self->taking == PLAIN_BYTES)
+    whole_channel_take (self, data, length);
+  else
+    ACHAT_CHANNEL_CLASS (whole_channel_parent_class)->message_found (channel, data, length);
+}
+
+static void
 whole_channel_terminator_found (AchatChannel *channel,
                                 GBytes       *message)
 {
@@ -170,7 +184,7 @@ whole_channel_terminator_found (AchatChannel *channel,
   gsize length;
   const guint8 *data = g_bytes_get_data (message, &length);
 
-  /* Only the default messages_found emits it (CHAIN_UP). */
+  /* Only the default message_found emits it (CHAIN_UP). */
   if (self->taking != CHAIN_UP)
     g_string_append (self->failure, "terminator-found emitted");
   whole_channel_take (self, data, length);
@@ -204,6 +218,7 @@ whole_channel_class_init (WholeChannelClass *klass)
 
   G_OBJECT_CLASS (klass)->finalize = whole_channel_finalize;
   channel_class->messages_found = whole_channel_messages_found;
+  channel_class->message_found = whole_channel_message_found;
   channel_class->terminator_found = whole_channel_terminator_found;
   channel_class->closed = whole_channel_closed;
 }
@@ -348,7 +363,7 @@ test_scripts_every_split (gconstpointer data)
 
   for (cut = 0; cut < length; cut++)
     every[cut] = cut + 1;
-  for (taking = TAKE_UNTIL_CHANGE; taking <= CHAIN_UP; taking++)
+  for (taking = TAKE_UNTIL_CHANGE; taking <= PLAIN_BYTES; taking++)
     {
       check_whole (script, NULL, 0, taking, 0, 0);
       for (cut = 1; cut < length; cut++)
@@ -361,6 +376,8 @@ test_scripts_every_split (gconstpointer data)
       check_whole (script, NULL, 0, TAKE_UNTIL_CHANGE, 0, at);
       check_whole (script, NULL, 0, CHAIN_UP, at, 0);
       check_whole (script, NULL, 0, CHAIN_UP, 0, at);
+      check_whole (script, NULL, 0, PLAIN_BYTES, at, 0);
+      check_whole (script, NULL, 0, PLAIN_BYTES, 0, at);
       for (cut = 1; cut < length; cut += 3)
         {
           check_whole (script, &cut, 1, TAKE_UNTIL_CHANGE, at, 0);
@@ -393,7 +410,7 @@ test_random (void)
       /* In order: a cut before the previous one is skipped. */
       pause_at = g_rand_boolean (rand) ? g_rand_int_range (rand, 0, script.n_steps) : 0;
       pull_at = g_rand_boolean (rand) ? g_rand_int_range (rand, 0, script.n_steps) : 0;
-      check_whole (&script, cuts, n_cuts, g_rand_int_range (rand, 0, CHAIN_UP + 1),
+      check_whole (&script, cuts, n_cuts, g_rand_int_range (rand, 0, PLAIN_BYTES + 1),
                    pause_at, pull_at);
     }
 }
@@ -866,6 +883,80 @@ test_volume (void)
   g_assert_cmpuint (self->calls, <, total / 10);
 }
 
+/* A class that overrides message_found alone: messages framed a read at a
+ * time, handed over one by one as plain bytes, each with its matched
+ * terminator; a terminator set in it applies to the next byte. */
+#define PLAIN_TYPE_CHANNEL (plain_channel_get_type ())
+G_DECLARE_FINAL_TYPE (PlainChannel, plain_channel, PLAIN, CHANNEL, AchatChannel)
+
+struct _PlainChannel
+{
+  AchatChannel parent_instance;
+  GString *log;
+};
+
+G_DEFINE_FINAL_TYPE (PlainChannel, plain_channel, ACHAT_TYPE_CHANNEL)
+
+static void
+plain_channel_message_found (AchatChannel *channel,
+                             const guint8 *data,
+                             gsize         length)
+{
+  PlainChannel *self = PLAIN_CHANNEL (channel);
+  gsize term_length;
+  const guint8 *term = achat_channel_get_matched_terminator (channel, &term_length);
+
+  g_string_append_len (self->log, (const gchar *) data, length);
+  g_string_append_c (self->log, '[');
+  test_append_escaped (self->log, term, term_length);
+  g_string_append (self->log, "] ");
+  if (length == 5 && memcmp (data, "COUNT", 5) == 0)
+    achat_channel_set_terminator_count (channel, 4);
+  else if (achat_channel_get_terminator_count (channel) > 0 || length == 4)
+    {
+      static const gchar *const endings[] = { "\r\n", "\n", "|", NULL };
+
+      achat_channel_set_terminators (channel, endings);
+    }
+}
+
+static void
+plain_channel_finalize (GObject *object)
+{
+  g_string_free (PLAIN_CHANNEL (object)->log, TRUE);
+  G_OBJECT_CLASS (plain_channel_parent_class)->finalize (object);
+}
+
+static void
+plain_channel_class_init (PlainChannelClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = plain_channel_finalize;
+  ACHAT_CHANNEL_CLASS (klass)->message_found = plain_channel_message_found;
+}
+
+static void
+plain_channel_init (PlainChannel *self)
+{
+  static const gchar *const endings[] = { "\r\n", "\n", "|", NULL };
+
+  self->log = g_string_new (NULL);
+  achat_channel_set_terminators (ACHAT_CHANNEL (self), endings);
+}
+
+static void
+test_plain_bytes (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(PlainChannel) self = g_object_new (PLAIN_TYPE_CHANNEL, "socket", socket, NULL);
+
+  g_signal_connect (self, "terminator-found", G_CALLBACK (on_found_never), NULL);
+  test_feed (ACHAT_CHANNEL (self), peer, "one\r\ntwo\nthree|COUNT\nab|\nfour\n", 32);
+  g_assert_cmpstr (self->log->str, ==,
+                   "one[\\r\\n] two[\\n] three[|] COUNT[\\n] ab|\n[] four[\\n] ");
+  close (peer);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -889,6 +980,7 @@ main (int    argc,
   g_test_add_func ("/whole/limit", test_limit);
   g_test_add_func ("/whole/refused-header", test_refused_header);
   g_test_add_func ("/whole/volume", test_volume);
+  g_test_add_func ("/whole/plain-bytes", test_plain_bytes);
 
   return g_test_run ();
 }
