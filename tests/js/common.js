@@ -173,6 +173,18 @@ export function waitFor(condition, what = 'condition', timeout = 5000) {
     }
 }
 
+/** Like waitFor(), but returns false on a timeout instead of throwing. */
+export function waitQuietly(condition, timeout = 5000) {
+    try {
+        waitFor(condition, 'condition', timeout);
+        return true;
+    } catch (e) {
+        if (e instanceof AssertionError)
+            return false;
+        throw e;
+    }
+}
+
 /** Runs the main loop for ms milliseconds (to check that nothing happens). */
 export function spin(ms) {
     const deadline = GLib.get_monotonic_time() + ms * 1000;
@@ -252,6 +264,41 @@ export function refusedAddress() {
     const port = socket.get_local_address().get_port();
     socket.close();
     return `127.0.0.1:${port}`;
+}
+
+const IPPROTO_TCP = 6;
+const TCP_NODELAY = 1;
+
+/** Each write on a TCP socket leaves at once, not held back for an ACK. */
+export function setNoDelay(socket) {
+    socket.set_option(IPPROTO_TCP, TCP_NODELAY, 1);
+}
+
+/**
+ * A reusable loopback listener: pairs are accepted from it one by one, the
+ * peer's writes sent at once (TCP_NODELAY), for tests that make many.
+ */
+export class PairMaker {
+    constructor() {
+        this.listener = new Gio.SocketListener();
+        this.address = listenOnLoopback(this.listener);
+        this.client = new Gio.SocketClient();
+    }
+
+    /**
+     * A channel (of type, Achat.Channel or a subclass) over the accepted
+     * end, and the connected end (a Gio.SocketConnection) for the peer.
+     */
+    pair(type = Achat.Channel) {
+        const peer = this.client.connect(this.address, null);
+        const [server] = this.listener.accept(null);
+        setNoDelay(peer.get_socket());
+        return {channel: new type({stream: server}), peer};
+    }
+
+    close() {
+        this.listener.close();
+    }
 }
 
 /* The other end ---------------------------------------------------------- */
@@ -468,10 +515,12 @@ export class Recorder {
  *   default) or 'socket' (the bare Gio.Socket); `type`: the channel class;
  *   `terminator`: a string or Uint8Array; `collect`: record data-collected;
  *   `record`: false for no Recorder (no handler connected: reads and the
- *   class handler see the messages), recorder then null
+ *   class handler see the messages), recorder then null; `nodelay`: the
+ *   peer's small writes leave at once (TCP_NODELAY), not held back by
+ *   Nagle's algorithm until the channel's ACK
  */
 export function channelPair(t, {over = 'stream', type = Achat.Channel, terminator = null, collect = false,
-    record = true} = {}) {
+    record = true, nodelay = false} = {}) {
     let channel, peer;
     if (over === 'socket') {
         const pair = socketPair();
@@ -482,6 +531,8 @@ export function channelPair(t, {over = 'stream', type = Achat.Channel, terminato
         channel = new type({stream: pair.server});
         peer = new Peer(pair.client);
     }
+    if (nodelay)
+        setNoDelay(peer.connection.get_socket());
     if (terminator !== null)
         channel.set_terminator(u8(terminator));
     const recorder = record ? new Recorder(channel, {collect}) : null;
@@ -527,4 +578,116 @@ export function withTimeout(promise, what, timeout = 5000) {
         if (id)
             GLib.source_remove(id);
     });
+}
+
+/* The protocol scripts of tests/data/pull-scripts.json -------------------- */
+
+/** A Uint8Array of a string's code points, each a byte (latin-1). */
+export function latin1(string) {
+    const out = new Uint8Array(string.length);
+    for (let i = 0; i < string.length; i++) {
+        const code = string.charCodeAt(i);
+        assert(code < 256, `code point ${code} in a byte string`);
+        out[i] = code;
+    }
+    return out;
+}
+
+/** Whether two Uint8Arrays (or arrays) hold the same bytes. */
+export function sameBytes(a, b) {
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** An error as one line, a GLib.Error with its domain and code. */
+export function describeError(error) {
+    if (error instanceof GLib.Error)
+        return `GLib.Error ${GLib.quark_to_string(error.domain)} ${error.code}: ${error.message}`;
+    return String(error?.stack ?? error);
+}
+
+/**
+ * The scripts of tests/data/pull-scripts.json (see its comment), bytes as
+ * Uint8Arrays: [{name, stream, steps: [{framing: {kind, bytes, count},
+ * message}], rest}].
+ */
+export function loadPullScripts() {
+    let srcdir = GLib.getenv('G_TEST_SRCDIR');
+    if (!srcdir) {
+        // Run by hand: tests/ is the parent of this file's directory.
+        const [here] = GLib.filename_from_uri(import.meta.url);
+        srcdir = GLib.path_get_dirname(GLib.path_get_dirname(here));
+    }
+    const path = GLib.build_filenamev([srcdir, 'data', 'pull-scripts.json']);
+    const [ok, contents] = GLib.file_get_contents(path);
+    assert(ok, `cannot read ${path}`);
+    const json = JSON.parse(decoder.decode(contents));
+    return json.scripts.map(script => ({
+        name: script.name,
+        stream: latin1(script.stream),
+        steps: script.steps.map(step => ({
+            framing: {...step.framing, bytes: step.framing.bytes !== undefined ? latin1(step.framing.bytes) : undefined},
+            message: latin1(step.message),
+        })),
+        rest: latin1(script.rest),
+    }));
+}
+
+export function framingName(framing) {
+    switch (framing.kind) {
+    case 'bytes':
+        return `"${show(framing.bytes)}"`;
+    case 'count':
+        return `count ${framing.count}`;
+    default:
+        return framing.kind;
+    }
+}
+
+/** Whether two framings of scripts are the same. */
+export function sameFraming(a, b) {
+    return a.kind === b.kind && a.count === b.count &&
+        (a.bytes === undefined ? b.bytes === undefined : b.bytes !== undefined && sameBytes(a.bytes, b.bytes));
+}
+
+/** Sets the framing of a script's step on the channel. */
+export function applyFraming(channel, framing) {
+    switch (framing.kind) {
+    case 'bytes':
+        channel.set_terminator(framing.bytes);
+        break;
+    case 'line':
+        channel.set_terminators(['\r\n', '\n']);
+        break;
+    case 'count':
+        channel.set_terminator_count(framing.count);
+        break;
+    case 'length16':
+        channel.set_terminator_length_prefix(2, Achat.ByteOrder.BIG_ENDIAN, 0, 0);
+        break;
+    default:
+        throw new Error(`unknown framing ${framing.kind}`);
+    }
+}
+
+/**
+ * Cut lists for a stream of length bytes: none (one write), cut in two at
+ * byte 1, 1 + every, ..., and at every byte (one byte per write).
+ */
+export function splits(length, every = 1) {
+    const out = [[]];
+    for (let cut = 1; cut < length; cut += every)
+        out.push([cut]);
+    const bytes = [];
+    for (let cut = 1; cut < length; cut++)
+        bytes.push(cut);
+    out.push(bytes);
+    return out;
+}
+
+export function cutsName(cuts, length) {
+    if (cuts.length === 0)
+        return 'one write';
+    if (cuts.length === length - 1 && length > 2)
+        return 'one byte per write';
+    return `cut at ${cuts.join(',')}`;
 }
