@@ -141,6 +141,97 @@ test_length_prefix (void)
   g_object_unref (peer);
 }
 
+/* Whole reads ---------------------------------------------------------------- */
+
+#define LINE_TYPE_COUNTER (line_counter_get_type ())
+G_DECLARE_FINAL_TYPE (LineCounter, line_counter, LINE, COUNTER, AchatChannel)
+
+struct _LineCounter
+{
+  AchatChannel parent_instance;
+  guint lines;
+  gsize body_length;
+  gboolean in_body;
+};
+
+G_DEFINE_FINAL_TYPE (LineCounter, line_counter, ACHAT_TYPE_CHANNEL)
+
+/* snippet-begin whole-reads */
+static guint
+line_counter_messages_found (AchatChannel *channel,
+                             GBytes       *data,
+                             const gsize  *bounds,
+                             guint         n_bounds)
+{
+  LineCounter *self = LINE_COUNTER (channel);
+  const char *bytes = g_bytes_get_data (data, NULL);
+
+  for (guint i = 0; i < n_bounds; i += 2)
+    {
+      const char *line = bytes + bounds[i];
+      gsize length = bounds[i + 1] - bounds[i];
+      char digits[16] = "";
+      guint64 n;
+
+      if (self->in_body)
+        {
+          /* The body, counted: back to lines after it. */
+          self->body_length = length;
+          self->in_body = FALSE;
+          achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+          return i / 2 + 1;
+        }
+      if (length > 5 && length - 5 < sizeof digits && memcmp (line, "BODY ", 5) == 0)
+        memcpy (digits, line + 5, length - 5);
+      if (g_ascii_string_to_unsigned (digits, 10, 1, 1 << 20, &n, NULL))
+        {
+          /* A header: the next n bytes are a body. The messages after this
+           * one are framed again, as a count. */
+          self->in_body = TRUE;
+          achat_channel_set_terminator_count (channel, n);
+          return i / 2 + 1;
+        }
+      self->lines++;
+    }
+  return n_bounds / 2;   /* took them all */
+}
+/* snippet-end whole-reads */
+
+static void
+line_counter_class_init (LineCounterClass *klass)
+{
+  ACHAT_CHANNEL_CLASS (klass)->messages_found = line_counter_messages_found;
+}
+
+static void
+line_counter_init (LineCounter *self)
+{
+  achat_channel_set_terminator (ACHAT_CHANNEL (self), (const guint8 *) "\n", 1);
+}
+
+static void
+test_whole_reads (void)
+{
+  int fds[2];
+  g_autoptr(GSocket) sa = NULL;
+  g_autoptr(GSocket) sb = NULL;
+  g_autoptr(LineCounter) counter = NULL;
+  g_autoptr(AchatChannel) peer = NULL;
+  gboolean closed = FALSE;
+
+  g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
+  sa = g_socket_new_from_fd (fds[0], NULL);
+  sb = g_socket_new_from_fd (fds[1], NULL);
+  counter = g_object_new (LINE_TYPE_COUNTER, "socket", sa, NULL);
+  peer = achat_channel_new (sb);
+  g_signal_connect (counter, "closed", G_CALLBACK (on_closed), &closed);
+  achat_channel_push (peer, (const guint8 *) "a\nb\nBODY 5\nx\ny\nzc\nd\n", 22);
+  achat_channel_close_when_done (peer);
+  g_assert_true (spin_until (&closed));
+  g_assert_cmpuint (counter->lines, ==, 4);         /* a, b, c, d */
+  g_assert_cmpuint (counter->body_length, ==, 5);   /* "x\ny\nz" */
+}
+
 /* Safe line output ----------------------------------------------------------- */
 
 /* snippet-begin push-line */
@@ -339,6 +430,7 @@ main (int    argc,
   g_test_add_func ("/guide/framing/several-terminators", test_several_terminators);
   g_test_add_func ("/guide/framing/length-prefix", test_length_prefix);
   g_test_add_func ("/guide/framing/push-line", test_push_line);
+  g_test_add_func ("/guide/framing/whole-reads", test_whole_reads);
   g_test_add_func ("/guide/tls/starttls", test_starttls);
 
   return g_test_run ();
