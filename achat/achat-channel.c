@@ -973,6 +973,8 @@ achat_channel_real_messages_found (AchatChannel *self,
   guint framing_serial = priv->framing_serial;
   guint generation = priv->input_generation;
   const guint8 *bytes;
+  gboolean several;
+  gboolean signals_run;
   gsize size;
   guint n;
   guint i;
@@ -982,6 +984,13 @@ achat_channel_real_messages_found (AchatChannel *self,
 
   bytes = g_bytes_get_data (data, &size);
   n = n_bounds / 2;
+  /* Which terminator ended each message matters only with several. */
+  several = n > 1 && achat_framer_get_n_terminators (&priv->framer) > 1;
+  /* A terminator-found handler may connect to data-collected to take the
+   * body that follows in pieces: with the default message_found, the
+   * next messages then go as they are framed. An overriding one connects
+   * from its own code, and says so by returning (see its documentation). */
+  signals_run = klass->message_found == achat_channel_real_message_found;
   for (i = 0; i < n; i++)
     {
       gsize start = bounds[2 * i];
@@ -989,13 +998,12 @@ achat_channel_real_messages_found (AchatChannel *self,
       gsize next = i + 1 < n ? bounds[2 * i + 2] : size;
 
       g_return_val_if_fail (start <= end && end <= next && next <= size, i + 1);
-      if (n > 1)
+      if (several)
         batch_match_terminator (priv, bytes + end, next - end);
       klass->message_found (self, bytes + start, end - start);
-      /* A handler that connected to data-collected (to take the body that
-       * follows in pieces) gets the next messages as they are framed. */
       if (batch_interrupted (priv, framing_serial, generation) ||
-          (i + 1 < n && g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE)))
+          (signals_run && i + 1 < n &&
+           g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE)))
         return i + 1;
     }
   return n;
@@ -3208,11 +3216,15 @@ achat_channel_set_property (GObject      *object,
  *
  * A class that overrides it takes the messages the way a handler of
  * [signal@Achat.Channel::terminator-found] does (the same order, and a
- * terminator set in it applies to the very next byte), but they are
- * framed a read at a time, as for [vfunc@Achat.Channel.messages_found],
- * which calls it for each message. The default emits terminator-found
- * with the message; a connected terminator-found handler is not called
- * unless the class chains up.
+ * terminator set in it, a pause, a read started or a switch to TLS applies
+ * to the very next byte), but they are framed a read at a time, as for
+ * [vfunc@Achat.Channel.messages_found], which calls it for each message.
+ * The one difference: a data-collected handler it connects is seen from
+ * the next read on, or from its next change of framing (the channel does
+ * not ask GObject after every message). The default emits
+ * terminator-found with the message, and there the channel does ask; a
+ * connected terminator-found handler is not called unless the class
+ * chains up.
  */
 
 /**

@@ -957,6 +957,69 @@ test_plain_bytes (void)
   close (peer);
 }
 
+/* A class that chains up: a terminator-found handler that connects to
+ * data-collected gets the pieces of the very next message, in the same
+ * read, as without the class. */
+static guint
+chained_messages_found (AchatChannel *channel,
+                        GBytes       *data,
+                        const gsize  *bounds,
+                        guint         n_bounds)
+{
+  AchatChannelClass *parent = g_type_class_peek (ACHAT_TYPE_CHANNEL);
+
+  return parent->messages_found (channel, data, bounds, n_bounds);
+}
+
+static void
+chained_class_init (AchatChannelClass *klass)
+{
+  klass->messages_found = chained_messages_found;
+}
+
+static GType
+chained_get_type (void)
+{
+  static GType type;
+
+  if (type == 0)
+    type = g_type_register_static_simple (ACHAT_TYPE_CHANNEL, "TestWholeChained",
+                                          sizeof (AchatChannelClass),
+                                          (GClassInitFunc) (void (*) (void)) chained_class_init,
+                                          sizeof (AchatChannel), NULL, 0);
+  return type;
+}
+
+static void
+on_found_connect_collected (AchatChannel *channel,
+                            GBytes       *message,
+                            gpointer      user_data)
+{
+  GString *log = user_data;
+
+  g_string_append (log, "T(");
+  g_string_append_len (log, g_bytes_get_data (message, NULL), g_bytes_get_size (message));
+  g_string_append (log, ") ");
+  if (g_bytes_get_size (message) == 4 && memcmp (g_bytes_get_data (message, NULL), "BODY", 4) == 0)
+    g_signal_connect (channel, "data-collected", G_CALLBACK (on_collected), log);
+}
+
+static void
+test_chained_collected (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(AchatChannel) channel = g_object_new (chained_get_type (), "socket", socket, NULL);
+  g_autoptr(GString) log = g_string_new (NULL);
+
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (on_found_connect_collected), log);
+  test_feed (channel, peer, "a\nBODY\nabc\ndef\n", 16);
+  /* After BODY: each message's piece, then its terminator-found. */
+  g_assert_cmpstr (log->str, ==, "T(a) T(BODY) abc|T(abc) def|T(def) ");
+  close (peer);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -981,6 +1044,7 @@ main (int    argc,
   g_test_add_func ("/whole/refused-header", test_refused_header);
   g_test_add_func ("/whole/volume", test_volume);
   g_test_add_func ("/whole/plain-bytes", test_plain_bytes);
+  g_test_add_func ("/whole/chained-collected", test_chained_collected);
 
   return g_test_run ();
 }
