@@ -92,6 +92,7 @@ def contenders(build_dir, baseline_dir=None):
         ('raw', [os.path.join(bench, 'server-raw')]),
         ('achat', [os.path.join(bench, 'server-achat')]),
         ('achat-vfunc', [os.path.join(bench, 'server-achat'), '--vfunc']),
+        ('achat-bytes', [os.path.join(bench, 'server-achat'), '--bytes']),
         ('achat-whole', [os.path.join(bench, 'server-achat'), '--whole']),
         ('libevent', [os.path.join(bench, 'server-libevent')]),
         ('gio', [os.path.join(bench, 'server-gio')]),
@@ -99,7 +100,9 @@ def contenders(build_dir, baseline_dir=None):
         ('asyncio', [PYTHON, os.path.join(here, 'server-asyncio.py')]),
         ('achat-py', [PYTHON, os.path.join(here, 'server-achat.py')]),
         ('achat-gjs', [GJS, '-m', os.path.join(here, 'server-achat.js')]),
+        ('achat-py-bytes', [PYTHON, os.path.join(here, 'server-achat.py'), '--bytes']),
         ('achat-py-whole', [PYTHON, os.path.join(here, 'server-achat.py'), '--whole']),
+        ('achat-gjs-bytes', [GJS, '-m', os.path.join(here, 'server-achat.js'), '--bytes']),
         ('achat-gjs-whole', [GJS, '-m', os.path.join(here, 'server-achat.js'), '--whole']),
     ]:
         program = [a for a in argv if not a.startswith('-')][-1]

@@ -3,7 +3,7 @@
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Usage: server-achat PORT [--vfunc | --whole]
+ * Usage: server-achat PORT [--vfunc | --bytes | --whole]
  *
  * Speaks bench/PROTOCOL.md on 127.0.0.1:PORT (0: the kernel picks), prints
  * `listening on 127.0.0.1:PORT` and serves until SIGTERM or SIGINT.
@@ -11,8 +11,9 @@
  * By default each channel is a plain AchatChannel with a handler connected
  * to "terminator-found", as the documentation teaches. With --vfunc the
  * server makes channels of a subclass that overrides the terminator_found
- * class closure instead, to compare the two paths; with --whole, a subclass
- * that takes every message of a read in one call (messages_found).
+ * class closure instead, to compare the two paths; with --bytes, a subclass
+ * that takes each message as plain bytes (message_found); with --whole,
+ * one that takes every message of a read in one call (messages_found).
  */
 
 #include <stdio.h>
@@ -388,6 +389,40 @@ bench_whole_channel_init (BenchWholeChannel *self)
   achat_channel_set_terminator (ACHAT_CHANNEL (self), crlf, 2);
 }
 
+/* The plain-bytes flavour: a subclass taking each message as (data,
+ * length), no GBytes (message_found). */
+
+#define BENCH_TYPE_BYTES_CHANNEL (bench_bytes_channel_get_type ())
+G_DECLARE_FINAL_TYPE (BenchBytesChannel, bench_bytes_channel, BENCH, BYTES_CHANNEL, AchatChannel)
+
+struct _BenchBytesChannel
+{
+  AchatChannel parent_instance;
+  Conn conn;
+};
+
+G_DEFINE_FINAL_TYPE (BenchBytesChannel, bench_bytes_channel, ACHAT_TYPE_CHANNEL)
+
+static void
+bench_bytes_channel_message_found (AchatChannel *channel,
+                                   const guint8 *data,
+                                   gsize         length)
+{
+  handle_data (channel, &((BenchBytesChannel *) channel)->conn, data, length);
+}
+
+static void
+bench_bytes_channel_class_init (BenchBytesChannelClass *klass)
+{
+  ACHAT_CHANNEL_CLASS (klass)->message_found = bench_bytes_channel_message_found;
+}
+
+static void
+bench_bytes_channel_init (BenchBytesChannel *self)
+{
+  achat_channel_set_terminator (ACHAT_CHANNEL (self), crlf, 2);
+}
+
 /* main */
 
 static gboolean
@@ -418,6 +453,8 @@ main (int    argc,
         channel_type = BENCH_TYPE_CHANNEL;
       else if (strcmp (argv[i], "--whole") == 0)
         channel_type = BENCH_TYPE_WHOLE_CHANNEL;
+      else if (strcmp (argv[i], "--bytes") == 0)
+        channel_type = BENCH_TYPE_BYTES_CHANNEL;
       else if (port_arg == NULL)
         port_arg = argv[i];
       else
@@ -426,7 +463,7 @@ main (int    argc,
   if (port_arg == NULL ||
       !g_ascii_string_to_unsigned (port_arg, 10, 0, G_MAXUINT16, &port, NULL))
     {
-      fprintf (stderr, "usage: %s PORT [--vfunc | --whole]\n", argv[0]);
+      fprintf (stderr, "usage: %s PORT [--vfunc | --bytes | --whole]\n", argv[0]);
       return 2;
     }
 

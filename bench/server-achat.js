@@ -1,6 +1,6 @@
 // server-achat.js: the achat contender of the benchmark, from JavaScript (GJS)
 //
-// Usage: gjs -m server-achat.js PORT [--whole]
+// Usage: gjs -m server-achat.js PORT [--bytes | --whole]
 //
 // Speaks bench/PROTOCOL.md on 127.0.0.1:PORT (0: the kernel picks), prints
 // `listening on 127.0.0.1:PORT` and serves until SIGTERM or SIGINT.
@@ -8,7 +8,8 @@
 // Written as the tutorial teaches GJS: an Achat.Server making channels of a
 // subclass that overrides vfunc_terminator_found(), replies pushed with
 // push(), a GET handed out by a JS Achat.Producer 64 KiB at a time. With
-// --whole, channels take every message of a read in one call
+// --bytes, channels take each message as a Uint8Array (vfunc_message_found);
+// with --whole, every message of a read in one call
 // (vfunc_messages_found, whole-read delivery). Run with the uninstalled typelib (bench/run.py sets GI_TYPELIB_PATH and
 // LD_LIBRARY_PATH).
 //
@@ -152,6 +153,14 @@ const BenchChannel = GObject.registerClass(class BenchChannel extends Achat.Chan
     }
 });
 
+// One message at a time as a Uint8Array (vfunc_message_found): no GLib.Bytes.
+const BytesChannel = GObject.registerClass(class BytesChannel extends BenchChannel {
+    vfunc_message_found(data) {
+        gcTick(1);
+        this._handle(data);
+    }
+});
+
 // Whole-read delivery: every message of a read in one call, taken up to the
 // one that changes the framing (the rest is framed again).
 const WholeChannel = GObject.registerClass(class WholeChannel extends BenchChannel {
@@ -172,10 +181,11 @@ const WholeChannel = GObject.registerClass(class WholeChannel extends BenchChann
     }
 });
 
-const args = System.programArgs.filter(arg => arg !== '--whole');
+const flavours = {'--whole': WholeChannel, '--bytes': BytesChannel};
+const args = System.programArgs.filter(arg => !(arg in flavours));
+const flavour = System.programArgs.find(arg => arg in flavours);
 const port = Number(args[0] ?? 0);
-const server = Achat.Server.new(System.programArgs.includes('--whole')
-    ? WholeChannel.$gtype : BenchChannel.$gtype);
+const server = Achat.Server.new((flavour ? flavours[flavour] : BenchChannel).$gtype);
 const [ok, bound] = server.add_address(Gio.InetSocketAddress.new_from_string('127.0.0.1', port),
     Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, null);
 if (!ok)

@@ -4,7 +4,7 @@
 
 """The achat contender of the benchmark, from Python (PyGObject).
 
-    server-achat.py PORT [--whole]
+    server-achat.py PORT [--bytes | --whole]
 
 Speaks bench/PROTOCOL.md on 127.0.0.1:PORT (0: the kernel picks), prints
 `listening on 127.0.0.1:PORT` and serves until SIGTERM or SIGINT.
@@ -12,7 +12,8 @@ Speaks bench/PROTOCOL.md on 127.0.0.1:PORT (0: the kernel picks), prints
 Written as the tutorial teaches Python: an Achat.Server making channels of
 a subclass that overrides do_terminator_found(), replies pushed with
 push(), a GET handed out by a Python Achat.Producer 64 KiB at a time.
-With --whole, channels take every message of a read in one call
+With --bytes, channels take each message as plain bytes
+(do_message_found); with --whole, every message of a read in one call
 (do_messages_found, whole-read delivery). Run with the uninstalled typelib (bench/run.py sets GI_TYPELIB_PATH,
 LD_LIBRARY_PATH and PYTHONPATH for the override).
 """
@@ -95,6 +96,13 @@ class BenchChannel(Achat.Channel):
         return False
 
 
+class BytesChannel(BenchChannel):
+    """One message at a time as plain bytes (do_message_found): no GLib.Bytes."""
+
+    def do_message_found(self, data, length):
+        self.handle(data)
+
+
 class WholeChannel(BenchChannel):
     """Whole-read delivery: every message of a read in one call, taken up
     to the one that changes the framing (the rest is framed again)."""
@@ -128,12 +136,12 @@ class WholeChannel(BenchChannel):
 
 
 def main():
-    args = sys.argv[1:]
-    whole = '--whole' in args
-    args = [a for a in args if a != '--whole']
+    flavours = {'--whole': WholeChannel, '--bytes': BytesChannel}
+    args = [a for a in sys.argv[1:] if a not in flavours]
+    channel_type = next((flavours[a] for a in sys.argv[1:] if a in flavours), BenchChannel)
     port = int(args[0]) if args else 0
     loop = GLib.MainLoop()
-    server = Achat.Server.new(WholeChannel if whole else BenchChannel)
+    server = Achat.Server.new(channel_type)
     ok, address = server.add_address(
         Gio.InetSocketAddress.new_from_string('127.0.0.1', port),
         Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
