@@ -95,6 +95,20 @@ class BenchChannel(Achat.Channel):
             self.command(data)
         return False
 
+    def command(self, data):
+        if data.startswith(b'PING '):
+            self.push(b'PONG ' + data[5:] + b'\r\n')
+        elif data == b'LINES':
+            self.mode = LINES
+            self.count = self.size = 0
+        elif data == b'FRAMES':
+            self.mode = FRAME_HEADER
+            self.count = self.size = self.total = 0
+        elif data.startswith(b'GET ') and data[4:].isdigit():
+            self.push_with_producer(PatternProducer(int(data[4:])))
+        else:
+            self.push(b'ERR\r\n')
+
 
 class BytesChannel(BenchChannel):
     """One message at a time as plain bytes (do_message_found): no GLib.Bytes."""
@@ -119,20 +133,6 @@ class WholeChannel(BenchChannel):
             elif self.handle(buf[start:end]):
                 return taken
         return taken
-
-    def command(self, data):
-        if data.startswith(b'PING '):
-            self.push(b'PONG ' + data[5:] + b'\r\n')
-        elif data == b'LINES':
-            self.mode = LINES
-            self.count = self.size = 0
-        elif data == b'FRAMES':
-            self.mode = FRAME_HEADER
-            self.count = self.size = self.total = 0
-        elif data.startswith(b'GET ') and data[4:].isdigit():
-            self.push_with_producer(PatternProducer(int(data[4:])))
-        else:
-            self.push(b'ERR\r\n')
 
 
 def main():
