@@ -29,104 +29,17 @@ import Achat from 'gi://Achat?version=1.0';
 
 import {messages, readBytes, readLine, readMessage, readUntil} from '../../bindings/gjs/achat.js';
 import {
-    Peer, assert, assertBytes, assertEqual, concat, connectionPair, listenOnLoopback,
-    pattern, show, sleep, spin, text, u8, until, waitFor, withTimeout,
+    PairMaker, Peer, applyFraming, assert, assertBytes, assertEqual, concat, connectionPair,
+    cutsName, describeError, framingName, listenOnLoopback, loadPullScripts, pattern,
+    sameBytes, show, sleep, spin, splits, text, u8, until, waitFor, waitQuietly, withTimeout,
 } from './common.js';
 import {test, run} from './tap.js';
 
 const BIG = Achat.ByteOrder.BIG_ENDIAN;
-const IPPROTO_TCP = 6;
-const TCP_NODELAY = 1;
-
-/* Helpers ------------------------------------------------------------------ */
-
-/** A Uint8Array of a string's code points, each a byte (latin-1). */
-function latin1(string) {
-    const out = new Uint8Array(string.length);
-    for (let i = 0; i < string.length; i++) {
-        const code = string.charCodeAt(i);
-        assert(code < 256, `code point ${code} in a byte string`);
-        out[i] = code;
-    }
-    return out;
-}
-
-function sameBytes(a, b) {
-    return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function describe(error) {
-    if (error instanceof GLib.Error)
-        return `GLib.Error ${GLib.quark_to_string(error.domain)} ${error.code}: ${error.message}`;
-    return String(error?.stack ?? error);
-}
-
-/** Like common.js's waitFor(), but returns false on a timeout. */
-function waitQuietly(condition, timeout) {
-    try {
-        waitFor(condition, 'condition', timeout);
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 /* The scripts ------------------------------------------------------------- */
 
-function loadScripts() {
-    let srcdir = GLib.getenv('G_TEST_SRCDIR');
-    if (!srcdir) {
-        // Run by hand: tests/ is the parent of this file's directory.
-        const [here] = GLib.filename_from_uri(import.meta.url);
-        srcdir = GLib.path_get_dirname(GLib.path_get_dirname(here));
-    }
-    const path = GLib.build_filenamev([srcdir, 'data', 'pull-scripts.json']);
-    const [ok, contents] = GLib.file_get_contents(path);
-    assert(ok, `cannot read ${path}`);
-    const json = JSON.parse(new TextDecoder().decode(contents));
-    return json.scripts.map(script => ({
-        name: script.name,
-        stream: latin1(script.stream),
-        steps: script.steps.map(step => ({
-            framing: {...step.framing, bytes: step.framing.bytes !== undefined ? latin1(step.framing.bytes) : undefined},
-            message: latin1(step.message),
-        })),
-        rest: latin1(script.rest),
-    }));
-}
-
-const scripts = loadScripts();
-
-function framingName(framing) {
-    switch (framing.kind) {
-    case 'bytes':
-        return `"${show(framing.bytes)}"`;
-    case 'count':
-        return `count ${framing.count}`;
-    default:
-        return framing.kind;
-    }
-}
-
-/** Sets the framing of a step on the channel. */
-function applyFraming(channel, framing) {
-    switch (framing.kind) {
-    case 'bytes':
-        channel.set_terminator(framing.bytes);
-        break;
-    case 'line':
-        channel.set_terminators(['\r\n', '\n']);
-        break;
-    case 'count':
-        channel.set_terminator_count(framing.count);
-        break;
-    case 'length16':
-        channel.set_terminator_length_prefix(2, BIG, 0, 0);
-        break;
-    default:
-        throw new Error(`unknown framing ${framing.kind}`);
-    }
-}
+const scripts = loadPullScripts();
 
 /**
  * A promise of the next message: with calls 'set', the framing set then
@@ -186,7 +99,7 @@ function readStepRaw(channel, framing, calls, done) {
 function checkStep(state, index, message, error) {
     const step = state.script.steps[index];
     if (message === null) {
-        fail(state, `read ${index} (${framingName(step.framing)}): no message (${error ? describe(error) : 'the end'})`);
+        fail(state, `read ${index} (${framingName(step.framing)}): no message (${error ? describeError(error) : 'the end'})`);
         return false;
     }
     const got = message.toArray();
@@ -229,7 +142,7 @@ function startReader(channel, state, next, calls) {
                     // eslint-disable-next-line no-await-in-loop
                     message = await readStepPromise(channel, steps[i].framing, calls);
                 } catch (e) {
-                    fail(state, `read ${i} (${framingName(steps[i].framing)}): rejected: ${describe(e)}`);
+                    fail(state, `read ${i} (${framingName(steps[i].framing)}): rejected: ${describeError(e)}`);
                     return;
                 }
                 if (state.done || !checkStep(state, i, message, null))
@@ -244,7 +157,7 @@ function startReader(channel, state, next, calls) {
             }
             if (!state.done)
                 checkEnd(state, message, error);
-        })().catch(e => fail(state, `the reader threw: ${describe(e)}`));
+        })().catch(e => fail(state, `the reader threw: ${describeError(e)}`));
         return;
     }
 
@@ -273,28 +186,6 @@ function startReader(channel, state, next, calls) {
         });
     };
     readNext();
-}
-
-/** A reusable loopback listener: pairs are accepted from it one by one. */
-class PairMaker {
-    constructor() {
-        this.listener = new Gio.SocketListener();
-        this.address = listenOnLoopback(this.listener);
-        this.client = new Gio.SocketClient();
-    }
-
-    /** A channel over the accepted end, the connected end for the peer. */
-    pair() {
-        const peer = this.client.connect(this.address, null);
-        const [server] = this.listener.accept(null);
-        // Each write leaves at once, not held back for an ACK.
-        peer.get_socket().set_option(IPPROTO_TCP, TCP_NODELAY, 1);
-        return {channel: new Achat.Channel({stream: server}), peer};
-    }
-
-    close() {
-        this.listener.close();
-    }
 }
 
 /**
@@ -342,10 +233,10 @@ function runScript(maker, script, cuts, next, calls, late) {
         const rest = script.rest;
         const collected = channel.get_collected().toArray();
         if (rest.length === 0 && state.endError !== null)
-            return `the end: ${describe(state.endError)}, expected the clean end`;
+            return `the end: ${describeError(state.endError)}, expected the clean end`;
         if (rest.length > 0 && !(state.endError instanceof GLib.Error &&
             state.endError.matches(Gio.IOErrorEnum, Gio.IOErrorEnum.PARTIAL_INPUT))) {
-            return `the end: ${state.endError ? describe(state.endError) : 'clean'}, expected PARTIAL_INPUT`;
+            return `the end: ${state.endError ? describeError(state.endError) : 'clean'}, expected PARTIAL_INPUT`;
         }
         if (!sameBytes(collected, rest))
             return `the end: get_collected() is "${show(collected)}", not "${show(rest)}"`;
@@ -357,26 +248,6 @@ function runScript(maker, script, cuts, next, calls, late) {
         channel.close();
         peer.close(null);
     }
-}
-
-/** Cut lists: the stream in one write, cut in two at each chosen byte, one byte per write. */
-function splits(length, every) {
-    const out = [[]];
-    for (let cut = 1; cut < length; cut += every)
-        out.push([cut]);
-    const bytes = [];
-    for (let cut = 1; cut < length; cut++)
-        bytes.push(cut);
-    out.push(bytes);
-    return out;
-}
-
-function cutsName(cuts, length) {
-    if (cuts.length === 0)
-        return 'one write';
-    if (cuts.length === length - 1 && length > 2)
-        return 'one byte per write';
-    return `cut at ${cuts.join(',')}`;
 }
 
 // Every split for the promises with set_terminator*() (a) and the raw
@@ -488,7 +359,7 @@ test(`banners, raw callbacks: ${CLIENTS} clients read the greeting after the mai
         });
     }
     waitFor(() => clients.length + errors.length === CLIENTS, 'the connections');
-    assertEqual(errors.map(describe), []);
+    assertEqual(errors.map(describeError), []);
     waitFor(() => server.accepted === CLIENTS, 'the server to accept them all');
     spin(50);
 
@@ -516,9 +387,9 @@ test(`banners, raw callbacks: ${CLIENTS} clients read the greeting after the mai
     });
     waitFor(() => results.every(r => r.end !== undefined), 'the banners and the ends');
     results.forEach((r, i) => {
-        assertEqual(r.bannerError ? describe(r.bannerError) : null, null, `client ${i}'s banner read`);
+        assertEqual(r.bannerError ? describeError(r.bannerError) : null, null, `client ${i}'s banner read`);
         assertEqual(r.banner, '220 ready', `client ${i}'s banner`);
-        assertEqual(r.endError ? describe(r.endError) : null, null, `client ${i}'s end`);
+        assertEqual(r.endError ? describeError(r.endError) : null, null, `client ${i}'s end`);
         assertEqual(r.end, null, `client ${i}'s end`);
     });
 });
