@@ -141,11 +141,11 @@ def raise_nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def start_server(argv, env):
+def start_server(argv, env, start_timeout=20):
     server = subprocess.Popen(pinned(argv, 0) + ['0'], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, env=env, text=True,
                               preexec_fn=raise_nofile)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + start_timeout
     line = server.stdout.readline()
     match = re.search(r'listening on 127\.0\.0\.1:(\d+)', line or '')
     if not match or time.monotonic() > deadline:
@@ -205,7 +205,9 @@ def count_once(loadgen, argv, env, scenario_args, timeout, out_file):
     env = dict(env)
     env['G_SLICE'] = ''   # the allocator of native runs (GLib 2.74 honours G_SLICE)
     valgrind = ['/usr/bin/valgrind', '--tool=callgrind', '--callgrind-out-file=' + out_file]
-    server, port = start_server(valgrind + argv, env)
+    # An interpreter starts some fifty times slower under callgrind, more
+    # on a loaded machine.
+    server, port = start_server(valgrind + argv, env, start_timeout=180)
     try:
         result = subprocess.run([loadgen, str(port)] + scenario_args +
                                 ['--timeout', '%d' % timeout],
