@@ -745,8 +745,6 @@ channel_observe (AchatChannel *self)
   priv->dc_direct = !dc_handlers && klass->data_collected != achat_channel_real_data_collected;
   priv->dc_observed = dc_handlers || priv->dc_direct;
   priv->tf_direct = !tf_handlers && klass->terminator_found != NULL;
-  priv->mf_class = klass->messages_found != achat_channel_real_messages_found ||
-                   klass->message_found != achat_channel_real_message_found;
   priv->tf_observed = tf_handlers || priv->tf_direct || priv->mf_class;
   /* Whole reads only while nothing takes the data piece by piece and no
    * read waits for messages one at a time. */
@@ -2850,6 +2848,13 @@ achat_channel_constructed (GObject *object)
   gboolean raw_socket;
 
   G_OBJECT_CLASS (achat_channel_parent_class)->constructed (object);
+
+  /* Whether the class takes messages as bytes or whole reads: its vfuncs
+   * (a binding's overrides included) are final now; asked once, not per
+   * message. */
+  priv->mf_class =
+    ACHAT_CHANNEL_GET_CLASS (self)->messages_found != achat_channel_real_messages_found ||
+    ACHAT_CHANNEL_GET_CLASS (self)->message_found != achat_channel_real_message_found;
 
   if (priv->socket == NULL && priv->stream == NULL)
     {
