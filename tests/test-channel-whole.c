@@ -803,7 +803,7 @@ test_refused_header (void)
 
   achat_channel_set_terminator_length_prefix (ACHAT_CHANNEL (self), 1,
                                               ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 4);
-  test_peer_write (peer, "\003abc\002de\011123456789\001x", 18);
+  test_peer_write (peer, "\003abc\002de\011123456789\001x", 19);
   test_spin_until (count_is_closed, self);
   g_assert_error (self->close_error, ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG);
   g_assert_cmpstr (self->log->str, ==, "abc de ");
@@ -946,12 +946,13 @@ plain_channel_init (PlainChannel *self)
 static void
 test_plain_bytes (void)
 {
+  static const gchar stream[] = "one\r\ntwo\nthree|COUNT\nab|\nfour\n";
   int peer;
   g_autoptr(GSocket) socket = test_socket_pair (&peer);
   g_autoptr(PlainChannel) self = g_object_new (PLAIN_TYPE_CHANNEL, "socket", socket, NULL);
 
   g_signal_connect (self, "terminator-found", G_CALLBACK (on_found_never), NULL);
-  test_feed (ACHAT_CHANNEL (self), peer, "one\r\ntwo\nthree|COUNT\nab|\nfour\n", 32);
+  test_feed (ACHAT_CHANNEL (self), peer, stream, strlen (stream));
   g_assert_cmpstr (self->log->str, ==,
                    "one[\\r\\n] two[\\n] three[|] COUNT[\\n] ab|\n[] four[\\n] ");
   close (peer);
@@ -1014,7 +1015,7 @@ test_chained_collected (void)
 
   achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
   g_signal_connect (channel, "terminator-found", G_CALLBACK (on_found_connect_collected), log);
-  test_feed (channel, peer, "a\nBODY\nabc\ndef\n", 16);
+  test_feed (channel, peer, "a\nBODY\nabc\ndef\n", 15);
   /* After BODY: each message's piece, then its terminator-found. */
   g_assert_cmpstr (log->str, ==, "T(a) T(BODY) abc|T(abc) def|T(def) ");
   close (peer);
