@@ -1355,16 +1355,9 @@ int
 main (int    argc,
       char **argv)
 {
-  guint i;
-
   g_test_init (&argc, &argv, NULL);
 
-  for (i = 0; i < n_scripts; i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/pull/script/%s", scripts[i].name);
-
-      g_test_add_data_func (path, &scripts[i], test_scripts_every_split);
-    }
+  test_add_scripts ("/pull/script", test_scripts_every_split);
   g_test_add_func ("/pull/random-against-handlers", test_random_against_handlers);
   g_test_add_func ("/pull/banners", test_banners);
   g_test_add_func ("/pull/volume/million-switching", test_volume);

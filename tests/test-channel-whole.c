@@ -1025,16 +1025,9 @@ int
 main (int    argc,
       char **argv)
 {
-  guint i;
-
   g_test_init (&argc, &argv, NULL);
 
-  for (i = 0; i < n_scripts; i++)
-    {
-      g_autofree gchar *path = g_strdup_printf ("/whole/script/%s", scripts[i].name);
-
-      g_test_add_data_func (path, &scripts[i], test_scripts_every_split);
-    }
+  test_add_scripts ("/whole/script", test_scripts_every_split);
   g_test_add_func ("/whole/random", test_random);
   g_test_add_func ("/whole/batches", test_batches);
   g_test_add_func ("/whole/shown", test_shown);

@@ -111,6 +111,20 @@ const Script scripts[] = {
 
 const guint n_scripts = G_N_ELEMENTS (scripts);
 
+void
+test_add_scripts (const gchar   *prefix,
+                  GTestDataFunc  func)
+{
+  guint i;
+
+  for (i = 0; i < n_scripts; i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("%s/%s", prefix, scripts[i].name);
+
+      g_test_add_data_func (path, &scripts[i], func);
+    }
+}
+
 /* A random protocol: each message framed its own way (string terminators,
  * either line ending, counts, length prefixes), the stream built from the
  * messages, so what each read must return is known. */

@@ -67,6 +67,10 @@ gboolean    bytes_equal    (GBytes        *bytes,
 extern const Script scripts[];
 extern const guint n_scripts;
 
+/* Registers @func once per script, as @prefix/NAME, the script as data. */
+void        test_add_scripts (const gchar      *prefix,
+                              GTestDataFunc     func);
+
 /* A random protocol: each message framed its own way (string terminators,
  * either line ending, counts, length prefixes); its strings are kept in
  * @keep, the stream in @stream. */
