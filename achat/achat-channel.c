@@ -3179,11 +3179,11 @@ achat_channel_set_property (GObject      *object,
  * ones after are framed again, from their first byte, under the framing
  * in force when you return: a handler that reads a header at message `i`
  * and sets a byte count for the body that follows returns `i + 1`. Do the
- * same after pausing input, starting a read, a switch to TLS or
- * connecting to data-collected: what you did not take waits for that,
- * exactly as if it had not been framed yet. Anything else (0, or more
- * than there are) is a programming error: a critical is logged and all of
- * them count as taken.
+ * same after pausing input, starting a read, a switch to TLS, lowering
+ * max-input-size or connecting to data-collected: what you did not take
+ * waits for that, exactly as if it had not been framed yet. Anything else
+ * (0, or more than there are) is a programming error: a critical is
+ * logged and all of them count as taken.
  *
  * When a class overrides it, every message goes to it, and
  * [signal@Achat.Channel::terminator-found] is emitted only by the
@@ -5037,6 +5037,10 @@ achat_channel_set_max_input_size (AchatChannel *self,
     return;
   priv->max_input = max_size;
   channel_apply_max_frame (priv);
+  /* Messages framed ahead under the old limit are framed again under this
+   * one (a handler of message_found lowering it applies to the next
+   * message, as from a terminator-found handler). */
+  priv->framing_serial++;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_INPUT_SIZE]);
 }
 

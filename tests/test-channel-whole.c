@@ -793,6 +793,90 @@ test_limit (void)
     }
 }
 
+/* max-input-size lowered by message_found: the next message of the same
+ * read is over it, and the channel closes with the limit, as it does for a
+ * terminator-found handler (the attacker's reproducer). */
+#define LOWER_TYPE_CHANNEL (lower_channel_get_type ())
+G_DECLARE_FINAL_TYPE (LowerChannel, lower_channel, LOWER, CHANNEL, AchatChannel)
+
+struct _LowerChannel
+{
+  AchatChannel parent_instance;
+  GString *log;
+  GError *close_error;
+  gboolean closed;
+};
+
+G_DEFINE_FINAL_TYPE (LowerChannel, lower_channel, ACHAT_TYPE_CHANNEL)
+
+static void
+lower_channel_message_found (AchatChannel *channel,
+                             const guint8 *data,
+                             gsize         length)
+{
+  LowerChannel *self = LOWER_CHANNEL (channel);
+
+  g_string_append_len (self->log, (const gchar *) data, length);
+  g_string_append_c (self->log, ' ');
+  achat_channel_set_max_input_size (channel, 3);
+}
+
+static void
+lower_channel_closed (AchatChannel *channel,
+                      const GError *error)
+{
+  LowerChannel *self = LOWER_CHANNEL (channel);
+
+  self->closed = TRUE;
+  if (error != NULL)
+    self->close_error = g_error_copy (error);
+}
+
+static void
+lower_channel_finalize (GObject *object)
+{
+  LowerChannel *self = LOWER_CHANNEL (object);
+
+  g_clear_error (&self->close_error);
+  g_string_free (self->log, TRUE);
+  G_OBJECT_CLASS (lower_channel_parent_class)->finalize (object);
+}
+
+static void
+lower_channel_class_init (LowerChannelClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = lower_channel_finalize;
+  ACHAT_CHANNEL_CLASS (klass)->message_found = lower_channel_message_found;
+  ACHAT_CHANNEL_CLASS (klass)->closed = lower_channel_closed;
+}
+
+static void
+lower_channel_init (LowerChannel *self)
+{
+  self->log = g_string_new (NULL);
+  achat_channel_set_terminator (ACHAT_CHANNEL (self), (const guint8 *) "\n", 1);
+}
+
+static gboolean
+lower_is_closed (gpointer data)
+{
+  return LOWER_CHANNEL (data)->closed;
+}
+
+static void
+test_limit_lowered (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(LowerChannel) self = g_object_new (LOWER_TYPE_CHANNEL, "socket", socket, NULL);
+
+  test_peer_write (peer, "a\nbbbbbb\ncccccc\n", 16);
+  test_spin_until (lower_is_closed, self);
+  g_assert_error (self->close_error, ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT);
+  g_assert_cmpstr (self->log->str, ==, "a ");
+  close (peer);
+}
+
 /* A length header refused in the middle of a read: the frames before it
  * are handed over, then the channel closes with the error. */
 static void
@@ -1036,6 +1120,7 @@ main (int    argc,
   g_test_add_func ("/whole/flood-of-empty", test_flood_of_empty);
   g_test_add_func ("/whole/limit", test_limit);
   g_test_add_func ("/whole/refused-header", test_refused_header);
+  g_test_add_func ("/whole/limit-lowered", test_limit_lowered);
   g_test_add_func ("/whole/volume", test_volume);
   g_test_add_func ("/whole/plain-bytes", test_plain_bytes);
   g_test_add_func ("/whole/chained-collected", test_chained_collected);
