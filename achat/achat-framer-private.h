@@ -40,14 +40,23 @@ typedef enum
 /* Most byte-string terminators set at once, and the longest header. */
 #define ACHAT_FRAMER_MAX_TERMINATORS 16
 #define ACHAT_FRAMER_MAX_HEADER      8
+/* Text length headers: the longest separator and trailer, and the most
+ * digits of a length (UINT64_MAX has 20 decimal digits, 16 hexadecimal). */
+#define ACHAT_FRAMER_MAX_SEPARATOR   8
+#define ACHAT_FRAMER_MAX_TRAILER     8
+#define ACHAT_FRAMER_MAX_DIGITS_10   20
+#define ACHAT_FRAMER_MAX_DIGITS_16   16
 
 typedef enum
 {
   ACHAT_FRAMER_OK = 0,
   /* A length header announced a frame longer than the maximum. */
   ACHAT_FRAMER_FRAME_TOO_LONG,
-  /* A length header, once adjusted, gives a negative length. */
+  /* A length header, once adjusted, gives a negative length, or a text
+   * length header is not digits and its separator. */
   ACHAT_FRAMER_FRAME_INVALID,
+  /* A text-length frame's payload is not followed by its trailer. */
+  ACHAT_FRAMER_BAD_TRAILER,
 } AchatFramerStatus;
 
 typedef struct
@@ -96,7 +105,16 @@ typedef struct
   uint64_t frame_length; /* announced by the refused header */
   uint8_t header_size;
   bool big_endian;
-  uint8_t length_state;  /* reading a header, a payload, or refused */
+  uint8_t length_state;  /* reading a header, a payload, a trailer, or refused */
+  /* Text length headers (radix 10 or 16; 0 for a binary header): digits,
+   * then the separator; after the payload, the trailer (trailer_pos of
+   * its bytes matched so far). */
+  uint8_t radix;
+  uint8_t sep_len;
+  uint8_t trailer_len;
+  uint8_t trailer_pos;
+  uint8_t sep[ACHAT_FRAMER_MAX_SEPARATOR];
+  uint8_t trailer[ACHAT_FRAMER_MAX_TRAILER];
   AchatFramerStatus status;
 
   /* Held-back input, processed before new input: hold[hold_start ..
@@ -149,13 +167,35 @@ void     achat_framer_set_length     (AchatFramer        *framer,
                                       bool                big_endian,
                                       int64_t             adjustment,
                                       uint64_t            max_length);
+/* Text length-prefixed frames: a length written in @radix (10 or 16,
+ * either case of hexadecimal digits; at most ACHAT_FRAMER_MAX_DIGITS_*
+ * digits, leading zeros included), then @separator (1 to
+ * ACHAT_FRAMER_MAX_SEPARATOR bytes, not starting with a digit), then that
+ * many bytes of payload, then @trailer (0 to ACHAT_FRAMER_MAX_TRAILER
+ * bytes): "5\r\nhello" (radix 10, separator "\r\n"), netstrings
+ * "5:hello," (separator ":", trailer ","), HTTP chunks "1a\r\n...\r\n".
+ * Header and trailer are not delivered. A header that is not digits and
+ * the separator is refused with ACHAT_FRAMER_FRAME_INVALID (nothing of it
+ * consumed), a payload not followed by the trailer with
+ * ACHAT_FRAMER_BAD_TRAILER; the terminator event comes once the trailer
+ * is complete (with the payload's last bytes when they arrive in the same
+ * input as the trailer). Invalid arguments set no terminator. */
+void     achat_framer_set_length_text (AchatFramer       *framer,
+                                       unsigned           radix,
+                                       const uint8_t     *separator,
+                                       size_t             separator_length,
+                                       const uint8_t     *trailer,
+                                       size_t             trailer_length,
+                                       uint64_t           max_length);
+
 /* Changes the maximum of the current length setting (a frame already
  * announced is not checked again). */
 void     achat_framer_set_max_length (AchatFramer        *framer,
                                       uint64_t            max_length);
 
 /* True in the middle of a length-prefixed frame: part of a header (any
- * held byte), or a payload not complete yet (a refused frame included). */
+ * held byte), a payload or trailer not complete yet (a refused frame
+ * included). */
 bool     achat_framer_in_frame       (const AchatFramer  *framer);
 
 /* Returns the number of input bytes consumed and fills @event.  An event with
@@ -200,6 +240,7 @@ typedef struct
   uint64_t frame_length;
   AchatFramerStatus status;
   uint8_t length_state;
+  uint8_t trailer_pos;
 } AchatFramerMark;
 
 void     achat_framer_mark           (const AchatFramer  *framer,

@@ -65,6 +65,7 @@ enum
   LENGTH_HEADER = 0,   /* reading a header (its first bytes are held) */
   LENGTH_PAYLOAD,      /* count payload bytes still to come */
   LENGTH_REFUSED,      /* a header was refused: framer->status says why */
+  LENGTH_TRAILER,      /* text lengths: the payload's trailer is still to come */
 };
 
 static void
@@ -73,6 +74,7 @@ length_reset (AchatFramer *framer)
   framer->length_state = LENGTH_HEADER;
   framer->status = ACHAT_FRAMER_OK;
   framer->frame_length = 0;
+  framer->trailer_pos = 0;
 }
 
 void
@@ -274,7 +276,47 @@ achat_framer_set_length (AchatFramer *framer,
   framer->big_endian = big_endian;
   framer->adjustment = adjustment;
   framer->max_length = max_length;
+  framer->radix = 0;
+  framer->trailer_len = 0;
   length_reset (framer);
+}
+
+static inline int
+digit_value (uint8_t c,
+             unsigned radix)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (radix == 16 && (c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+    return (c | 0x20) - 'a' + 10;
+  return -1;
+}
+
+void
+achat_framer_set_length_text (AchatFramer   *framer,
+                              unsigned       radix,
+                              const uint8_t *separator,
+                              size_t         separator_length,
+                              const uint8_t *trailer,
+                              size_t         trailer_length,
+                              uint64_t       max_length)
+{
+  if ((radix != 10 && radix != 16) || separator_length == 0 ||
+      separator_length > ACHAT_FRAMER_MAX_SEPARATOR ||
+      digit_value (separator[0], radix) >= 0 ||
+      trailer_length > ACHAT_FRAMER_MAX_TRAILER)
+    {
+      achat_framer_set_none (framer);
+      return;
+    }
+  achat_framer_set_length (framer, 1, true, 0, max_length);
+  framer->header_size = 0;
+  framer->radix = (uint8_t) radix;
+  framer->sep_len = (uint8_t) separator_length;
+  memmove (framer->sep, separator, separator_length);
+  framer->trailer_len = (uint8_t) trailer_length;
+  if (trailer_length > 0)
+    memmove (framer->trailer, trailer, trailer_length);
 }
 
 void
@@ -308,6 +350,7 @@ achat_framer_mark (const AchatFramer *framer,
   mark->frame_length = framer->frame_length;
   mark->status = framer->status;
   mark->length_state = framer->length_state;
+  mark->trailer_pos = framer->trailer_pos;
 }
 
 void
@@ -322,6 +365,7 @@ achat_framer_reset_to_mark (AchatFramer           *framer,
   framer->frame_length = mark->frame_length;
   framer->status = mark->status;
   framer->length_state = mark->length_state;
+  framer->trailer_pos = mark->trailer_pos;
 }
 
 void
@@ -407,28 +451,66 @@ unread_bytes (AchatFramer   *framer,
   framer->hold_len += length;
 }
 
+/* The text header of a @value byte payload, digits in the framer's radix
+ * (lower case) and separator; returns its length. */
+static unsigned
+write_text_header (const AchatFramer *framer,
+                   uint64_t           value,
+                   uint8_t           *header)
+{
+  uint8_t digits[ACHAT_FRAMER_MAX_DIGITS_10];
+  unsigned n = 0, i;
+
+  do
+    {
+      digits[n++] = (uint8_t) "0123456789abcdef"[value % framer->radix];
+      value /= framer->radix;
+    }
+  while (value != 0);
+  for (i = 0; i < n; i++)
+    header[i] = digits[n - 1 - i];
+  memcpy (header + n, framer->sep, framer->sep_len);
+  return n + framer->sep_len;
+}
+
 void
 achat_framer_unread (AchatFramer   *framer,
                      const uint8_t *data,
                      size_t         length)
 {
+  bool in_payload = framer->kind == ACHAT_FRAMER_LENGTH &&
+                    (framer->length_state == LENGTH_PAYLOAD ||
+                     framer->length_state == LENGTH_TRAILER);
+
+  /* The part of a trailer already matched follows the whole payload. */
+  if (in_payload && framer->length_state == LENGTH_TRAILER)
+    unread_bytes (framer, framer->trailer, framer->trailer_pos);
   unread_bytes (framer, data, length);
-  if (framer->kind == ACHAT_FRAMER_LENGTH && framer->length_state == LENGTH_PAYLOAD)
+  if (in_payload)
     {
       /* @data began the payload of the current frame (or none of it came
        * yet): its header goes back too, as the peer sent it. */
-      uint64_t value = (uint64_t) ((int64_t) (length + framer->count) - framer->adjustment);
-      uint8_t header[ACHAT_FRAMER_MAX_HEADER];
-      unsigned i, n = framer->header_size;
+      uint8_t header[ACHAT_FRAMER_MAX_DIGITS_10 + ACHAT_FRAMER_MAX_SEPARATOR];
+      unsigned n;
 
-      for (i = 0; i < n; i++)
+      if (framer->radix != 0)
+        n = write_text_header (framer, length + framer->count, header);
+      else
         {
-          unsigned shift = 8 * (framer->big_endian ? n - 1 - i : i);
+          uint64_t value = (uint64_t) ((int64_t) (length + framer->count) - framer->adjustment);
+          unsigned i;
 
-          header[i] = (uint8_t) (value >> shift);
+          n = framer->header_size;
+          for (i = 0; i < n; i++)
+            {
+              unsigned shift = 8 * (framer->big_endian ? n - 1 - i : i);
+
+              header[i] = (uint8_t) (value >> shift);
+            }
         }
       unread_bytes (framer, header, n);
       framer->count = 0;
+      framer->trailer_pos = 0;
       framer->length_state = LENGTH_HEADER;
     }
 }
@@ -551,7 +633,16 @@ next_from_hold_plain (AchatFramer      *framer,
       framer->count -= take;
       terminator = framer->count == 0;
       if (terminator && framer->kind == ACHAT_FRAMER_LENGTH)
-        framer->length_state = LENGTH_HEADER;
+        {
+          /* A trailer, held or not, is matched by the next call. */
+          if (framer->trailer_len > 0)
+            {
+              terminator = false;
+              framer->length_state = LENGTH_TRAILER;
+            }
+          else
+            framer->length_state = LENGTH_HEADER;
+        }
     }
 
   event_set (event, held_bytes (framer), take, false, terminator);
@@ -852,8 +943,191 @@ decode_header (const AchatFramer *framer,
   return ACHAT_FRAMER_OK;
 }
 
+static void
+length_refuse (AchatFramer       *framer,
+               AchatFramerStatus  status,
+               uint64_t           frame_length,
+               AchatFramerEvent  *event)
+{
+  /* Nothing more is framed until the terminator is set again. */
+  framer->length_state = LENGTH_REFUSED;
+  framer->status = status;
+  framer->frame_length = frame_length;
+  event_refused (framer, event);
+}
+
+typedef enum
+{
+  TEXT_HEADER_COMPLETE,
+  TEXT_HEADER_MORE,
+  TEXT_HEADER_INVALID,
+} TextHeader;
+
+/* A text header at the start of @w: digits, then the separator. On
+ * completion, *@header_length is its length and *@value the length it
+ * gives (UINT64_MAX when it overflows). */
+static TextHeader
+parse_text_header (const AchatFramer *framer,
+                   const uint8_t     *w,
+                   size_t             n,
+                   size_t            *header_length,
+                   uint64_t          *value)
+{
+  unsigned radix = framer->radix;
+  size_t max_digits = radix == 10 ? ACHAT_FRAMER_MAX_DIGITS_10 : ACHAT_FRAMER_MAX_DIGITS_16;
+  uint64_t v = 0;
+  bool over = false;
+  size_t i = 0, j;
+
+  for (; i < n; i++)
+    {
+      int d = digit_value (w[i], radix);
+
+      if (d < 0)
+        break;
+      if (i == max_digits)
+        return TEXT_HEADER_INVALID;
+      if (v > (UINT64_MAX - (uint64_t) d) / radix)
+        over = true;
+      else
+        v = v * radix + (uint64_t) d;
+    }
+  if (i == n)
+    return TEXT_HEADER_MORE;
+  if (i == 0)
+    return TEXT_HEADER_INVALID;
+  for (j = 0; j < framer->sep_len; j++)
+    {
+      if (i + j == n)
+        return TEXT_HEADER_MORE;
+      if (w[i + j] != framer->sep[j])
+        return TEXT_HEADER_INVALID;
+    }
+  *header_length = i + framer->sep_len;
+  *value = over ? UINT64_MAX : v;
+  return TEXT_HEADER_COMPLETE;
+}
+
+/* A text header from the held bytes (a partial header, or input held back)
+ * and, when they end before it does, from @input. Returns the input bytes
+ * consumed; *@done is false when more input is needed (all of it is then
+ * held) and when the header is refused (@event says why). */
+static size_t
+next_text_header (AchatFramer      *framer,
+                  const uint8_t    *input,
+                  size_t            length,
+                  uint64_t         *frame_length,
+                  bool             *done,
+                  AchatFramerEvent *event)
+{
+  size_t max = (framer->radix == 10 ? ACHAT_FRAMER_MAX_DIGITS_10 : ACHAT_FRAMER_MAX_DIGITS_16) +
+               framer->sep_len;
+  size_t old = framer->hold_len, added = 0, header_length = 0;
+  TextHeader result;
+  uint64_t value = 0;
+
+  *done = false;
+  if (old == 0)
+    result = parse_text_header (framer, input, length, &header_length, &value);
+  else
+    {
+      result = parse_text_header (framer, held_bytes (framer), old, &header_length, &value);
+      if (result == TEXT_HEADER_MORE && length > 0)
+        {
+          /* The held bytes are the start of a header (shorter than the
+           * longest one): look at them with enough of the input to end it. */
+          added = length < max - old ? length : max - old;
+          hold_append (framer, input, added);
+          result = parse_text_header (framer, held_bytes (framer), old + added,
+                                      &header_length, &value);
+        }
+    }
+
+  if (result == TEXT_HEADER_INVALID)
+    {
+      if (old > 0)
+        framer->hold_len -= added;   /* none of the input is consumed */
+      length_refuse (framer, ACHAT_FRAMER_FRAME_INVALID, 0, event);
+      return 0;
+    }
+  if (result == TEXT_HEADER_MORE)
+    {
+      /* Part of a header: held until the rest comes. */
+      if (old == 0)
+        achat_framer_hold_input (framer, input, length);
+      event_set (event, NULL, 0, false, false);
+      return length;
+    }
+
+  if (old == 0)
+    {
+      *done = true;
+      *frame_length = value;
+      return header_length;
+    }
+  hold_consume (framer, header_length < old ? header_length : old + added);
+  if (header_length > old)
+    {
+      /* It ended in the input: the input appended past it is not held. */
+      framer->hold_len = 0;
+      framer->hold_start = 0;
+      *done = true;
+      *frame_length = value;
+      return header_length - old;
+    }
+  *done = true;
+  *frame_length = value;
+  return 0;
+}
+
+/* A text-length frame's trailer, from the held bytes then @input, one
+ * byte at a time (it is at most ACHAT_FRAMER_MAX_TRAILER bytes). */
+static size_t
+next_trailer (AchatFramer      *framer,
+              const uint8_t    *input,
+              size_t            length,
+              AchatFramerEvent *event)
+{
+  size_t used = 0;
+
+  while (framer->trailer_pos < framer->trailer_len)
+    {
+      uint8_t expected = framer->trailer[framer->trailer_pos];
+
+      if (framer->hold_len > 0)
+        {
+          if (held_bytes (framer)[0] != expected)
+            {
+              length_refuse (framer, ACHAT_FRAMER_BAD_TRAILER, 0, event);
+              return used;
+            }
+          hold_consume (framer, 1);
+        }
+      else if (used < length)
+        {
+          if (input[used] != expected)
+            {
+              length_refuse (framer, ACHAT_FRAMER_BAD_TRAILER, 0, event);
+              return used;
+            }
+          used++;
+        }
+      else
+        {
+          event_set (event, NULL, 0, false, false);
+          return used;
+        }
+      framer->trailer_pos++;
+    }
+  framer->trailer_pos = 0;
+  framer->length_state = LENGTH_HEADER;
+  event_set (event, NULL, 0, false, true);
+  return used;
+}
+
 /* A header (its first bytes may be held), then the payload: from the held
- * bytes first (left over from a change), then straight from the input. */
+ * bytes first (left over from a change), then straight from the input;
+ * then, for a text length, the trailer. */
 static size_t
 next_length (AchatFramer      *framer,
              const uint8_t    *input,
@@ -861,15 +1135,48 @@ next_length (AchatFramer      *framer,
              AchatFramerEvent *event)
 {
   size_t consumed = 0;
-  size_t take;
+  size_t take, rest;
+  bool terminator;
 
   if (framer->length_state == LENGTH_REFUSED)
     {
       event_refused (framer, event);
       return 0;
     }
+  if (framer->length_state == LENGTH_TRAILER)
+    return next_trailer (framer, input, length, event);
 
-  if (framer->length_state == LENGTH_HEADER)
+  if (framer->length_state == LENGTH_HEADER && framer->radix != 0)
+    {
+      uint64_t frame_length = 0;
+      bool done;
+
+      consumed = next_text_header (framer, input, length, &frame_length, &done, event);
+      if (!done)
+        return consumed;
+      if (frame_length == UINT64_MAX ||
+          (framer->max_length != 0 && frame_length > framer->max_length))
+        {
+          length_refuse (framer, ACHAT_FRAMER_FRAME_TOO_LONG, frame_length, event);
+          return consumed;
+        }
+      framer->length_state = LENGTH_PAYLOAD;
+      framer->count = frame_length;
+      if (frame_length == 0)
+        {
+          /* Nothing but the trailer (if any) is left of this frame. */
+          framer->length_state = LENGTH_TRAILER;
+          framer->trailer_pos = 0;
+          if (framer->trailer_len == 0)
+            {
+              framer->length_state = LENGTH_HEADER;
+              event_set (event, NULL, 0, false, true);
+              return consumed;
+            }
+          return consumed + next_trailer (framer, input + consumed, length - consumed, event);
+        }
+    }
+  else if (framer->length_state == LENGTH_HEADER)
     {
       size_t hs = framer->header_size;
       const uint8_t *header;
@@ -903,11 +1210,7 @@ next_length (AchatFramer      *framer,
 
       if (status != ACHAT_FRAMER_OK)
         {
-          /* Nothing more is framed until the terminator is set again. */
-          framer->length_state = LENGTH_REFUSED;
-          framer->status = status;
-          framer->frame_length = frame_length;
-          event_refused (framer, event);
+          length_refuse (framer, status, frame_length, event);
           return consumed;
         }
       if (frame_length == 0)
@@ -927,10 +1230,27 @@ next_length (AchatFramer      *framer,
   if (framer->count < take)
     take = (size_t) framer->count;
   framer->count -= take;
-  if (framer->count == 0)
-    framer->length_state = LENGTH_HEADER;
-  event_set (event, take ? input + consumed : NULL, take, true,
-             framer->count == 0);
+  terminator = framer->count == 0;
+  if (terminator)
+    {
+      framer->length_state = LENGTH_HEADER;
+      if (framer->trailer_len > 0)
+        {
+          /* The trailer is taken with the payload's end when it is all
+           * there; else (or when it is wrong) by the next call. */
+          rest = length - consumed - take;
+          if (rest >= framer->trailer_len &&
+              memcmp (input + consumed + take, framer->trailer, framer->trailer_len) == 0)
+            {
+              event_set (event, take ? input + consumed : NULL, take, true, true);
+              return consumed + take + framer->trailer_len;
+            }
+          framer->length_state = LENGTH_TRAILER;
+          framer->trailer_pos = 0;
+          terminator = false;
+        }
+    }
+  event_set (event, take ? input + consumed : NULL, take, true, terminator);
   return consumed + take;
 }
 
@@ -1079,7 +1399,8 @@ achat_framer_next_whole (AchatFramer   *framer,
   size_t pos = 0;
   size_t n = 0;
 
-  if (framer->hold_len > 0)
+  /* A trailer still to come ends a message begun in an earlier input. */
+  if (framer->hold_len > 0 || framer->length_state == LENGTH_TRAILER)
     return 0;
 
   if (framer->kind == ACHAT_FRAMER_BYTES && framer->n_terms == 1)
@@ -1120,6 +1441,8 @@ achat_framer_next_whole (AchatFramer   *framer,
           achat_framer_get_terminator (framer, event.term_index, &term_len);
           end -= term_len;
         }
+      else if (framer->kind == ACHAT_FRAMER_LENGTH)
+        end -= framer->trailer_len;   /* taken with the message's end */
       bounds[2 * n] = end - event.length;
       bounds[2 * n + 1] = end;
       pos += used;
