@@ -184,7 +184,11 @@ typedef struct
   guint8 matched_buf[16];          /*   short ones here (no allocation per frame), */
   gsize matched_len;
   GBytes *matched_copy;            /*   longer ones here */
-  guint frame_header_size;         /* the last length-prefix setting (for push_frame()) */
+  guint frame_header_size;         /* the last length-prefix setting (for push_frame()): */
+  guint8 frame_radix;              /*   a text length when not 0 (header size 0), */
+  guint8 frame_sep_len;            /*   with this separator */
+  guint8 frame_trailer_len;        /*   and trailer */
+  gchar frame_text[ACHAT_FRAMER_MAX_SEPARATOR + ACHAT_FRAMER_MAX_TRAILER];
   gint frame_adjustment;
   guint64 max_frame;               /* 0: none */
   gboolean frame_big_endian;
@@ -1202,6 +1206,17 @@ channel_deliver (AchatChannel           *self,
   return TRUE;
 }
 
+/* @bytes escaped for a message (a separator or trailer: mostly control
+ * characters). */
+static gchar *
+escape_bytes (const guint8 *bytes,
+              gsize         length)
+{
+  g_autofree gchar *s = g_strndup ((const gchar *) bytes, length);
+
+  return g_strescape (s, NULL);
+}
+
 /* A length header the channel cannot accept: read no more, deliver nothing
  * of that frame, and close with the error once queued output is written. */
 static void
@@ -1209,12 +1224,31 @@ channel_frame_refused (AchatChannel           *self,
                        const AchatFramerEvent *event)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
+  g_autofree gchar *text = NULL;
   GError *error;
 
-  if (event->status == ACHAT_FRAMER_FRAME_INVALID)
+  if (event->status == ACHAT_FRAMER_BAD_TRAILER)
+    {
+      text = escape_bytes (priv->framer.trailer, priv->framer.trailer_len);
+      error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_INVALID_FRAME,
+                           "The peer sent a frame not followed by its trailer \"%s\"", text);
+    }
+  else if (event->status == ACHAT_FRAMER_FRAME_INVALID && priv->framer.radix != 0)
+    {
+      text = escape_bytes (priv->framer.sep, priv->framer.sep_len);
+      error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_INVALID_FRAME,
+                           "The peer sent a length header that is not %s digits followed "
+                           "by \"%s\"", priv->framer.radix == 16 ? "hexadecimal" : "decimal",
+                           text);
+    }
+  else if (event->status == ACHAT_FRAMER_FRAME_INVALID)
     error = g_error_new_literal (ACHAT_ERROR, ACHAT_ERROR_INVALID_FRAME,
                                  "The peer sent a length header that gives a negative "
                                  "frame length");
+  else if (event->frame_length == G_MAXUINT64 && priv->framer.radix != 0)
+    error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG,
+                         "The peer announced a frame longer than %" G_GUINT64_FORMAT " bytes",
+                         G_MAXUINT64);
   else if (event->frame_length == G_MAXUINT64 &&
            (priv->max_frame == 0 || priv->max_frame == G_MAXUINT64) && priv->max_input == 0)
     {
@@ -1401,6 +1435,15 @@ channel_deliver_held (AchatChannel *self)
         priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
                                          "The peer closed the connection %" G_GUINT64_FORMAT
                                          " bytes before the end of a frame", missing);
+      else if (held == 0)
+        {
+          /* Neither payload nor header: a text length's trailer. */
+          g_autofree gchar *text = escape_bytes (priv->framer.trailer, priv->framer.trailer_len);
+
+          priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
+                                            "The peer closed the connection before the "
+                                            "trailer \"%s\" of a frame", text);
+        }
       else
         priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
                                          "The peer closed the connection in the middle of "
@@ -4311,11 +4354,91 @@ achat_channel_set_terminator_length_prefix (AchatChannel   *self,
   priv = GET_PRIV (self);
   channel_framing_changes (self);
   priv->frame_header_size = header_size;
+  priv->frame_radix = 0;
+  priv->frame_trailer_len = 0;
   priv->frame_big_endian = byte_order == ACHAT_BYTE_ORDER_BIG_ENDIAN;
   priv->frame_adjustment = adjustment;
   priv->max_frame = max_frame_length;
   achat_framer_set_length (&priv->framer, header_size, priv->frame_big_endian,
                            adjustment, 0);
+  channel_apply_max_frame (priv);
+}
+
+/**
+ * achat_channel_set_terminator_text_length:
+ * @self: an #AchatChannel
+ * @radix: the base of the length: 10, or 16 for hexadecimal (digits of
+ *   either case)
+ * @separator: what ends the length: 1 to 8 bytes, not starting with a
+ *   digit, such as `"\r\n"` or `":"`
+ * @trailer: (nullable): what follows every payload, up to 8 bytes (`","`
+ *   for netstrings, `"\r\n"` for HTTP chunks), or %NULL or `""` for none
+ * @max_frame_length: the longest payload accepted, in bytes; 0 for no
+ *   limit other than [property@Achat.Channel:max-input-size]
+ *
+ * Makes each incoming message a length written in digits, @separator,
+ * that many bytes of payload (any bytes), and @trailer: `5\r\nhello`
+ * (10, `"\r\n"`, no trailer), netstrings such as `5:hello,` (10, `":"`,
+ * `","`), the chunks of HTTP's chunked encoding (16, `"\r\n"`,
+ * `"\r\n"`, for chunks without extensions), the body of a Redis bulk
+ * string after its `$`. Header and trailer are not part of the message:
+ * [signal@Achat.Channel::terminator-found] gets the payload, once the
+ * trailer has arrived (also for an empty payload).
+ *
+ * This replaces the asynchat idiom of reading the length line with one
+ * terminator, then setting a count for the body: the channel frames both,
+ * so a handler runs once per message instead of twice and never changes
+ * the framing. With whole reads
+ * ([vfunc@Achat.Channel.messages_found]), every frame of a read comes in
+ * one call.
+ *
+ * The length has at most 20 decimal or 16 hexadecimal digits (leading
+ * zeros included). A header that is anything else (a sign, a space,
+ * another separator) closes the channel with %ACHAT_ERROR_INVALID_FRAME,
+ * as does a payload not followed by @trailer. A frame longer than
+ * @max_frame_length (%ACHAT_ERROR_FRAME_TOO_LONG) or than max-input-size
+ * (%ACHAT_ERROR_INPUT_LIMIT) is refused as soon as its header arrives,
+ * before any of it is buffered, and a peer closing in the middle of a
+ * frame closes it with %ACHAT_ERROR_TRUNCATED_FRAME. Frames before a
+ * refused one are delivered and queued output is written first.
+ *
+ * The setting also shapes what [method@Achat.Channel.push_frame] writes
+ * (the length in lower case for hexadecimal). Like every terminator it may
+ * be set from a [signal@Achat.Channel::terminator-found] handler and
+ * applies to the bytes that follow.
+ */
+void
+achat_channel_set_terminator_text_length (AchatChannel *self,
+                                          guint         radix,
+                                          const gchar  *separator,
+                                          const gchar  *trailer,
+                                          guint64       max_frame_length)
+{
+  AchatChannelPrivate *priv;
+  gsize sep_len, trailer_len;
+
+  g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  g_return_if_fail (radix == 10 || radix == 16);
+  g_return_if_fail (separator != NULL);
+  sep_len = strlen (separator);
+  trailer_len = trailer != NULL ? strlen (trailer) : 0;
+  g_return_if_fail (sep_len >= 1 && sep_len <= ACHAT_FRAMER_MAX_SEPARATOR);
+  g_return_if_fail (trailer_len <= ACHAT_FRAMER_MAX_TRAILER);
+  g_return_if_fail (!g_ascii_isdigit (separator[0]) &&
+                    !(radix == 16 && g_ascii_isxdigit (separator[0])));
+
+  priv = GET_PRIV (self);
+  channel_framing_changes (self);
+  priv->frame_header_size = 0;
+  priv->frame_radix = (guint8) radix;
+  priv->frame_sep_len = (guint8) sep_len;
+  priv->frame_trailer_len = (guint8) trailer_len;
+  memcpy (priv->frame_text, separator, sep_len);
+  if (trailer_len > 0)
+    memcpy (priv->frame_text + sep_len, trailer, trailer_len);
+  priv->max_frame = max_frame_length;
+  achat_framer_set_length_text (&priv->framer, radix, (const guint8 *) separator, sep_len,
+                                (const guint8 *) trailer, trailer_len, 0);
   channel_apply_max_frame (priv);
 }
 
@@ -4330,9 +4453,14 @@ achat_channel_set_terminator_length_prefix (AchatChannel   *self,
 AchatTerminatorKind
 achat_channel_get_terminator_kind (AchatChannel *self)
 {
+  AchatChannelPrivate *priv;
+
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), ACHAT_TERMINATOR_NONE);
 
-  return (AchatTerminatorKind) GET_PRIV (self)->framer.kind;
+  priv = GET_PRIV (self);
+  if (priv->framer.kind == ACHAT_FRAMER_LENGTH && priv->framer.radix != 0)
+    return ACHAT_TERMINATOR_TEXT_LENGTH;
+  return (AchatTerminatorKind) priv->framer.kind;
 }
 
 /**
@@ -4705,17 +4833,39 @@ achat_channel_push_line_full (AchatChannel  *self,
   return channel_push_line (self, line, length, terminator, terminator_length);
 }
 
-/* Writes the length header of a @length byte frame; FALSE if the header
- * cannot say it. */
+/* Room for the longest header push_frame() writes: a binary one, or a
+ * text length and its separator. */
+#define FRAME_HEADER_MAX (ACHAT_FRAMER_MAX_DIGITS_10 + ACHAT_FRAMER_MAX_SEPARATOR)
+
+/* Writes the length header of a @length byte frame into @header and sets
+ * @header_length; FALSE if the header cannot say it. */
 static gboolean
 frame_header (AchatChannelPrivate  *priv,
               gsize                 length,
               guint8               *header,
+              gsize                *header_length,
               GError              **error)
 {
   guint size = priv->frame_header_size;
   guint64 value;
   guint i;
+
+  if (priv->frame_radix != 0)
+    {
+      gchar digits[ACHAT_FRAMER_MAX_DIGITS_10 + 1];
+      gint n;
+
+      if (priv->frame_radix == 16)
+        n = g_snprintf (digits, sizeof digits, "%" G_GINT64_MODIFIER "x", (guint64) length);
+      else
+        n = g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, (guint64) length);
+      memcpy (header, digits, (gsize) n);
+
+      memcpy (header + n, priv->frame_text, priv->frame_sep_len);
+      *header_length = (gsize) n + priv->frame_sep_len;
+      return TRUE;
+    }
+  *header_length = size;
 
   /* payload = header + adjustment, so header = payload - adjustment */
   if (priv->frame_adjustment > 0 && (guint64) priv->frame_adjustment > length)
@@ -4754,7 +4904,10 @@ frame_header (AchatChannelPrivate  *priv,
  * [method@Achat.Channel.set_terminator_length_prefix] (the same size, byte
  * order and adjustment the channel reads), then @data, copied. A payload
  * too long for the header is refused with %ACHAT_ERROR_FRAME_TOO_LONG and
- * nothing is queued.
+ * nothing is queued. After
+ * [method@Achat.Channel.set_terminator_text_length] (the last of the two
+ * set counts), the header is the length in digits and the separator, and
+ * the trailer follows @data.
  *
  * Returns: %TRUE if the frame was queued
  */
@@ -4765,25 +4918,29 @@ achat_channel_push_frame (AchatChannel  *self,
                           GError       **error)
 {
   AchatChannelPrivate *priv;
-  guint8 header[8];
+  guint8 header[FRAME_HEADER_MAX];
+  gsize header_length;
 
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = GET_PRIV (self);
-  if (priv->frame_header_size == 0)
+  if (priv->frame_header_size == 0 && priv->frame_radix == 0)
     {
-      g_critical ("achat_channel_push_frame: call "
-                  "achat_channel_set_terminator_length_prefix() first");
+      g_critical ("%s: call achat_channel_set_terminator_length_prefix() or "
+                  "achat_channel_set_terminator_text_length() first", G_STRFUNC);
       return FALSE;
     }
-  if (!frame_header (priv, length, header, error))
+  if (!frame_header (priv, length, header, &header_length, error))
     return FALSE;
   if (!channel_check_open (self, "push_frame", length))
     return FALSE;
-  achat_output_queue_push_data (&priv->queue, header, priv->frame_header_size);
+  achat_output_queue_push_data (&priv->queue, header, header_length);
   achat_output_queue_push_data (&priv->queue, data, length);
+  if (priv->frame_trailer_len > 0)
+    achat_output_queue_push_data (&priv->queue, (const guint8 *) priv->frame_text + priv->frame_sep_len,
+                                  priv->frame_trailer_len);
   channel_output_changed (self);
   return TRUE;
 }
@@ -4806,25 +4963,29 @@ achat_channel_push_frame_bytes (AchatChannel  *self,
                                 GError       **error)
 {
   AchatChannelPrivate *priv;
-  guint8 header[8];
+  guint8 header[FRAME_HEADER_MAX];
+  gsize header_length;
 
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = GET_PRIV (self);
-  if (priv->frame_header_size == 0)
+  if (priv->frame_header_size == 0 && priv->frame_radix == 0)
     {
-      g_critical ("achat_channel_push_frame_bytes: call "
-                  "achat_channel_set_terminator_length_prefix() first");
+      g_critical ("%s: call achat_channel_set_terminator_length_prefix() or "
+                  "achat_channel_set_terminator_text_length() first", G_STRFUNC);
       return FALSE;
     }
-  if (!frame_header (priv, g_bytes_get_size (data), header, error))
+  if (!frame_header (priv, g_bytes_get_size (data), header, &header_length, error))
     return FALSE;
   if (!channel_check_open (self, "push_frame_bytes", g_bytes_get_size (data)))
     return FALSE;
-  achat_output_queue_push_data (&priv->queue, header, priv->frame_header_size);
+  achat_output_queue_push_data (&priv->queue, header, header_length);
   achat_output_queue_push_bytes (&priv->queue, data);
+  if (priv->frame_trailer_len > 0)
+    achat_output_queue_push_data (&priv->queue, (const guint8 *) priv->frame_text + priv->frame_sep_len,
+                                  priv->frame_trailer_len);
   channel_output_changed (self);
   return TRUE;
 }

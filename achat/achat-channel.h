@@ -28,6 +28,9 @@ G_BEGIN_DECLS
  * @ACHAT_TERMINATOR_LENGTH_PREFIX: each message is a binary length header
  *   followed by that many bytes
  *   ([method@Achat.Channel.set_terminator_length_prefix])
+ * @ACHAT_TERMINATOR_TEXT_LENGTH: each message is a length written in digits
+ *   and a separator, that many bytes, then an optional trailer
+ *   ([method@Achat.Channel.set_terminator_text_length])
  *
  * How a channel recognises the end of an incoming message. Several byte
  * strings at once ([method@Achat.Channel.set_terminators]) are of the
@@ -39,6 +42,7 @@ typedef enum
   ACHAT_TERMINATOR_BYTES,
   ACHAT_TERMINATOR_COUNT,
   ACHAT_TERMINATOR_LENGTH_PREFIX,
+  ACHAT_TERMINATOR_TEXT_LENGTH,
 } AchatTerminatorKind;
 
 /**
@@ -193,6 +197,12 @@ void                 achat_channel_set_terminator_length_prefix (AchatChannel  *
                                                            guint                header_size,
                                                            AchatByteOrder       byte_order,
                                                            gint                 adjustment,
+                                                           guint64              max_frame_length);
+ACHAT_AVAILABLE_IN_ALL
+void                 achat_channel_set_terminator_text_length (AchatChannel    *self,
+                                                           guint                radix,
+                                                           const gchar         *separator,
+                                                           const gchar         *trailer,
                                                            guint64              max_frame_length);
 ACHAT_AVAILABLE_IN_ALL
 GBytes              *achat_channel_get_collected          (AchatChannel        *self);

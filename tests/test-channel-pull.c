@@ -176,6 +176,8 @@ run_read (Run *run)
           achat_channel_read_bytes_async (run->channel, framing->count, NULL, run_read_cb, run);
           return;
         case F_LENGTH16:
+        case F_NETSTRING:
+        case F_CHUNK:
           break;
         }
     }

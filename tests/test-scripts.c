@@ -29,6 +29,12 @@ apply_framing (AchatChannel  *channel,
     case F_LENGTH16:
       achat_channel_set_terminator_length_prefix (channel, 2, ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 0);
       break;
+    case F_NETSTRING:
+      achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
+      break;
+    case F_CHUNK:
+      achat_channel_set_terminator_text_length (channel, 16, "\r\n", "\r\n", 0);
+      break;
     }
 }
 
@@ -107,6 +113,30 @@ const Script scripts[] = {
       { BYTES ("-END"), "!rest", 0 },
     }, 5, "",
   },
+  {
+    /* Netstrings holding what would end a line or another netstring, an
+     * empty one, a line; the stream ends inside the next line. */
+    "netstrings",
+    "5:a,b\r\n,0:,11:3:xyz,\n:9:,,done\n7:par", 0,
+    {
+      { { F_NETSTRING, NULL, 0 }, "a,b\r\n", 0 },
+      { { F_NETSTRING, NULL, 0 }, "", 0 },
+      { { F_NETSTRING, NULL, 0 }, "3:xyz,\n:9:,", 0 },
+      { BYTES ("\n"), "done", 0 },
+    }, 4, "7:par",
+  },
+  {
+    /* HTTP's chunked encoding (no extensions): hexadecimal lengths in
+     * either case, the last chunk, then a line. */
+    "chunked",
+    "A\r\n0123456789\r\n1b\r\nabcdefghijklmnopqrstuvwxyz!\r\n0\r\n\r\nEND\r\n", 0,
+    {
+      { { F_CHUNK, NULL, 0 }, "0123456789", 0 },
+      { { F_CHUNK, NULL, 0 }, "abcdefghijklmnopqrstuvwxyz!", 0 },
+      { { F_CHUNK, NULL, 0 }, "", 0 },
+      { CRLF, "END", 0 },
+    }, 4, "",
+  },
 };
 
 const guint n_scripts = G_N_ELEMENTS (scripts);
@@ -145,7 +175,7 @@ random_script (GRand   *rand,
       Step *step = &script->steps[i];
       GString *message = g_string_new (NULL);
       guint length = g_rand_int_range (rand, 0, 24);
-      guint kind = g_rand_int_range (rand, 0, 4);
+      guint kind = g_rand_int_range (rand, 0, 6);
       guint j;
 
       for (j = 0; j < length; j++)
@@ -174,6 +204,19 @@ random_script (GRand   *rand,
           step->framing.kind = F_COUNT;
           step->framing.count = message->len;
           g_string_append_len (stream, message->str, message->len);
+          break;
+        case 4:
+          step->framing.kind = F_NETSTRING;
+          g_string_append_printf (stream, "%u:", (guint) message->len);
+          g_string_append_len (stream, message->str, message->len);
+          g_string_append_c (stream, ',');
+          break;
+        case 5:
+          step->framing.kind = F_CHUNK;
+          g_string_append_printf (stream, g_rand_boolean (rand) ? "%x\r\n" : "%X\r\n",
+                                  (guint) message->len);
+          g_string_append_len (stream, message->str, message->len);
+          g_string_append (stream, "\r\n");
           break;
         default:
           step->framing.kind = F_LENGTH16;

@@ -23,6 +23,8 @@ typedef enum
   F_LINE,        /* "\r\n" or "\n" (set_terminators()) */
   F_COUNT,       /* @count bytes */
   F_LENGTH16,    /* a 2-byte big-endian length, then the payload */
+  F_NETSTRING,   /* "<decimal>:" then the payload, then "," */
+  F_CHUNK,       /* "<hex>\r\n" then the payload, then "\r\n" */
 } FramingKind;
 
 typedef struct
@@ -72,7 +74,7 @@ void        test_add_scripts (const gchar      *prefix,
                               GTestDataFunc     func);
 
 /* A random protocol: each message framed its own way (string terminators,
- * either line ending, counts, length prefixes); its strings are kept in
+ * either line ending, counts, length prefixes, text lengths); its strings are kept in
  * @keep, the stream in @stream. */
 void        random_script  (GRand         *rand,
                             Script        *script,

@@ -664,6 +664,12 @@ export function applyFraming(channel, framing) {
     case 'length16':
         channel.set_terminator_length_prefix(2, Achat.ByteOrder.BIG_ENDIAN, 0, 0);
         break;
+    case 'netstring':
+        channel.set_terminator_text_length(10, ':', ',', 0);
+        break;
+    case 'chunk':
+        channel.set_terminator_text_length(16, '\r\n', '\r\n', 0);
+        break;
     default:
         throw new Error(`unknown framing ${framing.kind}`);
     }

@@ -84,6 +84,10 @@ def apply_framing(channel, framing):
         channel.set_terminator_count(framing['count'])
     elif kind == 'length16':
         channel.set_terminator_length_prefix(2, Achat.ByteOrder.BIG_ENDIAN, 0, 0)
+    elif kind == 'netstring':
+        channel.set_terminator_text_length(10, ':', ',', 0)
+    elif kind == 'chunk':
+        channel.set_terminator_text_length(16, '\r\n', '\r\n', 0)
     else:
         raise ValueError(f'unknown framing {kind!r}')
 
