@@ -105,8 +105,7 @@ typedef enum
 {
   MODE_COMMAND,
   MODE_LINES,
-  MODE_FRAME_HEADER,
-  MODE_FRAME_BODY,
+  MODE_FRAMES,
 } Mode;
 
 typedef struct
@@ -168,7 +167,8 @@ line_starts (const guint8 *data,
   return length >= prefix_length && memcmp (data, prefix, prefix_length) == 0;
 }
 
-static void
+/* Returns whether the framing changed. */
+static gboolean
 handle_command (AchatChannel *channel,
                 Conn         *conn,
                 const guint8 *data,
@@ -190,10 +190,13 @@ handle_command (AchatChannel *channel,
     }
   else if (line_is (data, length, "FRAMES"))
     {
-      conn->mode = MODE_FRAME_HEADER;
+      /* "<len>\r\n" then the payload: one message per frame. */
+      achat_channel_set_terminator_text_length (channel, 10, "\r\n", NULL, 0);
+      conn->mode = MODE_FRAMES;
       conn->frames = 0;
       conn->frame_bytes = 0;
       conn->sum = 0;
+      return TRUE;
     }
   else if (line_starts (data, length, "GET ") &&
            bench_parse_u64 (data + 4, length - 4, &n))
@@ -206,6 +209,7 @@ handle_command (AchatChannel *channel,
     {
       reply_err (channel);
     }
+  return FALSE;
 }
 
 /* Returns whether the framing changed: the messages after this one must be
@@ -217,13 +221,10 @@ handle_data (AchatChannel *channel,
              const guint8 *data,
              gsize         length)
 {
-  guint64 n;
-
   switch (conn->mode)
     {
     case MODE_COMMAND:
-      handle_command (channel, conn, data, length);
-      break;
+      return handle_command (channel, conn, data, length);
 
     case MODE_LINES:
       if (line_is (data, length, "QUIT"))
@@ -239,33 +240,20 @@ handle_data (AchatChannel *channel,
         }
       break;
 
-    case MODE_FRAME_HEADER:
-      if (!bench_parse_u64 (data, length, &n))
+    case MODE_FRAMES:
+      if (length == 0)
         {
-          reply_err (channel);
-          conn->mode = MODE_COMMAND;
-        }
-      else if (n == 0)
-        {
+          /* The header "0\r\n" ends the frames. */
           reply (channel, "OK %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %u\r\n",
                  conn->frames, conn->frame_bytes, conn->sum);
+          achat_channel_set_terminator (channel, crlf, 2);
           conn->mode = MODE_COMMAND;
-        }
-      else
-        {
-          achat_channel_set_terminator_count (channel, n);
-          conn->mode = MODE_FRAME_BODY;
           return TRUE;
         }
-      break;
-
-    case MODE_FRAME_BODY:
       conn->sum += bench_sum_bytes (data, length);
       conn->frames++;
       conn->frame_bytes += length;
-      achat_channel_set_terminator (channel, crlf, 2);
-      conn->mode = MODE_FRAME_HEADER;
-      return TRUE;
+      break;
 
     default:
       g_assert_not_reached ();

@@ -41,7 +41,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CRLF = encoder.encode('\r\n');
 const ERR = encoder.encode('ERR\r\n');
-const [COMMAND, LINES, FRAME_HEADER, FRAME_BODY] = [0, 1, 2, 3];
+const [COMMAND, LINES, FRAMES] = [0, 1, 2];
 const DIGITS = /^[0-9]+$/;
 
 // GJS before 1.82: a full collection now and then (see the header).
@@ -104,37 +104,33 @@ const BenchChannel = GObject.registerClass(class BenchChannel extends Achat.Chan
                 this._size += data.length;
             }
             break;
-        case FRAME_BODY: {
-            let sum = this._sum;
-            for (let i = 0; i < data.length; i++)
-                sum = (sum + data[i]) >>> 0;
-            this._sum = sum;
-            this._count++;
-            this._size += data.length;
-            this.set_terminator(CRLF);
-            this._mode = FRAME_HEADER;
-            return true;
-        }
-        case FRAME_HEADER: {
-            const header = decoder.decode(data);
-            if (!DIGITS.test(header)) {
-                this.push(ERR);
-                this._mode = COMMAND;
-            } else if (Number(header) === 0) {
+        case FRAMES: {
+            if (data.length === 0) {
+                // The header "0\r\n" ends the frames.
                 this.push(encoder.encode(`OK ${this._count} ${this._size} ${this._sum}\r\n`));
+                this.set_terminator(CRLF);
                 this._mode = COMMAND;
-            } else {
-                this.set_terminator_count(Number(header));
-                this._mode = FRAME_BODY;
                 return true;
             }
+            this._frame(data);
             break;
         }
         default:
-            this._command(decoder.decode(data));
+            return this._command(decoder.decode(data));
         }
         return false;
     }
+
+    _frame(data) {
+        let sum = this._sum;
+        for (let i = 0; i < data.length; i++)
+            sum = (sum + data[i]) >>> 0;
+        this._sum = sum;
+        this._count++;
+        this._size += data.length;
+    }
+
+    // Returns whether the framing changed.
 
     _command(line) {
         if (line.startsWith('PING ')) {
@@ -143,13 +139,17 @@ const BenchChannel = GObject.registerClass(class BenchChannel extends Achat.Chan
             this._mode = LINES;
             this._count = this._size = 0;
         } else if (line === 'FRAMES') {
-            this._mode = FRAME_HEADER;
+            // "<len>\r\n" then the payload: one message per frame.
+            this.set_terminator_text_length(10, '\r\n', null, 0);
+            this._mode = FRAMES;
             this._count = this._size = this._sum = 0;
+            return true;
         } else if (line.startsWith('GET ') && DIGITS.test(line.slice(4))) {
             this.push_with_producer(new PatternProducer(Number(line.slice(4))));
         } else {
             this.push(ERR);
         }
+        return false;
     }
 });
 
@@ -173,6 +173,8 @@ const WholeChannel = GObject.registerClass(class WholeChannel extends BenchChann
                 decoder.decode(bytes.subarray(start, end)) !== 'QUIT')) {
                 this._count++;
                 this._size += end - start;
+            } else if (this._mode === FRAMES && end > start) {
+                this._frame(bytes.subarray(start, end));
             } else if (this._handle(bytes.subarray(start, end))) {
                 return i / 2 + 1;
             }

@@ -32,7 +32,7 @@ CHUNK_SIZE = 64 * 1024
 # chunk of a stream starting at 0 is this same block.
 PATTERN = GLib.Bytes.new(bytes((i * 7 + 3) & 0xff for i in range(CHUNK_SIZE)))
 
-COMMAND, LINES, FRAME_HEADER, FRAME_BODY = range(4)
+COMMAND, LINES, FRAMES = range(3)
 
 
 class PatternProducer(GObject.Object, Achat.Producer):
@@ -73,41 +73,38 @@ class BenchChannel(Achat.Channel):
             else:
                 self.count += 1
                 self.size += len(data)
-        elif mode == FRAME_BODY:
+        elif mode == FRAMES:
+            if not data:
+                # The header "0\r\n" ends the frames.
+                self.push(b'OK %d %d %d\r\n' % (self.count, self.size, self.total & 0xffffffff))
+                self.set_terminator(b'\r\n')
+                self.mode = COMMAND
+                return True
             self.count += 1
             self.size += len(data)
             self.total += sum(data)
-            self.set_terminator(b'\r\n')
-            self.mode = FRAME_HEADER
-            return True
-        elif mode == FRAME_HEADER:
-            if not data.isdigit():
-                self.push(b'ERR\r\n')
-                self.mode = COMMAND
-            elif int(data) == 0:
-                self.push(b'OK %d %d %d\r\n' % (self.count, self.size, self.total & 0xffffffff))
-                self.mode = COMMAND
-            else:
-                self.set_terminator_count(int(data))
-                self.mode = FRAME_BODY
-                return True
         else:
-            self.command(data)
+            return self.command(data)
         return False
 
     def command(self, data):
+        """A command line; returns whether the framing changed."""
         if data.startswith(b'PING '):
             self.push(b'PONG ' + data[5:] + b'\r\n')
         elif data == b'LINES':
             self.mode = LINES
             self.count = self.size = 0
         elif data == b'FRAMES':
-            self.mode = FRAME_HEADER
+            # "<len>\r\n" then the payload: one message per frame.
+            self.set_terminator_text_length(10, '\r\n', None, 0)
+            self.mode = FRAMES
             self.count = self.size = self.total = 0
+            return True
         elif data.startswith(b'GET ') and data[4:].isdigit():
             self.push_with_producer(PatternProducer(int(data[4:])))
         else:
             self.push(b'ERR\r\n')
+        return False
 
 
 class BytesChannel(BenchChannel):
@@ -130,6 +127,10 @@ class WholeChannel(BenchChannel):
             if self.mode == LINES and (end - start != 4 or buf[start:end] != b'QUIT'):
                 self.count += 1
                 self.size += end - start
+            elif self.mode == FRAMES and end > start:
+                self.count += 1
+                self.size += end - start
+                self.total += sum(buf[start:end])
             elif self.handle(buf[start:end]):
                 return taken
         return taken
