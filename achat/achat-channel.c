@@ -4380,8 +4380,7 @@ achat_channel_set_terminator_length_prefix (AchatChannel   *self,
  * that many bytes of payload (any bytes), and @trailer: `5\r\nhello`
  * (10, `"\r\n"`, no trailer), netstrings such as `5:hello,` (10, `":"`,
  * `","`), the chunks of HTTP's chunked encoding (16, `"\r\n"`,
- * `"\r\n"`, for chunks without extensions), the body of a Redis bulk
- * string after its `$`. Header and trailer are not part of the message:
+ * `"\r\n"`, for chunks without extensions). Header and trailer are not part of the message:
  * [signal@Achat.Channel::terminator-found] gets the payload, once the
  * trailer has arrived (also for an empty payload).
  *

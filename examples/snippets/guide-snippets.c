@@ -141,6 +141,49 @@ test_length_prefix (void)
   g_object_unref (peer);
 }
 
+/* Text lengths --------------------------------------------------------------- */
+
+static GString *netstrings_seen;
+
+static void
+record_netstring (AchatChannel *channel, GBytes *payload, gpointer user_data)
+{
+  g_string_append_len (netstrings_seen, g_bytes_get_data (payload, NULL),
+                       (gssize) g_bytes_get_size (payload));
+  g_string_append_c (netstrings_seen, '|');
+}
+
+static void
+test_text_length (void)
+{
+  AchatChannel *channel, *peer;
+  g_autoptr(GError) error = NULL;
+  gboolean closed = FALSE;
+
+  netstrings_seen = g_string_new (NULL);
+  make_pair (&channel, &peer);
+  g_signal_connect (peer, "terminator-found", G_CALLBACK (record_netstring), NULL);
+  g_signal_connect (peer, "closed", G_CALLBACK (on_closed), &closed);
+  achat_channel_set_terminator_text_length (peer, 10, ":", ",", 0);
+  {
+    /* snippet-begin text-length */
+    /* Netstrings: "5:hello," is the message "hello". */
+    achat_channel_set_terminator_text_length (channel, 10, ":", ",", 1024 * 1024);
+    if (!achat_channel_push_frame (channel, (const guint8 *) "hello", 5, &error))
+      g_warning ("not sent: %s", error->message);
+    /* snippet-end text-length */
+  }
+  achat_channel_push_frame (channel, (const guint8 *) "a,b:", 4, &error);
+  achat_channel_push_frame (channel, NULL, 0, &error);
+  g_assert_no_error (error);
+  achat_channel_close_when_done (channel);
+  g_assert_true (spin_until (&closed));
+  g_assert_cmpstr (netstrings_seen->str, ==, "hello|a,b:||");
+  g_string_free (netstrings_seen, TRUE);
+  g_object_unref (channel);
+  g_object_unref (peer);
+}
+
 /* Whole reads ---------------------------------------------------------------- */
 
 #define LINE_TYPE_COUNTER (line_counter_get_type ())
@@ -429,6 +472,7 @@ main (int    argc,
 
   g_test_add_func ("/guide/framing/several-terminators", test_several_terminators);
   g_test_add_func ("/guide/framing/length-prefix", test_length_prefix);
+  g_test_add_func ("/guide/framing/text-length", test_text_length);
   g_test_add_func ("/guide/framing/push-line", test_push_line);
   g_test_add_func ("/guide/framing/whole-reads", test_whole_reads);
   g_test_add_func ("/guide/tls/starttls", test_starttls);
