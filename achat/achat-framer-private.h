@@ -115,6 +115,10 @@ typedef struct
   uint8_t trailer_pos;
   uint8_t sep[ACHAT_FRAMER_MAX_SEPARATOR];
   uint8_t trailer[ACHAT_FRAMER_MAX_TRAILER];
+  /* The digits of the current frame's header as they came (leading zeros
+   * and case included), for achat_framer_unread() to put them back. */
+  uint8_t n_digits;
+  uint8_t digits[ACHAT_FRAMER_MAX_DIGITS_10];
   AchatFramerStatus status;
 
   /* Held-back input, processed before new input: hold[hold_start ..

@@ -451,8 +451,10 @@ unread_bytes (AchatFramer   *framer,
   framer->hold_len += length;
 }
 
-/* The text header of a @value byte payload, digits in the framer's radix
- * (lower case) and separator; returns its length. */
+
+/* The text header of a @value byte payload and its separator: the digits
+ * the peer sent for it (leading zeros and case kept), else the digits in
+ * the framer's radix (lower case); returns its length. */
 static unsigned
 write_text_header (const AchatFramer *framer,
                    uint64_t           value,
@@ -460,6 +462,16 @@ write_text_header (const AchatFramer *framer,
 {
   uint8_t digits[ACHAT_FRAMER_MAX_DIGITS_10];
   unsigned n = 0, i;
+  uint64_t sent = 0;
+
+  for (i = 0; i < framer->n_digits; i++)
+    sent = sent * framer->radix + (uint64_t) digit_value (framer->digits[i], framer->radix);
+  if (framer->n_digits > 0 && sent == value)
+    {
+      memcpy (header, framer->digits, framer->n_digits);
+      memcpy (header + framer->n_digits, framer->sep, framer->sep_len);
+      return framer->n_digits + framer->sep_len;
+    }
 
   do
     {
@@ -971,7 +983,8 @@ parse_text_header (const AchatFramer *framer,
                    const uint8_t     *w,
                    size_t             n,
                    size_t            *header_length,
-                   uint64_t          *value)
+                   uint64_t          *value,
+                   bool              *overflow)
 {
   unsigned radix = framer->radix;
   size_t max_digits = radix == 10 ? ACHAT_FRAMER_MAX_DIGITS_10 : ACHAT_FRAMER_MAX_DIGITS_16;
@@ -1005,6 +1018,7 @@ parse_text_header (const AchatFramer *framer,
     }
   *header_length = i + framer->sep_len;
   *value = over ? UINT64_MAX : v;
+  *overflow = over;
   return TEXT_HEADER_COMPLETE;
 }
 
@@ -1017,6 +1031,7 @@ next_text_header (AchatFramer      *framer,
                   const uint8_t    *input,
                   size_t            length,
                   uint64_t         *frame_length,
+                  bool             *overflow,
                   bool             *done,
                   AchatFramerEvent *event)
 {
@@ -1028,10 +1043,11 @@ next_text_header (AchatFramer      *framer,
 
   *done = false;
   if (old == 0)
-    result = parse_text_header (framer, input, length, &header_length, &value);
+    result = parse_text_header (framer, input, length, &header_length, &value, overflow);
   else
     {
-      result = parse_text_header (framer, held_bytes (framer), old, &header_length, &value);
+      result = parse_text_header (framer, held_bytes (framer), old, &header_length, &value,
+                                  overflow);
       if (result == TEXT_HEADER_MORE && length > 0)
         {
           /* The held bytes are the start of a header (shorter than the
@@ -1039,7 +1055,7 @@ next_text_header (AchatFramer      *framer,
           added = length < max - old ? length : max - old;
           hold_append (framer, input, added);
           result = parse_text_header (framer, held_bytes (framer), old + added,
-                                      &header_length, &value);
+                                      &header_length, &value, overflow);
         }
     }
 
@@ -1059,6 +1075,9 @@ next_text_header (AchatFramer      *framer,
       return length;
     }
 
+  /* Its digits as sent, for achat_framer_unread(). */
+  framer->n_digits = (uint8_t) (header_length - framer->sep_len);
+  memcpy (framer->digits, old == 0 ? input : held_bytes (framer), framer->n_digits);
   if (old == 0)
     {
       *done = true;
@@ -1149,12 +1168,14 @@ next_length (AchatFramer      *framer,
   if (framer->length_state == LENGTH_HEADER && framer->radix != 0)
     {
       uint64_t frame_length = 0;
-      bool done;
+      bool overflow = false, done;
 
-      consumed = next_text_header (framer, input, length, &frame_length, &done, event);
+      consumed = next_text_header (framer, input, length, &frame_length, &overflow, &done,
+                                   event);
       if (!done)
         return consumed;
-      if (frame_length == UINT64_MAX ||
+      /* UINT64_MAX itself fits: too long only past it (or the maximum). */
+      if (overflow ||
           (framer->max_length != 0 && frame_length > framer->max_length))
         {
           length_refuse (framer, ACHAT_FRAMER_FRAME_TOO_LONG, frame_length, event);
