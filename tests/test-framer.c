@@ -1437,6 +1437,7 @@ typedef struct
   GArray *changes;   /* of Change */
   guint changes_while_held;
   guint changes_at_end;   /* between two flushes, bytes still held */
+  gconstpointer main_term;   /* the setting random text streams are made for */
 } RandomRun;
 
 static Term
@@ -3547,6 +3548,8 @@ check_next_whole (const Term   *term,
             {
               if (term->kind == ACHAT_FRAMER_BYTES)
                 achat_framer_get_terminator (&f, ev.term_index, &term_len);
+              else if (term->kind == ACHAT_FRAMER_LENGTH)
+                term_len = term->trailer_len;   /* consumed with the end */
               g_string_append_printf (expected, "%" G_GSIZE_FORMAT "-%" G_GSIZE_FORMAT
                                       "/%" G_GSIZE_FORMAT " ", pos + used - term_len - ev.length,
                                       pos + used - term_len, pos + used);
@@ -4397,6 +4400,1013 @@ test_random_kinds (void)
 }
 
 
+/* ---------------------------------------------------------------------- */
+/* Text length headers                                                    */
+/* ---------------------------------------------------------------------- */
+
+static void
+test_text_basic (void)
+{
+  Term dec = term_text (10, "\r\n", "", 0);
+  Term net = term_text (10, ":", ",", 0);
+  Term chunk = term_text (16, "\r\n", "\r\n", 0);
+  AchatFramer f;
+  AchatFramerEvent ev;
+  const guint8 *in;
+  gsize consumed;
+
+  CHECK_SPLIT (&dec, NULL, NULL, "5\r\nhello3\r\nabc", "c(hello) T c(abc) T");
+  CHECK_SPLIT (&net, NULL, NULL, "5:hello,3:abc,", "c(hello) T c(abc) T");
+  /* A payload holding the separator and the trailer is not cut by them. */
+  CHECK_SPLIT (&net, NULL, NULL, "4:a,:b,", "c(a,:b) T");
+  CHECK_SPLIT (&chunk, NULL, NULL, "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n3\r\nx\r\n\r\n",
+               "c(abcdefghijklmnopqrstuvwxyz) T c(x\\r\\n) T");
+  /* Either case of hexadecimal digits, leading zeros. */
+  CHECK_SPLIT (&chunk, NULL, NULL, "A\r\n0123456789\r\na\r\n9876543210\r\n"
+               "00C\r\nabcdefghijkl\r\n0Ab\r\n" "0123456789" "0123456789"
+               "0123456789" "0123456789" "0123456789" "0123456789" "0123456789"
+               "0123456789" "0123456789" "0123456789" "0123456789" "0123456789"
+               "0123456789" "0123456789" "0123456789" "0123456789" "0123456789"
+               "0\r\n",
+               "c(0123456789) T c(9876543210) T c(abcdefghijkl) T "
+               "c(0123456789012345678901234567890123456789012345678901234567890123456789"
+               "0123456789012345678901234567890123456789012345678901234567890123456789"
+               "0123456789012345678901234567890) T");
+  CHECK_SPLIT (&dec, NULL, NULL, "0005\r\nhello", "c(hello) T");
+  /* Empty payloads: a lone terminator, once the trailer is there. */
+  CHECK_SPLIT (&dec, NULL, NULL, "0\r\n0\r\n1\r\nx", "T T c(x) T");
+  CHECK_SPLIT (&dec, NULL, NULL, "0|\r|\n|0\r|\n", "T T");
+  CHECK_SPLIT (&net, NULL, NULL, "0:,0:,", "T T");
+  CHECK_SPLIT (&net, NULL, NULL, "0|:|,|0:|,", "T T");
+  CHECK_SPLIT (&chunk, NULL, NULL, "0\r\n\r\n", "T");
+  CHECK_SPLIT (&chunk, NULL, NULL, "0\r\n\r|\n", "T");
+  /* Split anywhere, header and trailer are not delivered; the payload
+   * comes as it arrives, the terminator with the trailer's end. */
+  CHECK_SPLIT (&net, NULL, NULL, "1|2|:abcdef|ghijkl|,|3:x|yz,",
+               "c(abcdef) c(ghijkl) T c(x) c(yz) T");
+  CHECK_SPLIT (&chunk, NULL, NULL, "3\r|\nabc\r|\n", "c(abc) T");
+  CHECK_SPLIT (&chunk, NULL, NULL, "3\r\nabc|\r\n", "c(abc) T");
+  /* The end of the stream: a partial header comes back as data, a partial
+   * payload is data, a partial trailer was consumed and ends nothing. */
+  CHECK_SPLIT (&net, NULL, NULL, "5:hello,12", "c(hello) T c(12)");
+  CHECK_SPLIT (&chunk, NULL, NULL, "5\r", "c(5\\r)");
+  CHECK_SPLIT (&net, NULL, NULL, "5:hel", "c(hel)");
+  CHECK_SPLIT (&chunk, NULL, NULL, "2\r\nab\r", "c(ab)");
+
+  /* The payload comes straight from the input; the trailer is consumed
+   * with its end. */
+  achat_framer_init (&f);
+  achat_framer_set_length_text (&f, 10, (const guint8 *) ":", 1, (const guint8 *) ",", 1, 0);
+  g_assert_cmpint (f.kind, ==, ACHAT_FRAMER_LENGTH);
+  g_assert_false (achat_framer_in_frame (&f));
+  in = (const guint8 *) "3:abc,12:de";
+  consumed = achat_framer_next (&f, in, 11, &ev);
+  g_assert_cmpuint (consumed, ==, 6);
+  g_assert_true (ev.from_input);
+  g_assert_true (ev.data == in + 2);
+  g_assert_cmpuint (ev.length, ==, 3);
+  g_assert_true (ev.terminator);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_OK);
+  g_assert_false (achat_framer_in_frame (&f));
+  consumed = achat_framer_next (&f, in + 6, 5, &ev);
+  g_assert_cmpuint (consumed, ==, 5);
+  g_assert_true (ev.data == in + 9);
+  g_assert_cmpuint (ev.length, ==, 2);
+  g_assert_false (ev.terminator);
+  g_assert_cmpuint (f.count, ==, 10);
+  g_assert_true (achat_framer_in_frame (&f));
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+  /* The rest of the payload, then the trailer in another input. */
+  consumed = achat_framer_next (&f, (const guint8 *) "0123456789", 10, &ev);
+  g_assert_cmpuint (consumed, ==, 10);
+  g_assert_cmpuint (ev.length, ==, 10);
+  g_assert_false (ev.terminator);
+  g_assert_true (achat_framer_in_frame (&f));
+  consumed = achat_framer_next (&f, (const guint8 *) ",", 1, &ev);
+  g_assert_cmpuint (consumed, ==, 1);
+  g_assert_cmpuint (ev.length, ==, 0);
+  g_assert_null (ev.data);
+  g_assert_true (ev.terminator);
+  g_assert_false (achat_framer_in_frame (&f));
+  /* A partial header is held and in a frame; flush hands it back. */
+  consumed = achat_framer_next (&f, (const guint8 *) "42", 2, &ev);
+  g_assert_cmpuint (consumed, ==, 2);
+  g_assert_cmpuint (ev.length, ==, 0);
+  g_assert_false (ev.terminator);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 2);
+  g_assert_true (achat_framer_in_frame (&f));
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "42", 2);
+  g_assert_false (ev.terminator);
+  g_assert_false (achat_framer_in_frame (&f));
+  achat_framer_clear (&f);
+}
+
+/* A header split across inputs: held until complete, then the payload
+ * from the input (or from what is held). */
+static void
+test_text_held_header (void)
+{
+  static const gchar stream[] = "0012\r\nhello world!3\r\nabc";
+  AchatFramer f;
+  AchatFramerEvent ev;
+  gsize consumed;
+  gsize k;
+
+  for (k = 1; k < 6; k++)
+    {
+      g_autoptr(GString) out = g_string_new (NULL);
+      guint n_events = 0;
+
+      achat_framer_init (&f);
+      achat_framer_set_length_text (&f, 10, (const guint8 *) "\r\n", 2, NULL, 0, 0);
+      /* The first k bytes: all held, nothing delivered. */
+      consumed = achat_framer_next (&f, (const guint8 *) stream, k, &ev);
+      g_assert_cmpuint (consumed, ==, k);
+      g_assert_cmpuint (ev.length, ==, 0);
+      g_assert_false (ev.terminator);
+      g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_OK);
+      g_assert_cmpuint (achat_framer_get_held (&f), ==, k);
+      g_assert_true (achat_framer_in_frame (&f));
+      /* The rest, in one input: the header ends in it, not held. */
+      frame_all (&f, (const guint8 *) stream + k, strlen (stream) - k, 0, &n_events, out);
+      g_assert_cmpstr (out->str, ==, "hello world!|abc|");
+      g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+      achat_framer_clear (&f);
+
+      /* Or the rest held back (a paused consumer): framed in place. */
+      g_string_truncate (out, 0);
+      achat_framer_init (&f);
+      achat_framer_set_length_text (&f, 10, (const guint8 *) "\r\n", 2, NULL, 0, 0);
+      consumed = achat_framer_next (&f, (const guint8 *) stream, k, &ev);
+      g_assert_cmpuint (consumed, ==, k);
+      achat_framer_hold_input (&f, (const guint8 *) stream + k, strlen (stream) - k);
+      g_assert_cmpuint (achat_framer_get_held (&f), ==, strlen (stream));
+      frame_all (&f, NULL, 0, 0, &n_events, out);
+      g_assert_cmpstr (out->str, ==, "hello world!|abc|");
+      g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+      achat_framer_clear (&f);
+    }
+
+  /* Byte by byte, with what is held counted at each step. */
+  achat_framer_init (&f);
+  achat_framer_set_length_text (&f, 16, (const guint8 *) ";;", 2, (const guint8 *) "!", 1, 0);
+  for (k = 0; k < 5; k++)
+    {
+      consumed = achat_framer_next (&f, (const guint8 *) "00A;;" + k, 1, &ev);
+      g_assert_cmpuint (consumed, ==, 1);
+      g_assert_cmpuint (ev.length, ==, 0);
+      g_assert_false (ev.terminator);
+      g_assert_cmpuint (achat_framer_get_held (&f), ==, k < 4 ? k + 1 : 0);
+      g_assert_true (achat_framer_in_frame (&f));
+    }
+  g_assert_cmpuint (f.count, ==, 10);
+  achat_framer_clear (&f);
+}
+
+/* Digits: at most 20 decimal or 16 hexadecimal ones, leading zeros
+ * included; a number past 64 bits is too long whatever the maximum. */
+static void
+test_text_digits (void)
+{
+  Term dec = term_text (10, ":", "", 0);
+  Term hex = term_text (16, ":", "", 0);
+  Term dec5 = term_text (10, ":", ",", 5);
+  AchatFramer f;
+  AchatFramerEvent ev;
+  gsize consumed;
+  guint i;
+  static const struct
+  {
+    guint radix;
+    const gchar *header;
+    AchatFramerStatus status;
+    guint64 length;
+  } cases[] = {
+    { 10, "00000000000000000005:", ACHAT_FRAMER_OK, 5 },            /* 20 digits */
+    { 10, "000000000000000000005:", ACHAT_FRAMER_FRAME_INVALID, 0 }, /* 21 */
+    { 10, "18446744073709551614:", ACHAT_FRAMER_OK, G_MAXUINT64 - 1 },
+    { 10, "18446744073709551615:", ACHAT_FRAMER_OK, G_MAXUINT64 },
+    { 10, "18446744073709551616:", ACHAT_FRAMER_FRAME_TOO_LONG, G_MAXUINT64 },
+    { 10, "99999999999999999999:", ACHAT_FRAMER_FRAME_TOO_LONG, G_MAXUINT64 },
+    { 10, "100000000000000000000:", ACHAT_FRAMER_FRAME_INVALID, 0 },
+    { 16, "000000000000000a:", ACHAT_FRAMER_OK, 10 },                /* 16 digits */
+    { 16, "0000000000000000a:", ACHAT_FRAMER_FRAME_INVALID, 0 },     /* 17 */
+    { 16, "FFFFFFFFFFFFFFFE:", ACHAT_FRAMER_OK, G_MAXUINT64 - 1 },
+    { 16, "ffffffffffffffff:", ACHAT_FRAMER_OK, G_MAXUINT64 },
+    { 16, "DeadBeef:", ACHAT_FRAMER_OK, 0xdeadbeef },
+    { 16, "10000000000000000:", ACHAT_FRAMER_FRAME_INVALID, 0 },
+    { 10, ":", ACHAT_FRAMER_FRAME_INVALID, 0 },
+    { 10, "a:", ACHAT_FRAMER_FRAME_INVALID, 0 },
+    { 10, "-1:", ACHAT_FRAMER_FRAME_INVALID, 0 },
+    { 10, " 1:", ACHAT_FRAMER_FRAME_INVALID, 0 },
+    { 10, "1 :", ACHAT_FRAMER_FRAME_INVALID, 0 },
+    { 16, "0x1:", ACHAT_FRAMER_FRAME_INVALID, 0 },
+    { 16, "g:", ACHAT_FRAMER_FRAME_INVALID, 0 },
+  };
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      gsize n = strlen (cases[i].header);
+      gsize split;
+
+      /* In one input, and split at every point (the start held). */
+      for (split = 0; split < n; split++)
+        {
+          achat_framer_init (&f);
+          term_apply (cases[i].radix == 10 ? &dec : &hex, &f);
+          consumed = 0;
+          if (split > 0)
+            {
+              consumed = achat_framer_next (&f, (const guint8 *) cases[i].header, split, &ev);
+              if (ev.status != ACHAT_FRAMER_OK)
+                {
+                  /* Refused before its end (too many digits, not a
+                   * digit): nothing consumed. */
+                  g_assert_cmpint (ev.status, ==, cases[i].status);
+                  g_assert_cmpint (cases[i].status, ==, ACHAT_FRAMER_FRAME_INVALID);
+                  g_assert_cmpuint (consumed, ==, 0);
+                  achat_framer_clear (&f);
+                  continue;
+                }
+              g_assert_cmpuint (consumed, ==, split);
+              g_assert_cmpuint (achat_framer_get_held (&f), ==, split);
+            }
+          consumed = achat_framer_next (&f, (const guint8 *) cases[i].header + split,
+                                        n - split, &ev);
+          if (g_test_verbose () || ev.status != cases[i].status)
+            g_test_message ("header \"%s\" split at %" G_GSIZE_FORMAT ": status %d",
+                            cases[i].header, split, ev.status);
+          g_assert_cmpint (ev.status, ==, cases[i].status);
+          g_assert_cmpuint (ev.length, ==, 0);
+          g_assert_false (ev.terminator);
+          if (cases[i].status == ACHAT_FRAMER_FRAME_INVALID)
+            {
+              /* Nothing of the input consumed; what was held stays. */
+              g_assert_cmpuint (consumed, ==, 0);
+              g_assert_cmpuint (ev.frame_length, ==, 0);
+              g_assert_cmpuint (achat_framer_get_held (&f), ==, split);
+            }
+          else
+            {
+              g_assert_cmpuint (consumed, ==, n - split);
+              g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+              if (cases[i].status == ACHAT_FRAMER_OK)
+                g_assert_cmpuint (f.count, ==, cases[i].length);
+              else
+                g_assert_cmpuint (ev.frame_length, ==, cases[i].length);
+            }
+          g_assert_true (achat_framer_in_frame (&f));
+          /* A refusal is reported again, consuming nothing. */
+          if (cases[i].status != ACHAT_FRAMER_OK)
+            {
+              consumed = achat_framer_next (&f, (const guint8 *) "1:", 2, &ev);
+              g_assert_cmpuint (consumed, ==, 0);
+              g_assert_cmpint (ev.status, ==, cases[i].status);
+              g_assert_cmpuint (ev.frame_length, ==, cases[i].length);
+            }
+          achat_framer_clear (&f);
+        }
+    }
+
+  /* The maximum: refused as soon as the header is complete. */
+  CHECK_SPLIT (&dec5, NULL, NULL, "5:hello,6:hello!,", "c(hello) T E(too-long 6) c(hello\\x21,)");
+  CHECK_SPLIT (&dec5, NULL, NULL, "5:hello,0|6|:|x", "c(hello) T E(too-long 6) c(x)");
+  CHECK_SPLIT (&dec5, NULL, NULL, "005:hello,", "c(hello) T");
+}
+
+/* A handler giving up text frames on a refusal: lines. */
+static void
+hook_lf_on_refusal (Driver                 *d,
+                    const AchatFramerEvent *ev)
+{
+  if (ev->status != ACHAT_FRAMER_OK)
+    achat_framer_set_bytes (&d->framer, (const guint8 *) "\n", 1);
+}
+
+/* The separator: a header whose separator does not match, even in its
+ * middle and across inputs, is refused with nothing of it consumed. */
+static void
+test_text_separator_mismatch (void)
+{
+  Term crlf = term_text (10, "\r\n", "", 0);
+  AchatFramer f;
+  AchatFramerEvent ev;
+  gsize consumed;
+
+  CHECK_SPLIT (&crlf, NULL, NULL, "5\rxhello", "E(invalid) c(5\\rxhello)");
+  CHECK_SPLIT (&crlf, NULL, NULL, "5\r|xhello", "E(invalid) c(5\\rxhello)");
+  CHECK_SPLIT (&crlf, NULL, NULL, "5|\r|x|hello", "E(invalid) c(5\\rxhello)");
+  CHECK_SPLIT (&crlf, NULL, NULL, "5\n\r", "E(invalid) c(5\\n\\r)");
+  CHECK_SPLIT (&crlf, NULL, NULL, "2\r\nab2\r\r\nab", "c(ab) T E(invalid) c(2\\r\\r\\nab)");
+  /* A handler switching to lines on the refusal: no byte lost. */
+  CHECK_SPLIT (&crlf, hook_lf_on_refusal, NULL, "5\r|x\nhello\n",
+               "E(invalid) c(5\\r) c(x) T c(hello) T");
+  CHECK_SPLIT (&crlf, hook_lf_on_refusal, NULL, "2\r\nab5\rx\nhello\n",
+               "c(ab) T E(invalid) c(5\\rx) T c(hello) T");
+
+  achat_framer_init (&f);
+  achat_framer_set_length_text (&f, 16, (const guint8 *) "\r\n", 2, (const guint8 *) "\r\n", 2, 0);
+  consumed = achat_framer_next (&f, (const guint8 *) "1f\r", 3, &ev);
+  g_assert_cmpuint (consumed, ==, 3);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 3);
+  consumed = achat_framer_next (&f, (const guint8 *) "\r\n", 2, &ev);
+  g_assert_cmpuint (consumed, ==, 0);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_FRAME_INVALID);
+  g_assert_cmpuint (ev.frame_length, ==, 0);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 3);
+  g_assert_true (achat_framer_in_frame (&f));
+  /* The held bytes come back at the end of the stream. */
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, "1f\r", 3);
+  g_assert_false (achat_framer_flush (&f, &ev));
+  /* Setting it again starts afresh. */
+  achat_framer_set_length_text (&f, 16, (const guint8 *) "\r\n", 2, (const guint8 *) "\r\n", 2, 0);
+  g_assert_false (achat_framer_in_frame (&f));
+  consumed = achat_framer_next (&f, (const guint8 *) "1\r\nx\r\n", 6, &ev);
+  g_assert_cmpuint (consumed, ==, 6);
+  g_assert_cmpmem (ev.data, ev.length, "x", 1);
+  g_assert_true (ev.terminator);
+  achat_framer_clear (&f);
+}
+
+/* A wrong trailer: refused after the payload and the part of the trailer
+ * that matched, wherever the inputs are cut. */
+static void
+test_text_bad_trailer (void)
+{
+  Term net = term_text (10, ":", ",", 0);
+  Term chunk = term_text (16, "\r\n", "\r\n", 0);
+  AchatFramer f;
+  AchatFramerEvent ev;
+  gsize consumed;
+
+  CHECK_SPLIT (&net, NULL, NULL, "5:hello;", "c(hello) E(bad-trailer) c(;)");
+  CHECK_SPLIT (&net, NULL, NULL, "5:hello|;", "c(hello) E(bad-trailer) c(;)");
+  CHECK_SPLIT (&net, NULL, NULL, "0:;", "E(bad-trailer) c(;)");
+  CHECK_SPLIT (&net, NULL, NULL, "0:|;", "E(bad-trailer) c(;)");
+  /* The matched part is consumed, the wrong byte and the rest are not. */
+  CHECK_SPLIT (&chunk, NULL, NULL, "3\r\nabc\rx\r\n", "c(abc) E(bad-trailer) c(x\\r\\n)");
+  CHECK_SPLIT (&chunk, NULL, NULL, "3\r\nabc\r|x\r\n", "c(abc) E(bad-trailer) c(x\\r\\n)");
+  CHECK_SPLIT (&chunk, NULL, NULL, "3\r\nabc|\r|x|\r\n", "c(abc) E(bad-trailer) c(x\\r\\n)");
+  CHECK_SPLIT (&chunk, NULL, NULL, "3\r\nabc\n\r", "c(abc) E(bad-trailer) c(\\n\\r)");
+  CHECK_SPLIT (&chunk, NULL, NULL, "0\r\n\r\r", "E(bad-trailer) c(\\r)");
+  /* A handler switching to lines on the refusal frames the rest. */
+  CHECK_SPLIT (&chunk, hook_lf_on_refusal, NULL, "3\r\nabc\r|x\ny\n",
+               "c(abc) E(bad-trailer) c(x) T c(y) T");
+  CHECK_SPLIT (&net, hook_lf_on_refusal, NULL, "0:;\n", "E(bad-trailer) c(;) T");
+
+  achat_framer_init (&f);
+  achat_framer_set_length_text (&f, 16, (const guint8 *) "\r\n", 2, (const guint8 *) "\r\n", 2, 0);
+  consumed = achat_framer_next (&f, (const guint8 *) "2\r\nab\r", 6, &ev);
+  g_assert_cmpuint (consumed, ==, 5);   /* the trailer's start is left */
+  g_assert_cmpmem (ev.data, ev.length, "ab", 2);
+  g_assert_false (ev.terminator);
+  g_assert_true (achat_framer_in_frame (&f));
+  consumed = achat_framer_next (&f, (const guint8 *) "\r", 1, &ev);
+  g_assert_cmpuint (consumed, ==, 1);
+  g_assert_cmpuint (ev.length, ==, 0);
+  g_assert_false (ev.terminator);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_OK);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+  g_assert_true (achat_framer_in_frame (&f));
+  consumed = achat_framer_next (&f, (const guint8 *) "\r\n", 2, &ev);
+  g_assert_cmpuint (consumed, ==, 0);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_BAD_TRAILER);
+  g_assert_cmpuint (ev.frame_length, ==, 0);
+  g_assert_true (achat_framer_in_frame (&f));
+  /* Reported again, consuming nothing, until set again. */
+  consumed = achat_framer_next (&f, (const guint8 *) "\n", 1, &ev);
+  g_assert_cmpuint (consumed, ==, 0);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_BAD_TRAILER);
+  consumed = achat_framer_next (&f, NULL, 0, &ev);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_BAD_TRAILER);
+  achat_framer_set_max_length (&f, 10);
+  consumed = achat_framer_next (&f, NULL, 0, &ev);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_BAD_TRAILER);
+  achat_framer_clear (&f);
+}
+
+/* Streams of text frames: every cut in two or three pieces (empty ones
+ * included) and byte by byte with empty reads, against the reference. */
+static void
+check_text_cuts (Driver       *d,
+                 const Term   *t,
+                 const gchar  *stream,
+                 GString      *expected)
+{
+  const guint8 *s = (const guint8 *) stream;
+  gsize n = strlen (stream);
+  gsize cuts[128];
+  gsize i, j;
+
+  g_assert_cmpuint (n, <, G_N_ELEMENTS (cuts));
+  reference_general (s, n, t, NULL, 0, expected);
+  g_assert_null (strchr (expected->str, '<'));
+  for (i = 0; i <= n; i++)
+    for (j = i; j <= n; j++)
+      {
+        cuts[0] = i;
+        cuts[1] = j;
+        run_pieces (d, t, NULL, NULL, s, n, cuts, 2, FALSE);
+        if (strcmp (d->messages->str, expected->str) != 0)
+          {
+            GString *desc = g_string_new (NULL);
+
+            describe_cut (desc, t, s, n, cuts, 2);
+            g_test_message ("mismatch for %s", desc->str);
+            g_string_free (desc, TRUE);
+          }
+        g_assert_cmpstr (d->messages->str, ==, expected->str);
+      }
+  for (i = 1; i < n; i++)
+    cuts[i - 1] = i;
+  run_pieces (d, t, NULL, NULL, s, n, cuts, n > 0 ? (guint) n - 1 : 0, TRUE);
+  g_assert_cmpstr (d->messages->str, ==, expected->str);
+}
+
+static void
+test_text_splits (void)
+{
+  static const struct
+  {
+    guint radix;
+    const gchar *sep;
+    const gchar *trailer;
+    guint64 max;
+    const gchar *stream;
+    const gchar *messages;   /* what the reference must say */
+  } cases[] = {
+    { 10, "\r\n", "", 0, "5\r\nhello0\r\n12\r\nhello\r\nworld3\r\n\r\n\r", "hello||hello\\r\\nworld|\\r\\n\\r|" },
+    { 10, ":", ",", 0, "5:hello,0:,12:hello,world!,3:a:,,", "hello||hello,world\\x21|a:,|" },
+    { 10, ":", ",", 0, "005:hello,0000:,1:x,", "hello||x|" },
+    { 16, "\r\n", "\r\n", 0, "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n", "abcdefghijklmnopqrstuvwxyz||" },
+    { 16, "\r\n", "\r\n", 0, "A\r\n0123456789\r\nb\r\nABCDEFGHIJK\r\n0\r\n\r\n", "0123456789|ABCDEFGHIJK||" },
+    { 16, "\r\n", "\r\n", 0, "0C\r\n\r\n\r\n\r\n\r\n\r\n\r\n0\r\n\r\n",
+      "\\r\\n\\r\\n\\r\\n\\r\\n\\r\\n\\r\\n!bad-trailer|0\\r\\n\\r\\n" },
+    { 16, "\r\n", "\r\n", 0, "0C\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n0\r\n\r\n", "\\r\\n\\r\\n\\r\\n\\r\\n\\r\\n\\r\\n||" },
+    { 10, "\r\n", "\r\n", 4, "4\r\nabcd\r\n5\r\nabcde\r\n", "abcd|!too-long 5|abcde\\r\\n" },
+    { 10, ":", ",", 0, "3:abc,2:xy;1:z,", "abc|xy!bad-trailer|;1:z," },
+    { 10, ":", ",", 0, "3:abc,2;xy,", "abc|!invalid|2;xy," },
+    { 16, "\n", "ab", 0, "3\nxyzab0\nab2\nab", "xyz||ab" },
+    { 16, "\r\n", "\r\n", 0, "3\r\nabc\r\n1", "abc|1" },
+    { 10, "--", "==", 0, "2--ab==1-", "ab|1-" },
+    { 10, "--", "==", 0, "2--ab=", "ab" },
+  };
+  Driver d;
+  GString *expected = g_string_new (NULL);
+  guint i;
+
+  driver_init (&d, FALSE);
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Term t = term_text (cases[i].radix, cases[i].sep, cases[i].trailer, cases[i].max);
+
+      /* The reference agrees with what the protocol says. */
+      reference_general ((const guint8 *) cases[i].stream, strlen (cases[i].stream), &t,
+                         NULL, 0, expected);
+      g_assert_cmpstr (expected->str, ==, cases[i].messages);
+      check_text_cuts (&d, &t, cases[i].stream, expected);
+    }
+  driver_clear (&d);
+  g_string_free (expected, TRUE);
+}
+
+/* Every short string over digits, separator and trailer bytes, over every
+ * composition of reads. */
+static void
+test_text_exhaustive (void)
+{
+  static const guint8 dec_alphabet[] = { '0', '1', '2', ':', ',', 'x' };
+  static const guint8 hex_alphabet[] = { '1', 'A', 'b', '\r', '\n', 'x' };
+  guint max_length = g_test_thorough () ? 7 : 5;
+  GString *expected = g_string_new (NULL);
+  Driver d;
+  guint i;
+  const Term dec_settings[] = {
+    term_text (10, ":", ",", 0),
+    term_text (10, ":", "", 0),
+    term_text (10, ":", ",", 1),
+    term_text (10, ",:", ":,", 0),
+  };
+  const Term hex_settings[] = {
+    term_text (16, "\r\n", "\r\n", 0),
+    term_text (16, "\n", "", 2),
+  };
+
+  driver_init (&d, FALSE);
+  for (i = 0; i < G_N_ELEMENTS (dec_settings); i++)
+    check_exhaustive (&d, &dec_settings[i], dec_alphabet, G_N_ELEMENTS (dec_alphabet),
+                      max_length, expected);
+  for (i = 0; i < G_N_ELEMENTS (hex_settings); i++)
+    check_exhaustive (&d, &hex_settings[i], hex_alphabet, G_N_ELEMENTS (hex_alphabet),
+                      max_length, expected);
+  driver_clear (&d);
+  g_string_free (expected, TRUE);
+}
+
+/* A stream of text frames (and, now and then, a byte from @noise): frames
+ * under the settings of text_stream_terms, so that a change between them
+ * keeps framing them. */
+static const Term *
+text_stream_terms (guint *n)
+{
+  static Term terms[6];
+  static gsize initialized = 0;
+
+  if (g_once_init_enter (&initialized))
+    {
+      terms[0] = term_text (10, ":", ",", 0);
+      terms[1] = term_text (10, "\r\n", "", 0);
+      terms[2] = term_text (16, "\r\n", "\r\n", 0);
+      terms[3] = term_text (16, ":", ",", 4);
+      terms[4] = term_text (10, ":", "", 0);
+      terms[5] = term_text (10, "\r\n", "\r\n", 6);
+      g_once_init_leave (&initialized, 1);
+    }
+  *n = G_N_ELEMENTS (terms);
+  return terms;
+}
+
+static gsize
+random_text_stream (GRand      *rand,
+                    const Term *main_term,
+                    guint8     *s,
+                    gsize       size)
+{
+  static const gchar noise[] = "0123:,\r\naA";
+  static const gchar payload[] = "ab:,\r\n01";
+  guint n_terms;
+  const Term *terms = text_stream_terms (&n_terms);
+  gsize n = 0;
+
+  while (n < size)
+    {
+      const Term *t = g_rand_int_range (rand, 0, 4) != 0 ? main_term :
+                      &terms[g_rand_int_range (rand, 0, (gint) n_terms)];
+      guint length = (guint) g_rand_int_range (rand, 0, 12);
+      gchar header[32];
+      gint hl;
+      guint k;
+
+      if (g_rand_int_range (rand, 0, 12) == 0)
+        {
+          s[n++] = (guint8) noise[g_rand_int_range (rand, 0, (gint) sizeof noise - 1)];
+          continue;
+        }
+      hl = g_snprintf (header, sizeof header, t->radix == 16 ?
+                       (g_rand_boolean (rand) ? "%0*X" : "%0*x") : "%0*u",
+                       g_rand_int_range (rand, 1, 4), length);
+      if (n + (gsize) hl + t->sep_len + length + t->trailer_len > size)
+        break;
+      memcpy (s + n, header, (gsize) hl);
+      n += (gsize) hl;
+      memcpy (s + n, t->sep, t->sep_len);
+      n += t->sep_len;
+      for (k = 0; k < length; k++)
+        s[n++] = (guint8) payload[g_rand_int_range (rand, 0, (gint) sizeof payload - 1)];
+      memcpy (s + n, t->trailer, t->trailer_len);
+      n += t->trailer_len;
+    }
+  return n;
+}
+
+static void
+hook_random_text (Driver                 *d,
+                  const AchatFramerEvent *ev)
+{
+  RandomRun *run = d->hook_data;
+  Change change;
+  guint n_terms;
+  const Term *terms = text_stream_terms (&n_terms);
+
+  if (g_rand_int_range (run->rand, 0, 3) != 0)
+    return;
+  if (achat_framer_get_held (&d->framer) > 0)
+    {
+      run->changes_while_held++;
+      if (d->at_end)
+        run->changes_at_end++;
+    }
+  change.position = d->delivered;
+  change.at_end = d->at_end;
+  change.after_refusal = ev->status != ACHAT_FRAMER_OK;
+  switch (g_rand_int_range (run->rand, 0, 8))
+    {
+    case 0:
+      change.term = random_term_any (run->rand);
+      break;
+    case 1:
+      change.term = random_term_text (run->rand, FALSE);
+      break;
+    case 2: case 3: case 4: case 5:
+      /* The stream's own setting, set again (a frame cut short). */
+      change.term = *(const Term *) run->main_term;
+      break;
+    default:
+      change.term = terms[g_rand_int_range (run->rand, 0, (gint) n_terms)];
+      break;
+    }
+  term_apply (&change.term, &d->framer);
+  g_array_append_val (run->changes, change);
+}
+
+/* Streams of text frames, random cuts, random changes of setting (to
+ * other text settings mostly, to any kind sometimes). */
+static void
+test_text_random_changes (void)
+{
+  GRand *rand = g_rand_new_with_seed (0x74657874);  /* "text" */
+  RandomRun run;
+  Driver d;
+  GString *expected = g_string_new (NULL);
+  guint iterations = g_test_thorough () ? 200000 : 20000;
+  guint it, n_refused = 0, n_headers = 0, n_terminators = 0;
+  guint n_terms;
+  const Term *terms = text_stream_terms (&n_terms);
+
+  run.rand = rand;
+  run.changes = g_array_new (FALSE, FALSE, sizeof (Change));
+  run.changes_while_held = 0;
+  run.changes_at_end = 0;
+  driver_init (&d, FALSE);
+
+  for (it = 0; it < iterations; it++)
+    {
+      guint8 s[96];
+      gsize cuts[96];
+      guint n_cuts;
+      Term initial = terms[g_rand_int_range (rand, 0, (gint) n_terms)];
+      gsize n = random_text_stream (rand, &initial, s, (gsize) g_rand_int_range (rand, 0, 80));
+
+      n_cuts = random_cuts (rand, n, cuts);
+      g_array_set_size (run.changes, 0);
+      run.main_term = &initial;
+      run_pieces (&d, &initial, hook_random_text, &run, s, n, cuts, n_cuts,
+                  g_rand_int_range (rand, 0, 4) == 0);
+      n_refused += d.n_refused;
+      n_headers += d.n_headers;
+      n_terminators += d.n_terminators;
+
+      reference_general (s, n, &initial,
+                         (const Change *) (gpointer) run.changes->data,
+                         run.changes->len, expected);
+      if (strcmp (d.messages->str, expected->str) != 0)
+        {
+          GString *desc = g_string_new (NULL);
+
+          describe_run (desc, &initial, s, n, cuts, n_cuts, run.changes);
+          g_test_message ("iteration %u: %s", it, desc->str);
+          g_string_free (desc, TRUE);
+        }
+      g_assert_cmpstr (d.messages->str, ==, expected->str);
+    }
+
+  g_test_message ("%u changes while bytes were held, %u headers, %u terminators, "
+                  "%u refused frames", run.changes_while_held, n_headers, n_terminators,
+                  n_refused);
+  g_assert_cmpuint (run.changes_while_held, >, iterations / 40);
+  g_assert_cmpuint (n_headers, >, iterations);
+  g_assert_cmpuint (n_terminators, >, iterations);
+  g_assert_cmpuint (n_refused, >, iterations / 20);
+
+  driver_clear (&d);
+  g_array_unref (run.changes);
+  g_string_free (expected, TRUE);
+  g_rand_free (rand);
+}
+
+/* Unread in the payload or in the trailer, then another setting: the
+ * frame's bytes come back as the peer sent them (header with its leading
+ * zeros and case, payload, the part of the trailer already matched), none
+ * lost or repeated. Every cut of the stream in two reads, the unread made
+ * on each event in turn. */
+static void
+test_text_unread (void)
+{
+  static const struct
+  {
+    guint radix;
+    const gchar *sep;
+    const gchar *trailer;
+    const gchar *stream;
+  } cases[] = {
+    { 10, ":", ",", "5:hello,0:,3:abc,2:xy," },
+    { 10, ":", ",", "05:hello,000:,3:abc," },
+    { 16, "\r\n", "\r\n", "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n" },
+    { 16, "\r\n", "\r\n", "00b\r\nhello world\r\n3\r\nabc\r\n" },
+    { 16, "\r\n", "\r\n", "Ff\r\nabc" },
+    { 10, "\r\n", "", "005\r\nhello2\r\nhi" },
+    { 10, "--", "==", "3--abc==10--0123456789==" },
+  };
+  guint c;
+  guint n_unread = 0, n_in_trailer = 0;
+
+  for (c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      const guint8 *s = (const guint8 *) cases[c].stream;
+      gsize n = strlen (cases[c].stream);
+      gsize cut;
+      guint at;
+
+      for (cut = 0; cut <= n; cut++)
+        for (at = 1; at < 40; at++)
+          {
+            AchatFramer f;
+            AchatFramerEvent ev;
+            g_autoptr(GByteArray) current = g_byte_array_new ();
+            g_autoptr(GString) held = g_string_new (NULL);
+            gsize pos = 0, frame_start = 0, end = cut;
+            guint events = 0;
+            gboolean done = FALSE;
+
+            achat_framer_init (&f);
+            achat_framer_set_length_text (&f, cases[c].radix, (const guint8 *) cases[c].sep,
+                                          strlen (cases[c].sep),
+                                          (const guint8 *) cases[c].trailer,
+                                          strlen (cases[c].trailer), 0);
+            while (!done)
+              {
+                gsize used = achat_framer_next (&f, s + pos, end - pos, &ev);
+                gboolean need_more = ev.length == 0 && !ev.terminator;
+
+                g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_OK);
+                pos += used;
+                g_byte_array_append (current, ev.data, (guint) ev.length);
+                if (ev.terminator)
+                  {
+                    g_byte_array_set_size (current, 0);
+                    frame_start = pos;
+                  }
+                /* After every call, "need more input" included (a trailer
+                 * partly matched). */
+                if (++events == at && achat_framer_in_frame (&f) &&
+                    achat_framer_get_held (&f) == 0)
+                  {
+                    gboolean in_trailer = f.length_state == 3;
+                    AchatFramerEvent fe;
+
+                    /* Give the frame up: put back what it delivered, keep
+                     * the rest of the read, frame it all as one line. */
+                    n_unread++;
+                    if (in_trailer && f.trailer_pos > 0)
+                      n_in_trailer++;
+                    achat_framer_hold_input (&f, s + pos, end - pos);
+                    achat_framer_unread (&f, current->data, current->len);
+                    g_assert_cmpuint (f.length_state, ==, 0);   /* a header next */
+                    achat_framer_set_none (&f);
+                    while (achat_framer_flush (&f, &fe))
+                      g_string_append_len (held, (const gchar *) fe.data, (gssize) fe.length);
+                    if (held->len != end - frame_start ||
+                        memcmp (held->str, s + frame_start, held->len) != 0)
+                      g_test_message ("stream \"%s\" cut at %" G_GSIZE_FORMAT
+                                      ", unread on event %u: \"%s\"", cases[c].stream, cut,
+                                      at, held->str);
+                    g_assert_cmpmem (held->str, held->len, s + frame_start, end - frame_start);
+                    done = TRUE;
+                  }
+                else if (need_more)
+                  {
+                    if (end == n)
+                      break;
+                    end = n;   /* the second read */
+                  }
+              }
+            achat_framer_clear (&f);
+          }
+    }
+  g_test_message ("%u unreads, %u in a trailer", n_unread, n_in_trailer);
+  g_assert_cmpuint (n_unread, >, 100);
+  g_assert_cmpuint (n_in_trailer, >, 0);
+
+  /* By hand: in the middle of a trailer, then lines. */
+  {
+    AchatFramer f;
+    AchatFramerEvent ev;
+    g_autofree gchar *got = NULL;
+    gsize used;
+
+    achat_framer_init (&f);
+    achat_framer_set_length_text (&f, 10, (const guint8 *) "\r\n", 2, (const guint8 *) "\r\n", 2, 0);
+    used = achat_framer_next (&f, (const guint8 *) "05\r\nhello\r", 10, &ev);
+    g_assert_cmpuint (used, ==, 9);
+    g_assert_cmpmem (ev.data, ev.length, "hello", 5);
+    g_assert_false (ev.terminator);
+    used = achat_framer_next (&f, (const guint8 *) "\r", 1, &ev);
+    g_assert_cmpuint (used, ==, 1);
+    g_assert_cmpuint (f.trailer_pos, ==, 1);
+    g_assert_true (achat_framer_in_frame (&f));
+    achat_framer_unread (&f, (const guint8 *) "hello", 5);
+    g_assert_cmpuint (f.length_state, ==, 0);
+    g_assert_cmpuint (achat_framer_get_held (&f), ==, 10);
+    g_assert_cmpuint (f.trailer_pos, ==, 0);
+    achat_framer_set_bytes (&f, (const guint8 *) "\n", 1);
+    achat_framer_hold_input (&f, (const guint8 *) "\nnext\n", 6);
+    got = frame_held (&f);
+    g_assert_cmpstr (got, ==, "T(05\r) T(hello\r) T(next) ");
+    achat_framer_clear (&f);
+  }
+}
+
+/* Whole reads: bounds exclude header and trailer, "after" is past the
+ * trailer; nothing whole while a trailer is still to come. */
+static void
+test_text_next_whole (void)
+{
+  static const struct
+  {
+    const gchar *stream;
+  } streams[] = {
+    { "5:hello,0:,3:abc,2:x" },
+    { "5:hello,3:ab;" },
+    { "5:hel" },
+    { "12" },
+    { "x:" },
+    { "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n3\r\n" },
+    { "3\r\nabc\r\n0\r\n\r" },
+    { "5\r\nhello0\r\n2\r\nab" },
+  };
+  const Term terms[] = {
+    term_text (10, ":", ",", 0),
+    term_text (10, ":", ",", 4),
+    term_text (10, ":", "", 0),
+    term_text (16, "\r\n", "\r\n", 0),
+    term_text (10, "\r\n", "", 0),
+    term_text (16, "\r\n", "", 3),
+  };
+  static const gsize maxes[] = { 1, 2, 3, 16 };
+  static const guint64 max_lengths[] = { 0, 1, 3, 100 };
+  guint s, t, m, l;
+  AchatFramer f;
+  AchatFramerEvent ev;
+  gsize bounds[2 * 8], after[8];
+  unsigned term_index = 7;
+  gsize n;
+
+  for (s = 0; s < G_N_ELEMENTS (streams); s++)
+    {
+      for (t = 0; t < G_N_ELEMENTS (terms); t++)
+        for (m = 0; m < G_N_ELEMENTS (maxes); m++)
+          for (l = 0; l < G_N_ELEMENTS (max_lengths); l++)
+            check_next_whole (&terms[t], (const guint8 *) streams[s].stream,
+                              strlen (streams[s].stream), maxes[m], max_lengths[l]);
+    }
+
+  /* The bounds, by hand. */
+  achat_framer_init (&f);
+  achat_framer_set_length_text (&f, 10, (const guint8 *) ":", 1, (const guint8 *) ",", 1, 0);
+  n = achat_framer_next_whole (&f, (const guint8 *) "5:hello,0:,3:abc,2:x", 20, 8, 0,
+                               bounds, after, &term_index);
+  g_assert_cmpuint (n, ==, 3);
+  g_assert_cmpuint (bounds[0], ==, 2);
+  g_assert_cmpuint (bounds[1], ==, 7);
+  g_assert_cmpuint (after[0], ==, 8);
+  g_assert_cmpuint (bounds[2], ==, 10);
+  g_assert_cmpuint (bounds[3], ==, 10);
+  g_assert_cmpuint (after[1], ==, 11);
+  g_assert_cmpuint (bounds[4], ==, 13);
+  g_assert_cmpuint (bounds[5], ==, 16);
+  g_assert_cmpuint (after[2], ==, 17);
+  g_assert_cmpuint (term_index, ==, 0);
+  g_assert_false (achat_framer_in_frame (&f));
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+  /* In a trailer: nothing is whole, nothing changes. */
+  achat_framer_next (&f, (const guint8 *) "2:xy", 4, &ev);
+  g_assert_cmpuint (ev.length, ==, 2);
+  g_assert_false (ev.terminator);
+  g_assert_cmpuint (f.length_state, ==, 3);
+  n = achat_framer_next_whole (&f, (const guint8 *) ",1:z,", 5, 8, 0, bounds, after, &term_index);
+  g_assert_cmpuint (n, ==, 0);
+  g_assert_cmpuint (f.length_state, ==, 3);
+  achat_framer_next (&f, (const guint8 *) ",", 1, &ev);
+  g_assert_true (ev.terminator);
+  n = achat_framer_next_whole (&f, (const guint8 *) "1:z,", 4, 8, 0, bounds, after, &term_index);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpuint (bounds[0], ==, 2);
+  g_assert_cmpuint (bounds[1], ==, 3);
+  g_assert_cmpuint (after[0], ==, 4);
+  achat_framer_clear (&f);
+}
+
+static void
+test_text_mark (void)
+{
+  static const struct
+  {
+    const gchar *stream;
+  } streams[] = {
+    { "5:hello,0:,3:abc,2:x" },
+    { "5:hello,3:ab;1:x," },
+    { "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n3\r\n" },
+    { "5\r\nhello0\r\n2\r\nab9\r\n" },
+    { "9:" },
+  };
+  const Term terms[] = {
+    term_text (10, ":", ",", 0),
+    term_text (10, ":", ",", 4),
+    term_text (16, "\r\n", "\r\n", 0),
+    term_text (10, "\r\n", "", 0),
+  };
+  guint s, t;
+
+  for (s = 0; s < G_N_ELEMENTS (streams); s++)
+    for (t = 0; t < G_N_ELEMENTS (terms); t++)
+      check_look_ahead (&terms[t], (const guint8 *) streams[s].stream,
+                        strlen (streams[s].stream));
+}
+
+/* Arguments outside the contract set no terminator at all. */
+static void
+test_text_settings (void)
+{
+  static const struct
+  {
+    guint radix;
+    const gchar *sep;
+    gsize sep_len;
+    const gchar *trailer;
+    gsize trailer_len;
+    gboolean valid;
+  } cases[] = {
+    { 10, ":", 1, ",", 1, TRUE },
+    { 16, ":", 1, ",", 1, TRUE },
+    { 8, ":", 1, ",", 1, FALSE },
+    { 0, ":", 1, ",", 1, FALSE },
+    { 2, ":", 1, "", 0, FALSE },
+    { 36, ":", 1, "", 0, FALSE },
+    { 10, ":", 0, "", 0, FALSE },
+    { 10, "12345678", 8, "", 0, FALSE },
+    { 10, "0:", 2, "", 0, FALSE },
+    { 10, "9", 1, "", 0, FALSE },
+    { 10, "a", 1, "", 0, TRUE },      /* not a decimal digit */
+    { 16, "a", 1, "", 0, FALSE },
+    { 16, "F:", 2, "", 0, FALSE },
+    { 16, "g", 1, "", 0, TRUE },
+    { 10, ":1", 2, "", 0, TRUE },     /* only its first byte matters */
+    { 10, ":2345678", 8, "12345678", 8, TRUE },
+    { 10, ":23456789", 9, "", 0, FALSE },
+    { 10, ":", 1, "123456789", 9, FALSE },
+    { 10, ":", 1, "\0", 1, TRUE },
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      AchatFramer f;
+      AchatFramerEvent ev;
+
+      achat_framer_init (&f);
+      /* From a setting that holds a byte: it stays held, as data. */
+      achat_framer_set_bytes (&f, (const guint8 *) "\r\n", 2);
+      achat_framer_next (&f, (const guint8 *) "x\r", 2, &ev);
+      g_assert_cmpuint (achat_framer_get_held (&f), ==, 1);
+      achat_framer_set_length_text (&f, cases[i].radix, (const guint8 *) cases[i].sep,
+                                    cases[i].sep_len, (const guint8 *) cases[i].trailer,
+                                    cases[i].trailer_len, 0);
+      if (!cases[i].valid)
+        {
+          g_assert_cmpint (f.kind, ==, ACHAT_FRAMER_NONE);
+          g_assert_cmpuint (achat_framer_get_n_terminators (&f), ==, 0);
+          g_assert_false (achat_framer_in_frame (&f));
+          g_assert_cmpuint (achat_framer_get_held (&f), ==, 1);
+          achat_framer_next (&f, (const guint8 *) "5:hello", 7, &ev);
+          g_assert_cmpmem (ev.data, ev.length, "\r", 1);
+          g_assert_false (ev.terminator);
+        }
+      else
+        {
+          g_assert_cmpint (f.kind, ==, ACHAT_FRAMER_LENGTH);
+          g_assert_cmpuint (f.radix, ==, cases[i].radix);
+          g_assert_cmpmem (f.sep, f.sep_len, cases[i].sep, cases[i].sep_len);
+          g_assert_cmpmem (f.trailer, f.trailer_len, cases[i].trailer, cases[i].trailer_len);
+          g_assert_true (achat_framer_in_frame (&f));   /* "\r" held */
+          achat_framer_discard (&f);
+          g_assert_false (achat_framer_in_frame (&f));
+        }
+      achat_framer_clear (&f);
+    }
+
+  /* A binary length after a text one has no separator nor trailer. */
+  {
+    Term be1 = term_length (1, TRUE, 0, 0);
+    Term net = term_text (10, ":", ",", 0);
+    Driver d;
+
+    driver_init (&d, TRUE);
+    term_apply (&net, &d.framer);
+    driver_feed (&d, (const guint8 *) "1:a,", 4);
+    term_apply (&be1, &d.framer);
+    g_assert_cmpuint (d.framer.radix, ==, 0);
+    driver_feed (&d, (const guint8 *) "\x02" "bc", 3);
+    term_apply (&net, &d.framer);
+    driver_feed (&d, (const guint8 *) ",", 1);
+    driver_flush (&d);
+    g_assert_cmpstr (d.render->str, ==, "c(a) T c(bc) T E(invalid) c(,)");
+    driver_clear (&d);
+  }
+}
+
+
 int
 main (int    argc,
       char **argv)
@@ -4457,6 +5467,20 @@ main (int    argc,
   g_test_add_func ("/framer/unread", test_unread);
   g_test_add_func ("/framer/mark/look-ahead", test_mark_look_ahead);
   g_test_add_func ("/framer/next-whole", test_next_whole);
+  g_test_add_func ("/framer/text-length/basic", test_text_basic);
+  g_test_add_func ("/framer/text-length/held-header", test_text_held_header);
+  g_test_add_func ("/framer/text-length/digits", test_text_digits);
+  g_test_add_func ("/framer/text-length/separator-mismatch",
+                   test_text_separator_mismatch);
+  g_test_add_func ("/framer/text-length/bad-trailer", test_text_bad_trailer);
+  g_test_add_func ("/framer/text-length/splits", test_text_splits);
+  g_test_add_func ("/framer/text-length/exhaustive", test_text_exhaustive);
+  g_test_add_func ("/framer/text-length/random-changes",
+                   test_text_random_changes);
+  g_test_add_func ("/framer/text-length/unread", test_text_unread);
+  g_test_add_func ("/framer/text-length/next-whole", test_text_next_whole);
+  g_test_add_func ("/framer/text-length/mark", test_text_mark);
+  g_test_add_func ("/framer/text-length/settings", test_text_settings);
 
   return g_test_run ();
 }
