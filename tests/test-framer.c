@@ -4785,6 +4785,50 @@ test_text_bad_trailer (void)
   consumed = achat_framer_next (&f, NULL, 0, &ev);
   g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_BAD_TRAILER);
   achat_framer_clear (&f);
+
+  /* The trailer from held bytes (input held back by a paused consumer):
+   * checked the same. */
+  achat_framer_init (&f);
+  achat_framer_set_length_text (&f, 10, (const guint8 *) ":", 1, (const guint8 *) ",", 1, 0);
+  consumed = achat_framer_next (&f, (const guint8 *) "2:ab", 4, &ev);
+  g_assert_cmpuint (consumed, ==, 4);
+  g_assert_false (ev.terminator);
+  achat_framer_hold_input (&f, (const guint8 *) ",1:x,", 5);
+  consumed = achat_framer_next (&f, NULL, 0, &ev);
+  g_assert_cmpuint (consumed, ==, 0);
+  g_assert_cmpuint (ev.length, ==, 0);
+  g_assert_true (ev.terminator);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 4);
+  /* A payload from held bytes: its trailer is matched by the next call. */
+  consumed = achat_framer_next (&f, NULL, 0, &ev);
+  g_assert_cmpmem (ev.data, ev.length, "x", 1);
+  g_assert_false (ev.from_input);
+  g_assert_false (ev.terminator);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 1);
+  consumed = achat_framer_next (&f, NULL, 0, &ev);
+  g_assert_cmpuint (ev.length, ==, 0);
+  g_assert_true (ev.terminator);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);
+  consumed = achat_framer_next (&f, (const guint8 *) "2:ab", 4, &ev);
+  g_assert_false (ev.terminator);
+  achat_framer_hold_input (&f, (const guint8 *) ";1:x,", 5);
+  consumed = achat_framer_next (&f, NULL, 0, &ev);
+  g_assert_cmpuint (consumed, ==, 0);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_BAD_TRAILER);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 5);
+  g_assert_true (achat_framer_flush (&f, &ev));
+  g_assert_cmpmem (ev.data, ev.length, ";1:x,", 5);
+  /* A two-byte trailer, its first byte held, its second in the input. */
+  achat_framer_set_length_text (&f, 16, (const guint8 *) "\r\n", 2, (const guint8 *) "\r\n", 2, 0);
+  consumed = achat_framer_next (&f, (const guint8 *) "1\r\nz", 4, &ev);
+  g_assert_cmpmem (ev.data, ev.length, "z", 1);
+  g_assert_false (ev.terminator);
+  achat_framer_hold_input (&f, (const guint8 *) "\r", 1);
+  consumed = achat_framer_next (&f, (const guint8 *) "\r\n", 2, &ev);
+  g_assert_cmpuint (consumed, ==, 0);
+  g_assert_cmpint (ev.status, ==, ACHAT_FRAMER_BAD_TRAILER);
+  g_assert_cmpuint (achat_framer_get_held (&f), ==, 0);   /* "\r" matched */
+  achat_framer_clear (&f);
 }
 
 /* Streams of text frames: every cut in two or three pieces (empty ones
