@@ -10,8 +10,10 @@
  * framed whole messages first (achat_framer_next_whole()), a handler's
  * change taking effect after its message. A terminator is one byte string,
  * a set of several, a count, none, or length-prefixed frames (any header
- * size, byte order, adjustment and maximum); the maximum may also change
- * alone. The engine's output is checked against a plain reference splitter
+ * size, byte order, adjustment and maximum), or text length headers
+ * (decimal or hexadecimal digits, a separator, the payload, a trailer:
+ * reads are then mapped to digits, separator and trailer bytes); the
+ * maximum may also change alone. The engine's output is checked against a plain reference splitter
  * that sees the whole stream at once:
  *
  *  - every byte fed comes out exactly once and in order (data, then the
@@ -63,6 +65,12 @@ typedef struct
   bool big_endian;
   int64_t adjustment;
   uint64_t max_length;
+  /* text length headers (radix 10 or 16; 0: binary) */
+  unsigned radix;
+  uint8_t sep[ACHAT_FRAMER_MAX_SEPARATOR];
+  size_t sep_len;
+  uint8_t trailer[ACHAT_FRAMER_MAX_TRAILER];
+  size_t trailer_len;
 } Setting;
 
 typedef struct
@@ -70,6 +78,7 @@ typedef struct
   size_t offset;          /* stream position where it applies */
   Setting setting;
   bool at_end;            /* made between two flushes */
+  bool after_refusal;     /* made while the engine was refused */
 } Change;
 
 typedef struct
@@ -101,6 +110,7 @@ typedef struct
   /* the engine refused a frame and was not set again since */
   bool refused;
   bool at_end;            /* flushing: the stream has ended */
+  bool was_refused;       /* the engine was refused when last set */
   AchatFramerStatus refused_status;
   uint64_t refused_length;
 } Run;
@@ -133,6 +143,7 @@ apply (Run           *run,
        AchatFramer   *framer,
        const Setting *s)
 {
+  run->was_refused = run->refused;
   if (s->max_only)
     {
       achat_framer_set_max_length (framer, s->max_length);
@@ -158,8 +169,15 @@ apply (Run           *run,
       achat_framer_set_count (framer, s->count);
       break;
     case ACHAT_FRAMER_LENGTH:
-      achat_framer_set_length (framer, s->header_size, s->big_endian,
-                               s->adjustment, s->max_length);
+      if (s->radix != 0)
+        {
+          achat_framer_set_length_text (framer, s->radix, s->sep, s->sep_len,
+                                        s->trailer, s->trailer_len, s->max_length);
+          CHECK (framer->kind == ACHAT_FRAMER_LENGTH);
+        }
+      else
+        achat_framer_set_length (framer, s->header_size, s->big_endian,
+                                 s->adjustment, s->max_length);
       break;
     case ACHAT_FRAMER_NONE:
     default:
@@ -177,6 +195,7 @@ record_change (Run           *run,
   run->changes[run->n_changes].offset = offset;
   run->changes[run->n_changes].setting = *s;
   run->changes[run->n_changes].at_end = run->at_end;
+  run->changes[run->n_changes].after_refusal = run->was_refused;
   run->n_changes++;
 }
 
@@ -204,12 +223,49 @@ handler_change (Run         *run,
     }
 }
 
+static int
+digit_of (uint8_t  c,
+          unsigned radix)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (radix == 16 && c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (radix == 16 && c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+static size_t
+max_digits (unsigned radix)
+{
+  return radix == 10 ? ACHAT_FRAMER_MAX_DIGITS_10 : ACHAT_FRAMER_MAX_DIGITS_16;
+}
+
+/* The length of the text header (digits and separator, which must be
+ * there) at @p. */
+static size_t
+text_header_at (const AchatFramer *framer,
+                const uint8_t     *p,
+                size_t             n)
+{
+  size_t d = 0;
+
+  while (d < n && d < max_digits (framer->radix) && digit_of (p[d], framer->radix) >= 0)
+    d++;
+  CHECK (d > 0 && d + framer->sep_len <= n);
+  CHECK (memcmp (p + d, framer->sep, framer->sep_len) == 0);
+  return d + framer->sep_len;
+}
+
 /* The most bytes the engine may hold between reads. */
 static size_t
 held_limit (const AchatFramer *framer)
 {
   size_t n = achat_framer_get_n_terminators (framer), longest = 0;
 
+  if (framer->kind == ACHAT_FRAMER_LENGTH && framer->radix != 0)
+    return max_digits (framer->radix) + framer->sep_len - 1;
   if (framer->kind == ACHAT_FRAMER_LENGTH)
     return framer->header_size - 1;
   for (size_t j = 0; j < n; j++)
@@ -239,6 +295,7 @@ drain_whole (Run           *run,
   size_t max = 1 + length % 8;
   /* The header of the first frame may have come with the previous read. */
   bool in_payload = kind == ACHAT_FRAMER_LENGTH && achat_framer_in_frame (framer);
+  bool text = kind == ACHAT_FRAMER_LENGTH && framer->radix != 0;
   size_t n = achat_framer_next_whole (framer, input, length, max, 0, bounds, after, &term_index);
   size_t prev = 0;
 
@@ -253,8 +310,11 @@ drain_whole (Run           *run,
 
       CHECK (bounds[2 * i] >= prev && bounds[2 * i + 1] >= bounds[2 * i] && after[i] <= length);
       /* A length header before the payload; nothing else. */
-      CHECK (framed == (kind == ACHAT_FRAMER_LENGTH && !(i == 0 && in_payload)
-                        ? framer->header_size : 0));
+      if (text && !(i == 0 && in_payload))
+        CHECK (framed == text_header_at (framer, input + prev, length - prev));
+      else
+        CHECK (framed == (kind == ACHAT_FRAMER_LENGTH && !(i == 0 && in_payload)
+                          ? framer->header_size : 0));
       run->delivered += framed;
       CHECK (run->delivered + len <= run->fed);
       CHECK (len == 0 || memcmp (input + bounds[2 * i], run->stream + run->delivered, len) == 0);
@@ -279,6 +339,13 @@ drain_whole (Run           *run,
           CHECK (j < n_terms);
           CHECK (i + 1 < n || j == term_index);
           m.term_index = (unsigned) j;
+          run->delivered += tl;
+        }
+      else if (text)
+        {
+          /* The trailer, after the payload. */
+          CHECK (tl == framer->trailer_len && term_index == 0);
+          CHECK (memcmp (input + bounds[2 * i + 1], framer->trailer, tl) == 0);
           run->delivered += tl;
         }
       else
@@ -336,6 +403,13 @@ drain (Run           *run,
       size_t held_before = achat_framer_get_held (framer);
       size_t held_after, consumed, framed;
       Message m = { false, 0, ACHAT_FRAMER_OK, 0 };
+      /* Text lengths: a header to read, the part of the trailer matched,
+       * before the call; the trailer bytes it consumes (after the data). */
+      bool text = kind == ACHAT_FRAMER_LENGTH && framer->radix != 0;
+      bool was_header = text && framer->length_state == 0;
+      bool was_refused = kind == ACHAT_FRAMER_LENGTH && framer->status != ACHAT_FRAMER_OK;
+      size_t trailer_from = text && framer->length_state == 3 ? framer->trailer_pos : 0;
+      size_t trailer_part = 0;
 
       consumed = achat_framer_next (framer, input ? input + pos : NULL, length - pos, &ev);
       CHECK (consumed <= length - pos);
@@ -345,7 +419,28 @@ drain (Run           *run,
       CHECK (consumed + held_before >= held_after + ev.length);
       framed = consumed + held_before - held_after - ev.length;
 
-      if (kind == ACHAT_FRAMER_LENGTH && framed > 0)
+      if (text && framed > 0)
+        {
+          size_t hl = 0;
+
+          CHECK (!was_refused);
+          if (was_header)
+            {
+              /* Digits and separator, before the data. */
+              hl = text_header_at (framer, run->stream + run->delivered,
+                                   run->fed - run->delivered);
+              CHECK (framed >= hl);
+              run->delivered += hl;
+            }
+          trailer_part = framed - hl;
+          CHECK (trailer_from + trailer_part <= framer->trailer_len);
+          CHECK (run->delivered + ev.length + trailer_part <= run->fed);
+          CHECK (memcmp (run->stream + run->delivered + ev.length,
+                         framer->trailer + trailer_from, trailer_part) == 0);
+          if (ev.status == ACHAT_FRAMER_OK && trailer_part > 0)
+            CHECK (ev.terminator == (trailer_from + trailer_part == framer->trailer_len));
+        }
+      else if (kind == ACHAT_FRAMER_LENGTH && framed > 0)
         {
           /* A header, before the data. */
           CHECK (framed == header_size);
@@ -357,9 +452,13 @@ drain (Run           *run,
         {
           CHECK (kind == ACHAT_FRAMER_LENGTH);
           CHECK (ev.length == 0 && ev.data == NULL && !ev.terminator && !ev.from_input);
-          CHECK (ev.status == ACHAT_FRAMER_FRAME_TOO_LONG || ev.status == ACHAT_FRAMER_FRAME_INVALID);
+          CHECK (ev.status == ACHAT_FRAMER_FRAME_TOO_LONG || ev.status == ACHAT_FRAMER_FRAME_INVALID ||
+                 (text && ev.status == ACHAT_FRAMER_BAD_TRAILER));
           CHECK (achat_framer_in_frame (framer));
-          if (framed == 0)
+          CHECK (was_refused || text || framed == header_size);
+          if (ev.status != ACHAT_FRAMER_FRAME_TOO_LONG)
+            CHECK (ev.frame_length == 0);
+          if (was_refused)
             {
               /* Reported again: nothing moves until a new setting. The
                * rest of the input waits in the engine. */
@@ -376,6 +475,7 @@ drain (Run           *run,
           m.status = ev.status;
           m.frame_length = ev.frame_length;
           record_message (run, &m);
+          run->delivered += trailer_part;
           handler_change (run, framer);
           CHECK (++guard <= 2 * (length + MAX_STREAM) + 4);
           continue;   /* (not paused: reported again, it holds the rest) */
@@ -385,6 +485,7 @@ drain (Run           *run,
         {
           CHECK (pos == length);
           CHECK (ev.term_index == 0);
+          run->delivered += trailer_part;
           break;
         }
       CHECK (++guard <= 2 * (length + MAX_STREAM) + 4);
@@ -395,6 +496,7 @@ drain (Run           *run,
       run->delivered += ev.length;
       bytes_append (&run->msg_bytes, &run->msg_len, &run->msg_cap, ev.data, ev.length);
       run->collected += ev.length;
+      run->delivered += trailer_part;
 
       if (ev.terminator)
         {
@@ -547,6 +649,62 @@ frame_length_of (const Setting     *cur,
   return true;
 }
 
+typedef enum { TEXT_COMPLETE, TEXT_CUT, TEXT_INVALID } TextResult;
+
+/* A text header at @h (@n bytes to the end of the stream), the number
+ * computed wide: its length, and the payload length or why it is refused. */
+static TextResult
+text_header_of (const Setting     *cur,
+                const uint8_t     *h,
+                size_t             n,
+                size_t            *header_len,
+                uint64_t          *length,
+                AchatFramerStatus *status)
+{
+  size_t d = 0;
+  bool over = false;
+  uint64_t v = 0;
+
+  while (d < n && digit_of (h[d], cur->radix) >= 0)
+    d++;
+  if (d > max_digits (cur->radix))
+    return TEXT_INVALID;
+  if (d == n)
+    return TEXT_CUT;
+  if (d == 0)
+    return TEXT_INVALID;
+  for (size_t j = 0; j < cur->sep_len; j++)
+    {
+      if (d + j == n)
+        return TEXT_CUT;
+      if (h[d + j] != cur->sep[j])
+        return TEXT_INVALID;
+    }
+  for (size_t j = 0; j < d; j++)
+    {
+#ifdef __SIZEOF_INT128__
+      unsigned __int128 w = (unsigned __int128) v * cur->radix + (unsigned) digit_of (h[j], cur->radix);
+
+      if (w > UINT64_MAX)
+        over = true;
+      else
+        v = (uint64_t) w;
+#else
+      uint64_t dv = (uint64_t) digit_of (h[j], cur->radix);
+
+      if (v > (UINT64_MAX - dv) / cur->radix)
+        over = true;
+      else
+        v = v * cur->radix + dv;
+#endif
+    }
+  *header_len = d + cur->sep_len;
+  *length = over ? UINT64_MAX : v;
+  *status = over || (cur->max_length != 0 && v > cur->max_length) ?
+            ACHAT_FRAMER_FRAME_TOO_LONG : ACHAT_FRAMER_OK;
+  return TEXT_COMPLETE;
+}
+
 /* The reference: the whole stream, the changes at their offsets.
  *
  *  - bytes: at the first position where a terminator matches, the longest
@@ -557,7 +715,11 @@ frame_length_of (const Setting     *cur,
  *  - a count fires once and then collects;
  *  - length: header, payload, end; a refused header stops everything until
  *    the next change, right after it; a partial header or payload at the
- *    end is data. */
+ *    end is data;
+ *  - text lengths: digits and separator, payload, trailer, end; an invalid
+ *    header is refused where it stands (a handler may set something else
+ *    there), a wrong trailer after its matched part; a trailer cut by the
+ *    end of the stream is consumed and ends nothing. */
 static void
 reference_check (const Run *run)
 {
@@ -566,7 +728,7 @@ reference_check (const Run *run)
   size_t n = run->fed;
   size_t pos = 0, ci = 0;
   uint64_t left = 0;
-  bool in_payload = false, refused = false;
+  bool in_payload = false, in_trailer = false, refused = false;
   Expect x = { run, 0, 0, NULL, 0, 0 };
 
   memset (&cur, 0, sizeof cur);
@@ -581,13 +743,34 @@ reference_check (const Run *run)
           const Setting *c = &run->changes[ci].setting;
 
           CHECK (run->changes[ci].offset == pos);
+          if (run->changes[ci].after_refusal && !refused)
+            {
+              /* Refused where it stands, nothing consumed: an invalid text
+               * header, a trailer wrong from its first byte. */
+              Message m = { true, 0, ACHAT_FRAMER_FRAME_INVALID, 0 };
+              size_t hl;
+              uint64_t length;
+              AchatFramerStatus status;
+
+              if (in_trailer)
+                {
+                  CHECK (pos < n && s[pos] != cur.trailer[0]);
+                  m.status = ACHAT_FRAMER_BAD_TRAILER;
+                }
+              else
+                CHECK (!in_payload && cur.kind == ACHAT_FRAMER_LENGTH && cur.radix != 0 &&
+                       text_header_of (&cur, s + pos, n - pos, &hl, &length, &status) ==
+                       TEXT_INVALID);
+              expect_message (&x, &m);
+              refused = true;
+            }
           if (c->max_only)
             cur.max_length = c->max_length;
           else
             {
               cur = *c;
               left = cur.kind == ACHAT_FRAMER_COUNT ? cur.count : 0;
-              in_payload = refused = false;
+              in_payload = in_trailer = refused = false;
             }
           plain_at_end = run->changes[ci].at_end && cur.kind != ACHAT_FRAMER_BYTES;
           ci++;
@@ -663,9 +846,86 @@ reference_check (const Run *run)
             {
               Message m = { false, 0, ACHAT_FRAMER_OK, 0 };
 
-              expect_message (&x, &m);
+              /* A text frame ends with its trailer. */
+              if (cur.trailer_len > 0)
+                in_trailer = true;
+              else
+                expect_message (&x, &m);
               in_payload = false;
             }
+          continue;
+        }
+      else if (cur.kind == ACHAT_FRAMER_LENGTH && in_trailer)
+        {
+          size_t j;
+
+          /* Matched byte by byte, never held: no change inside. */
+          for (j = 0; j < cur.trailer_len; j++)
+            {
+              if (pos + j == n || s[pos + j] != cur.trailer[j])
+                break;
+              CHECK (pos + j < limit || last);
+            }
+          pos += j;
+          in_trailer = false;
+          if (j == cur.trailer_len)
+            {
+              Message m = { false, 0, ACHAT_FRAMER_OK, 0 };
+
+              expect_message (&x, &m);
+            }
+          else if (pos < n)
+            {
+              Message m = { true, 0, ACHAT_FRAMER_BAD_TRAILER, 0 };
+
+              expect_message (&x, &m);
+              refused = true;
+            }
+          continue;
+        }
+      else if (cur.kind == ACHAT_FRAMER_LENGTH && cur.radix != 0)
+        {
+          Message m = { false, 0, ACHAT_FRAMER_OK, 0 };
+          uint64_t length = 0;
+          size_t hl = 0;
+
+          switch (text_header_of (&cur, s + pos, n - pos, &hl, &length, &m.status))
+            {
+            case TEXT_CUT:
+              /* A partial header is held: no change can split it. */
+              CHECK (last);
+              expect_data (&x, s + pos, n - pos);
+              pos = n;
+              break;
+            case TEXT_INVALID:
+              m.refused = true;
+              m.status = ACHAT_FRAMER_FRAME_INVALID;
+              expect_message (&x, &m);
+              refused = true;
+              break;
+            default:
+              CHECK (pos + hl <= limit);
+              pos += hl;
+              if (m.status != ACHAT_FRAMER_OK)
+                {
+                  m.refused = true;
+                  m.frame_length = length;
+                  expect_message (&x, &m);
+                  refused = true;
+                }
+              else if (length > 0)
+                {
+                  in_payload = true;
+                  left = length;
+                }
+              else if (cur.trailer_len > 0)
+                in_trailer = true;
+              else
+                expect_message (&x, &m);
+              break;
+            }
+          if (pos == n && last)
+            break;
           continue;
         }
       else if (cur.kind == ACHAT_FRAMER_LENGTH)
@@ -803,6 +1063,28 @@ take_setting (const uint8_t *data,
             break;
           }
         default:
+          if ((k / 12) % 2 == 1)
+            {
+              /* Text length headers, with the separators and trailers
+               * of the protocols (text reads are made of their bytes). */
+              static const char *const seps[] = { ":", "\r\n", "\n", ",:" };
+              static const char *const trailers[] = { "", ",", "\r\n", "\n", ":", "\r", "", ",," };
+              uint8_t b = next_byte (data, size, &i);
+              uint8_t m = next_byte (data, size, &i);
+
+              s->kind = ACHAT_FRAMER_LENGTH;
+              s->radix = b & 1 ? 16 : 10;
+              s->sep_len = strlen (seps[(b >> 1) & 3]);
+              memcpy (s->sep, seps[(b >> 1) & 3], s->sep_len);
+              s->trailer_len = strlen (trailers[(b >> 3) & 7]);
+              memcpy (s->trailer, trailers[(b >> 3) & 7], s->trailer_len);
+              s->max_length = m & 0x80 ? (m & 0x7f) : 0;
+              if (m == 0x7f)
+                s->max_length = UINT64_MAX - 1;
+              if ((b & 0xc0) == 0xc0)
+                s->max_only = true;
+              break;
+            }
           s->kind = ACHAT_FRAMER_NONE;
           break;
         }
@@ -829,6 +1111,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   run->n_changes = run->n_pending = run->next_pending = 0;
   run->refused = false;
   run->at_end = false;
+  run->was_refused = false;
   achat_framer_init (&framer);
 
   while (i < size)
@@ -845,13 +1128,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
              * its first event (2). */
             size_t n = op / 8 % 64;
             uint8_t buf[64];
+            /* Under text lengths: digits (both cases), separators and
+             * trailers, and 'x'. */
+            static const char text_alphabet[] = "0129aF:,\r\nx";
+            bool text = framer.kind == ACHAT_FRAMER_LENGTH && framer.radix != 0;
 
             if (n > size - i)
               n = size - i;
             if (run->fed + n > MAX_STREAM)
               n = MAX_STREAM - run->fed;
             for (size_t j = 0; j < n; j++)
-              buf[j] = op % 8 == 3 ? data[i + j] : (uint8_t) ('a' + data[i + j] % 3);
+              buf[j] = op % 8 == 3 ? data[i + j] :
+                       text ? (uint8_t) text_alphabet[data[i + j] % (sizeof text_alphabet - 1)] :
+                       (uint8_t) ('a' + data[i + j] % 3);
             i += n;
             memcpy (run->stream + run->fed, buf, n);
             run->fed += n;
