@@ -1194,7 +1194,9 @@ next_length (AchatFramer      *framer,
               event_set (event, NULL, 0, false, true);
               return consumed;
             }
-          return consumed + next_trailer (framer, input + consumed, length - consumed, event);
+          /* (No input: held bytes only; NULL + 0 is undefined.) */
+          return consumed + next_trailer (framer, input ? input + consumed : NULL,
+                                          length - consumed, event);
         }
     }
   else if (framer->length_state == LENGTH_HEADER)
