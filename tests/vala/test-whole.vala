@@ -6,7 +6,8 @@
  * A Vala subclass overrides messages_found (the vapi gives it the bounds as
  * a size_t[]) or message_found (a uint8[]): the messages of one write come
  * in one call, a header changes the framing and the body after it is
- * framed again, as in the C, Python and GJS tests. Speaks TAP through
+ * framed again, as in the C, Python and GJS tests; netstrings framed by
+ * set_terminator_text_length () come a read at a time. Speaks TAP through
  * GLib.Test.
  */
 
@@ -65,6 +66,30 @@ class Collector : Achat.Channel {
   }
 }
 
+/* Netstrings, framed by set_terminator_text_length (): each call gets the
+ * payloads of a read, without their "<length>:" headers and "," trailers. */
+class Netstrings : Achat.Channel {
+  public string log = "";
+  public int messages = 0;
+  public int calls = 0;
+  public int most = 0;
+
+  public Netstrings (IOStream stream) {
+    Object (stream: stream);
+    set_terminator_text_length (10, ":", ",", 0);
+  }
+
+  public override uint messages_found (Bytes data, size_t[] bounds) {
+    unowned uint8[] bytes = data.get_data ();
+    calls++;
+    most = int.max (most, bounds.length / 2);
+    for (int i = 0; i < bounds.length; i += 2)
+      log += "[%s]".printf (text_of (bytes[bounds[i]:bounds[i + 1]]));
+    messages += bounds.length / 2;
+    return bounds.length / 2;
+  }
+}
+
 static SocketConnection? accept_pair (out SocketConnection peer) throws Error {
   var listener = new SocketListener ();
   var port = listener.add_any_inet_port (null);
@@ -109,9 +134,52 @@ static void test_plain_bytes () {
   }
 }
 
+static void test_text_length () {
+  try {
+    SocketConnection peer;
+    var channel = new Netstrings (accept_pair (out peer));
+    assert_true (channel.get_terminator_kind () == Achat.TerminatorKind.TEXT_LENGTH);
+    /* One write: every netstring in one call. */
+    peer.output_stream.write_all ("5:hello,0:,6:1:a,b,,3:x\r\n,".data, null, null);
+    spin_until (() => channel.messages == 4);
+    assert_cmpstr (channel.log, CompareOperator.EQ, "[hello][][1:a,b,][x\r\n]");
+    assert_cmpint (channel.calls, CompareOperator.EQ, 1);
+    /* A netstring cut across writes comes once its trailer has. */
+    peer.output_stream.write_all ("10:0123".data, null, null);
+    spin_until (() => channel.get_bytes_received () >= 26 + 7);
+    peer.output_stream.write_all ("456789".data, null, null);
+    spin_until (() => channel.get_bytes_received () >= 26 + 13);
+    assert_cmpuint ((uint) channel.get_bytes_received (), CompareOperator.EQ, 26 + 13);
+    assert_cmpint (channel.messages, CompareOperator.EQ, 4);
+    peer.output_stream.write_all (",".data, null, null);
+    spin_until (() => channel.messages == 5);
+    assert_cmpstr (channel.log, CompareOperator.EQ, "[hello][][1:a,b,][x\r\n][0123456789]");
+    /* push_frame () writes the same format back. */
+    channel.push_frame ("a,b:".data);
+    channel.push_frame ({});
+    spin_until (() => channel.get_queued_bytes () == 0);
+    var reply = new uint8[10];
+    size_t got;
+    peer.input_stream.read_all (reply, out got, null);
+    assert_cmpstr (text_of (reply[0:got]), CompareOperator.EQ, "4:a,b:,0:,");
+    /* A wrong trailer closes the channel with INVALID_FRAME. */
+    Error? closed_with = null;
+    var closed = false;
+    channel.closed.connect ((error) => { closed = true; closed_with = error.copy (); });
+    peer.output_stream.write_all ("2:ab;".data, null, null);
+    spin_until (() => closed);
+    assert_true (closed);
+    assert_error (closed_with, Achat.Error.quark (), Achat.Error.INVALID_FRAME);
+    assert_cmpint (channel.messages, CompareOperator.EQ, 5);
+  } catch (Error error) {
+    assert_no_error (error);
+  }
+}
+
 int main (string[] args) {
   Test.init (ref args);
   Test.add_func ("/vala/whole/messages-found", test_whole_reads);
   Test.add_func ("/vala/whole/message-found", test_plain_bytes);
+  Test.add_func ("/vala/whole/text-length", test_text_length);
   return Test.run ();
 }
