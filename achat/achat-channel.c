@@ -1245,10 +1245,14 @@ channel_frame_refused (AchatChannel           *self,
     error = g_error_new_literal (ACHAT_ERROR, ACHAT_ERROR_INVALID_FRAME,
                                  "The peer sent a length header that gives a negative "
                                  "frame length");
-  else if (event->frame_length == G_MAXUINT64 && priv->framer.radix != 0)
-    error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG,
-                         "The peer announced a frame longer than %" G_GUINT64_FORMAT " bytes",
-                         G_MAXUINT64);
+  else if (event->frame_length == G_MAXUINT64 && priv->framer.radix != 0 &&
+           (priv->max_frame == 0 || priv->max_frame == G_MAXUINT64) && priv->max_input == 0)
+    {
+      /* Only a length past 64 bits is refused with no limit set. */
+      error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_FRAME_TOO_LONG,
+                           "The peer announced a frame longer than %" G_GUINT64_FORMAT " bytes",
+                           G_MAXUINT64);
+    }
   else if (event->frame_length == G_MAXUINT64 &&
            (priv->max_frame == 0 || priv->max_frame == G_MAXUINT64) && priv->max_input == 0)
     {

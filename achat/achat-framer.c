@@ -451,7 +451,6 @@ unread_bytes (AchatFramer   *framer,
   framer->hold_len += length;
 }
 
-
 /* The text header of a @value byte payload and its separator: the digits
  * the peer sent for it (leading zeros and case kept), else the digits in
  * the framer's radix (lower case); returns its length. */

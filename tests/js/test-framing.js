@@ -1077,14 +1077,18 @@ test('text length: a wrong trailer closes with INVALID_FRAME', t => {
         closesWith(t, args, [good, bad], Achat.Error.INVALID_FRAME, ['ok'], 'trailer');
 });
 
-test('text length: over max_frame_length or past 64 bits closes with FRAME_TOO_LONG at the header', t => {
+test('text length: over max_frame_length or past 64 bits closes with FRAME_TOO_LONG at the header (UINT64_MAX itself: INPUT_LIMIT)', t => {
     closesWith(t, [10, ':', ',', 100], [`10:${'x'.repeat(10)},100:${'y'.repeat(100)},`, `101:${'EVIL'.repeat(25)}!,`],
         Achat.Error.FRAME_TOO_LONG, ['x'.repeat(10), 'y'.repeat(100)], '101 bytes');
     closesWith(t, [16, '\r\n', '\r\n', 15], [`f\r\n${'z'.repeat(15)}\r\n`, '10\r\n'],
         Achat.Error.FRAME_TOO_LONG, ['z'.repeat(15)], '16 bytes');
-    for (const header of ['18446744073709551616:', '99999999999999999999:'])
-        closesWith(t, [10, ':', ',', 0], [header], Achat.Error.FRAME_TOO_LONG, [], '18446744073709551615 bytes');
-    closesWith(t, [16, '\r\n', null, 0], ['FFFFFFFFFFFFFFFF\r\n'], Achat.Error.FRAME_TOO_LONG, [],
+    // Past 64 bits, with no limit set: too long for any frame.
+    for (const header of ['18446744073709551616:', '99999999999999999999:']) {
+        closesWith(t, [10, ':', ',', 0], [header], Achat.Error.FRAME_TOO_LONG, [], '18446744073709551615 bytes',
+            {maxInputSize: 0});
+    }
+    // UINT64_MAX itself is a length, refused by max-input-size (1 MiB).
+    closesWith(t, [16, '\r\n', null, 0], ['FFFFFFFFFFFFFFFF\r\n'], Achat.Error.INPUT_LIMIT, [],
         '18446744073709551615 bytes');
     closesWith(t, [10, ':', ',', 8], ['9:123456789,'], Achat.Error.FRAME_TOO_LONG, [], '9 bytes', {maxInputSize: 64});
 });

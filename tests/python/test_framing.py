@@ -1166,11 +1166,16 @@ class TextLengthErrorTest(TextLengthTestCase):
         self.assertEqual(receive_until_eof(peer), b'1:a,0:,4:abcd,')
 
     def test_lengths_past_64_bits(self):
-        for args, header in (((10, ':', ',', 0), b'18446744073709551616:'),
-                             ((10, ':', ',', 0), b'99999999999999999999:'),
-                             ((10, ':', ',', 0), b'18446744073709551615:'),
+        # Past 64 bits, with no limit set: too long for any frame.
+        for header in (b'18446744073709551616:', b'99999999999999999999:'):
+            self.closes_with((10, ':', ',', 0), [header], Achat.Error.FRAME_TOO_LONG, [],
+                             '18446744073709551615 bytes', max_input_size=0)
+        # UINT64_MAX itself is a length, refused by max-input-size (1 MiB);
+        # so is one past 64 bits, as a binary header's overflow is.
+        for args, header in (((10, ':', ',', 0), b'18446744073709551615:'),
+                             ((10, ':', ',', 0), b'18446744073709551616:'),
                              ((16, '\r\n', None, 0), b'FFFFFFFFFFFFFFFF\r\n')):
-            self.closes_with(args, [header], Achat.Error.FRAME_TOO_LONG, [],
+            self.closes_with(args, [header], Achat.Error.INPUT_LIMIT, [],
                              '18446744073709551615 bytes')
 
     def test_frame_over_max_input_size(self):
