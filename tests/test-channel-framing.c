@@ -489,6 +489,416 @@ test_overflowing_header (void)
   close (peer_fd);
 }
 
+/* Text lengths ----------------------------------------------------------- */
+
+/* The three usual formats, each with a stream of messages and what the
+ * channel delivers of it: empty payloads, payloads holding digits, the
+ * separator, the trailer and NUL bytes, leading zeros, hexadecimal digits
+ * of both cases. */
+typedef struct
+{
+  const gchar *name;
+  guint radix;
+  const gchar *separator;
+  const gchar *trailer;
+  const gchar *stream;
+  gsize stream_len;
+  const gchar *log;     /* the recorder's log after a clean end of stream */
+} TextFormat;
+
+#define STREAM(s) s, sizeof (s) - 1
+
+static const TextFormat text_formats[] = {
+  { "decimal", 10, "\r\n", NULL,
+    STREAM ("5\r\nhello0\r\n12\r\nab\r\n5\r\nxyz\r\n003\r\n1\r\n3\r\n\0\r\n"),
+    "T(hello) T() T(ab\\r\\n5\\r\\nxyz\\r\\n) T(1\\r\\n) T(\\x00\\r\\n) closed" },
+  { "netstring", 10, ":", ",",
+    STREAM ("5:hello,0:,3:a,b,10:0123456789,2:::,1:,,"),
+    "T(hello) T() T(a,b) T(0123456789) T(::) T(,) closed" },
+  { "chunked", 16, "\r\n", "\r\n",
+    STREAM ("1a\r\nabcdefghijklmnopqrstuvwxyz\r\nA\r\n0123456789\r\n"
+            "0f\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nx\r\n1\r\n\r\r\n0\r\n\r\n"),
+    "T(abcdefghijklmnopqrstuvwxyz) T(0123456789) "
+    "T(\\r\\n\\r\\n\\r\\n\\r\\n\\r\\n\\r\\n\\r\\nx) T(\\r) T() closed" },
+};
+
+static void
+set_text_format (AchatChannel     *channel,
+                 const TextFormat *format)
+{
+  achat_channel_set_terminator_text_length (channel, format->radix, format->separator,
+                                            format->trailer, 0);
+}
+
+/* Checks that what data-collected gave of each message is the message:
+ * no byte of a header or trailer is collected. */
+typedef struct
+{
+  GString *pending;
+  guint n_messages;
+  gboolean mismatch;
+} CollectCheck;
+
+static void
+collect_check_collected (AchatChannel *channel,
+                         GBytes       *data,
+                         CollectCheck *check)
+{
+  gsize length;
+  const gchar *bytes = g_bytes_get_data (data, &length);
+
+  g_string_append_len (check->pending, bytes, length);
+}
+
+static void
+collect_check_found (AchatChannel *channel,
+                     GBytes       *message,
+                     CollectCheck *check)
+{
+  gsize length;
+  const gchar *bytes = g_bytes_get_data (message, &length);
+
+  if (length != check->pending->len || memcmp (bytes, check->pending->str, length) != 0)
+    check->mismatch = TRUE;
+  g_string_truncate (check->pending, 0);
+  check->n_messages++;
+}
+
+/* Feeds @format's stream in the pieces that end at @cuts (then the rest),
+ * closes the peer, and checks the messages delivered. */
+static void
+run_text_format (const TextFormat *format,
+                 const gsize      *cuts,
+                 guint             n_cuts,
+                 gboolean          with_collected)
+{
+  int peer_fd;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  CollectCheck check = { g_string_new (NULL), 0, FALSE };
+  gsize at = 0;
+  guint i;
+
+  set_text_format (channel, format);
+  if (with_collected)
+    {
+      g_signal_connect (channel, "data-collected", G_CALLBACK (collect_check_collected), &check);
+      g_signal_connect (channel, "terminator-found", G_CALLBACK (collect_check_found), &check);
+    }
+  for (i = 0; i <= n_cuts; i++)
+    {
+      gsize end = i < n_cuts ? cuts[i] : format->stream_len;
+
+      test_feed (channel, peer_fd, format->stream + at, end - at);
+      at = end;
+    }
+  close (peer_fd);
+  test_recorder_wait_closed (recorder);
+
+  if (g_strcmp0 (recorder->log->str, format->log) != 0)
+    g_error ("%s, cut at %" G_GSIZE_FORMAT "%s: %s", format->name, n_cuts ? cuts[0] : 0,
+             n_cuts > 1 ? " (and more)" : "", recorder->log->str);
+  g_assert_null (recorder->error);
+  g_assert_cmpuint (achat_channel_get_bytes_received (channel), ==, format->stream_len);
+  if (with_collected)
+    {
+      g_assert_false (check.mismatch);
+      g_assert_cmpuint (check.n_messages, ==, recorder->n_found);
+    }
+  g_string_free (check.pending, TRUE);
+}
+
+static void
+test_text_every_split (void)
+{
+  guint f;
+
+  for (f = 0; f < G_N_ELEMENTS (text_formats); f++)
+    {
+      const TextFormat *format = &text_formats[f];
+      g_autofree gsize *every = g_new (gsize, format->stream_len);
+      gsize cut, i;
+
+      /* In one piece, and in two at every cut, with and without a
+       * data-collected handler (the channel's fast path). */
+      for (cut = 0; cut <= format->stream_len; cut++)
+        {
+          run_text_format (format, &cut, 1, FALSE);
+          run_text_format (format, &cut, 1, TRUE);
+        }
+      /* Byte by byte. */
+      for (i = 0; i < format->stream_len; i++)
+        every[i] = i + 1;
+      run_text_format (format, every, format->stream_len - 1, FALSE);
+      run_text_format (format, every, format->stream_len - 1, TRUE);
+    }
+}
+
+/* Every pair of cuts (three reads): a header, a payload or a trailer
+ * in three pieces, or two of them across a read. */
+static void
+test_text_every_two_cuts (void)
+{
+  guint f;
+
+  for (f = 0; f < G_N_ELEMENTS (text_formats); f++)
+    {
+      const TextFormat *format = &text_formats[f];
+      gsize cuts[2];
+
+      for (cuts[0] = 0; cuts[0] <= format->stream_len; cuts[0]++)
+        for (cuts[1] = cuts[0]; cuts[1] <= format->stream_len; cuts[1]++)
+          run_text_format (format, cuts, 2, (cuts[0] + cuts[1]) % 2 == 0);
+    }
+}
+
+static void
+collect_message (AchatChannel *channel,
+                 GBytes       *message,
+                 GPtrArray    *messages)
+{
+  g_ptr_array_add (messages, g_bytes_ref (message));
+}
+
+/* push_frame() on one channel, read by another of the same format. */
+static void
+test_text_roundtrip (void)
+{
+  g_autofree guint8 *big = g_malloc (100 * 1024);
+  guint f;
+  gsize i;
+
+  for (i = 0; i < 100 * 1024; i++)
+    big[i] = (guint8) (i % 251);
+
+  for (f = 0; f < G_N_ELEMENTS (text_formats); f++)
+    {
+      const TextFormat *format = &text_formats[f];
+      g_autoptr(GError) error = NULL;
+      int peer_fd;
+      g_autoptr(GSocket) a = test_socket_pair (&peer_fd);
+      g_autoptr(GSocket) b = g_socket_new_from_fd (peer_fd, &error);
+      g_autoptr(AchatChannel) writer = achat_channel_new (a);
+      g_autoptr(AchatChannel) reader = NULL;
+      g_autoptr(TestRecorder) recorder = NULL;
+      g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      g_autoptr(GString) tricky = g_string_new (NULL);
+      g_autoptr(GBytes) big_bytes = g_bytes_new_static (big, 100 * 1024);
+
+      g_assert_no_error (error);
+      reader = achat_channel_new (b);
+      recorder = test_recorder_new (reader, FALSE);
+      set_text_format (writer, format);
+      set_text_format (reader, format);
+      g_signal_connect (reader, "terminator-found", G_CALLBACK (collect_message), messages);
+
+      /* A payload that looks like frames of its own format. */
+      g_string_append (tricky, format->separator);
+      if (format->trailer != NULL)
+        g_string_append (tricky, format->trailer);
+      g_string_append_len (tricky, format->stream, format->stream_len);
+      g_string_append_c (tricky, '\0');
+      g_string_append (tricky, format->separator);
+
+      g_ptr_array_add (sent, g_bytes_new_static ("", 0));
+      g_ptr_array_add (sent, g_bytes_new_static ("hello", 5));
+      g_ptr_array_add (sent, g_bytes_new (tricky->str, tricky->len));
+      g_ptr_array_add (sent, g_bytes_new_static (big, 255));
+      g_ptr_array_add (sent, g_bytes_new_static (big, 4096 + 17));
+      for (i = 0; i < sent->len; i++)
+        {
+          gsize length;
+          const guint8 *data = g_bytes_get_data (sent->pdata[i], &length);
+
+          g_assert_true (achat_channel_push_frame (writer, length ? data : NULL, length, &error));
+          g_assert_no_error (error);
+        }
+      g_assert_true (achat_channel_push_frame_bytes (writer, big_bytes, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (sent, g_bytes_ref (big_bytes));
+      g_assert_true (achat_channel_push_frame (writer, NULL, 0, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (sent, g_bytes_new_static ("", 0));
+
+      achat_channel_close_when_done (writer);
+      test_recorder_wait_closed (recorder);
+      g_assert_null (recorder->error);
+      g_assert_cmpuint (messages->len, ==, sent->len);
+      for (i = 0; i < sent->len; i++)
+        g_assert_true (g_bytes_equal (messages->pdata[i], sent->pdata[i]));
+    }
+}
+
+/* What push_frame() writes, byte for byte. */
+static void
+test_text_push_format (void)
+{
+  static const struct {
+    guint radix;
+    const gchar *separator;
+    const gchar *trailer;
+    gsize length;
+    const gchar *header;
+  } cases[] = {
+    { 10, "\r\n", NULL, 0, "0\r\n" },
+    { 10, "\r\n", NULL, 5, "5\r\n" },
+    { 10, ":", ",", 0, "0:" },
+    { 10, ":", ",", 10, "10:" },
+    { 10, ":", "", 300, "300:" },
+    { 16, "\r\n", "\r\n", 0, "0\r\n" },
+    { 16, "\r\n", "\r\n", 26, "1a\r\n" },
+    { 16, "\r\n", "\r\n", 255, "ff\r\n" },
+    { 16, ";", NULL, 4096 + 0xabc, "1abc;" },
+    { 10, "-=-=-=-=", "87654321", 7, "7-=-=-=-=" },
+  };
+  g_autofree guint8 *payload = g_malloc (8192);
+  guint c;
+
+  for (c = 0; c < 8192; c++)
+    payload[c] = (guint8) (c * 7);
+  for (c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autoptr(GError) error = NULL;
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+      g_autoptr(GByteArray) written = NULL;
+      g_autoptr(GBytes) bytes = g_bytes_new_static (payload, cases[c].length);
+      gsize header_len = strlen (cases[c].header);
+      gsize trailer_len = cases[c].trailer ? strlen (cases[c].trailer) : 0;
+      gsize total = header_len + cases[c].length + trailer_len;
+      guint round;
+
+      achat_channel_set_terminator_text_length (channel, cases[c].radix, cases[c].separator,
+                                                cases[c].trailer, 0);
+      g_assert_true (achat_channel_push_frame (channel, payload, cases[c].length, &error));
+      g_assert_no_error (error);
+      g_assert_true (achat_channel_push_frame_bytes (channel, bytes, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (achat_channel_get_queued_bytes (channel), <=, 2 * total);
+      written = test_peer_read (peer_fd, 2 * total);
+      for (round = 0; round < 2; round++)
+        {
+          const guint8 *w = written->data + round * total;
+
+          g_assert_cmpmem (w, header_len, cases[c].header, header_len);
+          g_assert_cmpmem (w + header_len, cases[c].length, payload, cases[c].length);
+          g_assert_cmpmem (w + header_len + cases[c].length, trailer_len,
+                           cases[c].trailer, trailer_len);
+        }
+      close (peer_fd);
+    }
+}
+
+static void
+test_text_kind (void)
+{
+  int peer_fd;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  gsize length = 99;
+
+  achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
+  g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_TEXT_LENGTH);
+  g_assert_null (achat_channel_get_terminator (channel, &length));
+  g_assert_cmpuint (length, ==, 0);
+  achat_channel_set_terminator_text_length (channel, 16, "\r\n", NULL, 100);
+  g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_TEXT_LENGTH);
+  achat_channel_set_terminator_length_prefix (channel, 4, ACHAT_BYTE_ORDER_BIG_ENDIAN, 0, 0);
+  g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_LENGTH_PREFIX);
+  achat_channel_set_terminator_text_length (channel, 10, "\n", "", 0);
+  g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_TEXT_LENGTH);
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+  g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_BYTES);
+  achat_channel_set_terminator_count (channel, 3);
+  g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_COUNT);
+  achat_channel_set_terminator (channel, NULL, 0);
+  g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_NONE);
+  achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
+  g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_TEXT_LENGTH);
+  close (peer_fd);
+}
+
+/* Bad arguments are programming errors: a critical, and the framing in
+ * force stays (netstrings here, still read and written as such). */
+static void
+test_text_bad_arguments (void)
+{
+  static const struct {
+    guint radix;
+    const gchar *separator;
+    const gchar *trailer;
+    const gchar *pattern;
+  } bad[] = {
+    { 0, ":", NULL, "*radix == 10 || radix == 16*" },
+    { 8, ":", NULL, "*radix == 10 || radix == 16*" },
+    { 2, ":", NULL, "*radix == 10 || radix == 16*" },
+    { 10, NULL, NULL, "*separator != NULL*" },
+    { 10, "", NULL, "*sep_len >= 1*" },
+    { 16, "", ",", "*sep_len >= 1*" },
+    { 10, "123456789", NULL, "*sep_len >= 1*" },
+    { 10, ":::::::::", NULL, "*sep_len >= 1*" },
+    { 10, ":", "123456789", "*trailer_len <=*" },
+    { 10, "0", NULL, "*isdigit*" },
+    { 10, "9:", NULL, "*isdigit*" },
+    { 16, "7\r\n", NULL, "*isdigit*" },
+    { 16, "a", NULL, "*isxdigit*" },
+    { 16, "F;", NULL, "*isxdigit*" },
+    { 16, "e", NULL, "*isxdigit*" },
+  };
+  g_autoptr(GError) error = NULL;
+  int peer_fd;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  g_autoptr(GByteArray) written = NULL;
+  guint i;
+
+  achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
+  for (i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, bad[i].pattern);
+      achat_channel_set_terminator_text_length (channel, bad[i].radix, bad[i].separator,
+                                                bad[i].trailer, 0);
+      g_test_assert_expected_messages ();
+      g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==,
+                       ACHAT_TERMINATOR_TEXT_LENGTH);
+    }
+  test_feed (channel, peer_fd, "3:abc,0:,", 9);
+  g_assert_cmpstr (recorder->log->str, ==, "T(abc) T()");
+  g_assert_true (achat_channel_push_frame (channel, (const guint8 *) "xy", 2, &error));
+  g_assert_no_error (error);
+  written = test_peer_read (peer_fd, 5);
+  g_assert_cmpmem (written->data, written->len, "2:xy,", 5);
+
+  /* At the limits, and what only looks like a digit in the other radix:
+   * accepted. */
+  achat_channel_set_terminator_text_length (channel, 10, "abcdefgh", "ABCDEFGH", 0);
+  test_feed (channel, peer_fd, "2abcdefghxyABCDEFGH", 19);
+  achat_channel_set_terminator_text_length (channel, 10, "e1", NULL, 0);
+  test_feed (channel, peer_fd, "1e1z", 4);
+  achat_channel_set_terminator_text_length (channel, 16, "g", "0", 0);
+  test_feed (channel, peer_fd, "Bg0123456789a0", 14);
+  g_assert_cmpstr (recorder->log->str, ==, "T(abc) T() T(xy) T(z) T(0123456789a)");
+  g_assert_cmpuint (recorder->n_closed, ==, 0);
+
+  /* push_frame() with no length framing ever set. */
+  {
+    int peer2;
+    g_autoptr(GSocket) socket2 = test_socket_pair (&peer2);
+    g_autoptr(AchatChannel) plain = achat_channel_new (socket2);
+
+    g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL, "*set_terminator_text_length*");
+    g_assert_false (achat_channel_push_frame (plain, (const guint8 *) "x", 1, NULL));
+    g_test_assert_expected_messages ();
+    g_assert_cmpuint (achat_channel_get_queued_bytes (plain), ==, 0);
+    close (peer2);
+  }
+  close (peer_fd);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -506,6 +916,12 @@ main (int   argc,
   g_test_add_func ("/framing/length/push-too-long", test_push_frame_too_long);
   g_test_add_func ("/framing/length/overflowing-header", test_overflowing_header);
   g_test_add_func ("/framing/push-line", test_push_line);
+  g_test_add_func ("/framing/text-length/every-split", test_text_every_split);
+  g_test_add_func ("/framing/text-length/every-two-cuts", test_text_every_two_cuts);
+  g_test_add_func ("/framing/text-length/roundtrip", test_text_roundtrip);
+  g_test_add_func ("/framing/text-length/push-format", test_text_push_format);
+  g_test_add_func ("/framing/text-length/kind", test_text_kind);
+  g_test_add_func ("/framing/text-length/bad-arguments", test_text_bad_arguments);
 
   return g_test_run ();
 }
