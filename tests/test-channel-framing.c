@@ -899,6 +899,508 @@ test_text_bad_arguments (void)
   close (peer_fd);
 }
 
+/* asynchat style, per message: a command line, then for "DATA" one
+ * netstring, then lines again; a "CHUNK" line is followed by one HTTP
+ * chunk. */
+static void
+switch_on_found (AchatChannel *channel,
+                 GBytes       *message,
+                 gpointer      user_data)
+{
+  gsize length;
+  const gchar *data = g_bytes_get_data (message, &length);
+
+  if (achat_channel_get_terminator_kind (channel) == ACHAT_TERMINATOR_TEXT_LENGTH)
+    achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
+  else if (length == 4 && memcmp (data, "DATA", 4) == 0)
+    achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
+  else if (length == 5 && memcmp (data, "CHUNK", 5) == 0)
+    achat_channel_set_terminator_text_length (channel, 16, "\r\n", "\r\n", 0);
+}
+
+static void
+test_text_switch_per_message (void)
+{
+  static const gchar stream[] = "HELO\r\nDATA\r\n7:a\r\nb:,c,DATA\r\n0:,CHUNK\r\n"
+                                "B\r\n0123456789\n\r\nQUIT\r\nDATA\r\n";
+  const gsize n = sizeof stream - 1;
+  gsize cut;
+
+  for (cut = 0; cut <= n + 1; cut++)
+    {
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, cut % 2 == 1);
+      g_autoptr(GString) messages = g_string_new (NULL);
+      gsize i;
+
+      achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
+      g_signal_connect (channel, "terminator-found", G_CALLBACK (switch_on_found), NULL);
+      if (cut <= n)
+        {
+          test_feed (channel, peer_fd, stream, cut);
+          test_feed (channel, peer_fd, stream + cut, n - cut);
+        }
+      else
+        for (i = 0; i < n; i++)
+          test_feed (channel, peer_fd, stream + i, 1);
+      g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_TEXT_LENGTH);
+      close (peer_fd);
+      test_recorder_wait_closed (recorder);
+
+      /* Keep only the messages (the data-collected entries vary with the
+       * cut). */
+      {
+        g_auto(GStrv) words = g_strsplit (recorder->log->str, " ", -1);
+
+        for (i = 0; words[i] != NULL; i++)
+          if (!g_str_has_prefix (words[i], "c("))
+            g_string_append_printf (messages, "%s%s", messages->len ? " " : "", words[i]);
+      }
+      g_assert_cmpstr (messages->str, ==,
+                       "T(HELO) T(DATA) T(a\\r\\nb:,c) T(DATA) T() T(CHUNK) T(0123456789\\n) "
+                       "T(QUIT) T(DATA) closed");
+    }
+}
+
+/* A data-collected handler changes the framing in the middle of a
+ * message: what was collected stays (as in asynchat), and the new framing
+ * applies to the bytes that follow. Here a text-length payload cut by a
+ * read becomes a line, and a line of which "ab" came becomes a netstring's
+ * start; terminator-found sets lines again. */
+typedef struct
+{
+  gsize collected;          /* of the current message */
+  gboolean line_message;    /* the current message began as a line */
+  guint switches;
+} MidSwitch;
+
+static void
+mid_switch_collected (AchatChannel *channel,
+                      GBytes       *data,
+                      MidSwitch    *mid)
+{
+  mid->collected += g_bytes_get_size (data);
+  if (achat_channel_get_terminator_kind (channel) == ACHAT_TERMINATOR_TEXT_LENGTH &&
+      !mid->line_message && mid->collected < 12)
+    {
+      achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+      mid->switches++;
+    }
+  else if (achat_channel_get_terminator_kind (channel) == ACHAT_TERMINATOR_BYTES &&
+           mid->line_message && mid->collected == 2)
+    {
+      achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
+      mid->switches++;
+    }
+}
+
+static void
+mid_switch_found (AchatChannel *channel,
+                  GBytes       *message,
+                  MidSwitch    *mid)
+{
+  mid->collected = 0;
+  mid->line_message = TRUE;
+  achat_channel_set_terminator (channel, (const guint8 *) "\n", 1);
+}
+
+static void
+test_text_switch_mid_payload (void)
+{
+  /* 16 bytes of frame, then the lines "", "ab3:cde,". */
+  static const gchar stream[] = "12:hello, world\nab3:cde,\n";
+  const gsize n = sizeof stream - 1;
+  gsize cut;
+
+  for (cut = 0; cut <= n + 1; cut++)
+    {
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      MidSwitch mid = { 0, FALSE, 0 };
+      const gchar *expected;
+      guint switches;
+      gsize i;
+
+      achat_channel_set_terminator_text_length (channel, 10, ":", NULL, 0);
+      g_signal_connect (channel, "data-collected", G_CALLBACK (mid_switch_collected), &mid);
+      g_signal_connect (channel, "terminator-found", G_CALLBACK (mid_switch_found), &mid);
+      if (cut <= n)
+        {
+          test_feed (channel, peer_fd, stream, cut);
+          test_feed (channel, peer_fd, stream + cut, n - cut);
+        }
+      else
+        for (i = 0; i < n; i++)
+          test_feed (channel, peer_fd, stream + i, 1);
+      close (peer_fd);
+      test_recorder_wait_closed (recorder);
+
+      if (cut == n + 1)
+        {
+          /* Byte by byte: both switches. */
+          expected = "T(hello, world) T(abcde) T() closed";
+          switches = 2;
+        }
+      else if (cut > 3 && cut < 15)
+        {
+          /* The payload was cut: it ends at the "\n" (taken by the line);
+           * the line then came whole. */
+          expected = "T(hello, world) T(ab3:cde,) closed";
+          switches = 1;
+        }
+      else if (cut == 18)
+        {
+          /* The payload came whole; the line was cut after "ab". */
+          expected = "T(hello, world) T() T(abcde) T() closed";
+          switches = 1;
+        }
+      else
+        {
+          /* Neither was cut where the handler changes anything. */
+          expected = "T(hello, world) T() T(ab3:cde,) closed";
+          switches = 0;
+        }
+      if (g_strcmp0 (recorder->log->str, expected) != 0)
+        g_error ("cut at %" G_GSIZE_FORMAT ": %s", cut, recorder->log->str);
+      g_assert_cmpuint (mid.switches, ==, switches);
+    }
+}
+
+/* One megabyte of payload, read straight into the message (the channel's
+ * path for long counts), its trailer split across reads, then more
+ * frames. */
+static void
+test_text_large_payload (void)
+{
+  const gsize size = 1024 * 1024;
+  g_autofree guint8 *big = g_malloc (size);
+  g_autofree gchar *header = g_strdup_printf ("%" G_GSIZE_MODIFIER "x\r\n", size);
+  guint variant;
+  gsize i;
+
+  for (i = 0; i < size; i++)
+    big[i] = (guint8) ((i * 31) >> 3);
+  /* The trailer, and whole frames, inside the payload. */
+  memcpy (big + 1000, "\r\n5\r\nhello\r\n", 12);
+  memcpy (big + size - 2, "\r\n", 2);
+
+  for (variant = 0; variant < 4; variant++)
+    {
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, variant == 3);
+      g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+      /* Exactly max-input-size (the default) is allowed. */
+      g_assert_cmpuint (achat_channel_get_max_input_size (channel), ==, size);
+      achat_channel_set_terminator_text_length (channel, 16, "\r\n", "\r\n", 0);
+      g_signal_connect (channel, "terminator-found", G_CALLBACK (collect_message), messages);
+      test_feed (channel, peer_fd, header, strlen (header));
+      test_feed (channel, peer_fd, big, size);
+      g_assert_cmpuint (messages->len, ==, 0);
+      switch (variant)
+        {
+        case 0:
+        case 3:
+          test_feed (channel, peer_fd, "\r", 1);
+          g_assert_cmpuint (messages->len, ==, 0);
+          test_feed (channel, peer_fd, "\n5\r\nhello\r\n", 11);
+          close (peer_fd);
+          test_recorder_wait_closed (recorder);
+          g_assert_null (recorder->error);
+          g_assert_cmpuint (messages->len, ==, 2);
+          g_assert_cmpmem (g_bytes_get_data (messages->pdata[1], NULL),
+                           g_bytes_get_size (messages->pdata[1]), "hello", 5);
+          break;
+        case 1:
+          /* A wrong trailer after all of it. */
+          test_feed (channel, peer_fd, "\r", 1);
+          test_peer_write (peer_fd, "x", 1);
+          test_recorder_wait_closed (recorder);
+          g_assert_error (recorder->error, ACHAT_ERROR, ACHAT_ERROR_INVALID_FRAME);
+          g_assert_nonnull (strstr (recorder->error->message, "trailer \"\\r\\n\""));
+          g_assert_cmpuint (messages->len, ==, 0);
+          close (peer_fd);
+          break;
+        case 2:
+          /* The peer leaves without the trailer's second byte. */
+          test_feed (channel, peer_fd, "\r", 1);
+          close (peer_fd);
+          test_recorder_wait_closed (recorder);
+          g_assert_error (recorder->error, ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME);
+          g_assert_nonnull (strstr (recorder->error->message, "before the trailer \"\\r\\n\""));
+          g_assert_cmpuint (messages->len, ==, 0);
+          /* The whole payload is still there. */
+          g_assert_cmpuint (g_bytes_get_size (recorder->collected_at_close), ==, size);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      if (variant != 1 && variant != 2)
+        {
+          g_assert_cmpuint (g_bytes_get_size (messages->pdata[0]), ==, size);
+          g_assert_true (memcmp (g_bytes_get_data (messages->pdata[0], NULL), big, size) == 0);
+        }
+    }
+}
+
+/* Refused frames: those before are delivered and their replies written,
+ * then the channel closes with the error, which says what was wrong. */
+typedef struct
+{
+  guint radix;
+  const gchar *separator;
+  const gchar *trailer;
+  guint64 max_frame;
+  gsize max_input;
+  const gchar *input;
+  gsize input_length;
+  gboolean peer_closes;
+  const gchar *delivered;    /* the recorder's log before "closed" */
+  gint code;
+  const gchar *message;      /* in the error's message */
+  const gchar *collected;    /* at close, when not NULL */
+} TextErrorCase;
+
+#define IN(s) s, sizeof (s) - 1
+
+static const TextErrorCase text_error_cases[] = {
+  /* Headers that are not digits and the separator */
+  { 10, ":", ",", 0, 0, IN ("5:hello,x:abc,"), FALSE, "T(hello)",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits followed by \":\"" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,+5:hello,"), FALSE, "T(hello)",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits followed by \":\"" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,-0:,"), FALSE, "T(hello)",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits" },
+  { 10, ":", ",", 0, 0, IN ("5:hello, 5:hello,"), FALSE, "T(hello)",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,:,"), FALSE, "T(hello)",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,5;hello,"), FALSE, "T(hello)",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits" },
+  { 10, ":", ",", 0, 0, IN ("1a:xxxxxxxxxx,"), FALSE, "",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits" },
+  { 10, "\r\n", NULL, 0, 0, IN ("2\r\nhi5\rhello"), FALSE, "T(hi)",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits followed by \"\\r\\n\"" },
+  { 10, "\r\n", NULL, 0, 0, IN ("2\r\nhi5\n\r"), FALSE, "T(hi)",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits" },
+  { 16, "\r\n", "\r\n", 0, 0, IN ("2\r\nhi\r\n0x5\r\nhello\r\n"), FALSE, "T(hi)",
+    ACHAT_ERROR_INVALID_FRAME, "not hexadecimal digits followed by \"\\r\\n\"" },
+  { 16, "\r\n", "\r\n", 0, 0, IN ("2\r\nhi\r\n5;ext\r\nhello\r\n"), FALSE, "T(hi)",
+    ACHAT_ERROR_INVALID_FRAME, "not hexadecimal digits" },
+  /* 21 decimal digits, 17 hexadecimal ones: too many, even as zeros */
+  { 10, ":", ",", 0, 0, IN ("00000000000000000001:x,000000000000000000001:x,"), FALSE, "T(x)",
+    ACHAT_ERROR_INVALID_FRAME, "not decimal digits" },
+  { 16, "\r\n", NULL, 0, 0, IN ("0000000000000001\r\nx00000000000000001\r\nx"), FALSE, "T(x)",
+    ACHAT_ERROR_INVALID_FRAME, "not hexadecimal digits" },
+  /* A payload not followed by its trailer */
+  { 10, ":", ",", 0, 0, IN ("5:hello,5:hello;"), FALSE, "T(hello)",
+    ACHAT_ERROR_INVALID_FRAME, "not followed by its trailer \",\"", "hello" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,0:;"), FALSE, "T(hello)",
+    ACHAT_ERROR_INVALID_FRAME, "not followed by its trailer \",\"", "" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,4:hello,"), FALSE, "T(hello)",
+    ACHAT_ERROR_INVALID_FRAME, "not followed by its trailer \",\"", "hell" },
+  { 16, "\r\n", "\r\n", 0, 0, IN ("2\r\nhi\r\n2\r\nhi\r\r"), FALSE, "T(hi)",
+    ACHAT_ERROR_INVALID_FRAME, "not followed by its trailer \"\\r\\n\"", "hi" },
+  { 16, "\r\n", "\r\n", 0, 0, IN ("2\r\nhi\r\n2\r\nhi\n\r"), FALSE, "T(hi)",
+    ACHAT_ERROR_INVALID_FRAME, "trailer", "hi" },
+  /* Too long for max_frame_length, or for max-input-size (the lower one
+   * decides), refused at the header */
+  { 10, ":", ",", 5, 0, IN ("5:hello,6:abcdef,"), FALSE, "T(hello)",
+    ACHAT_ERROR_FRAME_TOO_LONG, "frame of 6 bytes, longer than the maximum frame length of 5" },
+  { 10, ":", ",", 0, 5, IN ("5:hello,6:abcdef,"), FALSE, "T(hello)",
+    ACHAT_ERROR_INPUT_LIMIT, "frame of 6 bytes, longer than the channel's max-input-size of 5" },
+  { 10, ":", ",", 5, 10, IN ("5:hello,7:abcdefg,"), FALSE, "T(hello)",
+    ACHAT_ERROR_FRAME_TOO_LONG, "maximum frame length of 5" },
+  { 10, ":", ",", 10, 5, IN ("5:hello,7:abcdefg,"), FALSE, "T(hello)",
+    ACHAT_ERROR_INPUT_LIMIT, "max-input-size of 5" },
+  { 16, "\r\n", "\r\n", 0x100, 0, IN ("2\r\nhi\r\n101\r\n"), FALSE, "T(hi)",
+    ACHAT_ERROR_FRAME_TOO_LONG, "frame of 257 bytes" },
+  { 10, ":", ",", 0, ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE, IN ("2:hi,2000000:"), FALSE, "T(hi)",
+    ACHAT_ERROR_INPUT_LIMIT, "frame of 2000000 bytes, longer than the channel's max-input-size of 1048576" },
+  { 10, ":", ",", 0, ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE, IN ("2:hi,1048577:"), FALSE, "T(hi)",
+    ACHAT_ERROR_INPUT_LIMIT, "frame of 1048577 bytes" },
+  /* Beyond 64 bits, with no limit or any */
+  { 10, ":", ",", 0, 0, IN ("2:hi,99999999999999999999:"), FALSE, "T(hi)",
+    ACHAT_ERROR_FRAME_TOO_LONG, "longer than 18446744073709551615 bytes" },
+  { 10, ":", ",", 0, 0, IN ("2:hi,18446744073709551616:"), FALSE, "T(hi)",
+    ACHAT_ERROR_FRAME_TOO_LONG, "longer than 18446744073709551615 bytes" },
+  { 10, ":", ",", 100, 100, IN ("2:hi,99999999999999999999:"), FALSE, "T(hi)",
+    ACHAT_ERROR_FRAME_TOO_LONG, "18446744073709551615" },
+  { 10, ":", ",", 0, 100, IN ("2:hi,18446744073709551614:"), FALSE, "T(hi)",
+    ACHAT_ERROR_INPUT_LIMIT, "frame of 18446744073709551614 bytes" },
+  { 16, "\r\n", NULL, 0, 0, IN ("2\r\nhiFFFFFFFFFFFFFFFF\r\n"), FALSE, "T(hi)",
+    ACHAT_ERROR_FRAME_TOO_LONG, "18446744073709551615" },
+  /* The peer closes inside a header, a payload, a trailer */
+  { 10, ":", ",", 0, 0, IN ("5:hello,12"), TRUE, "T(hello)",
+    ACHAT_ERROR_TRUNCATED_FRAME, "length header (2 bytes of it received)" },
+  { 10, "\r\n", NULL, 0, 0, IN ("2\r\nhi5\r"), TRUE, "T(hi)",
+    ACHAT_ERROR_TRUNCATED_FRAME, "length header (2 bytes of it received)" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,5:hel"), TRUE, "T(hello)",
+    ACHAT_ERROR_TRUNCATED_FRAME, "2 bytes before the end of a frame", "hel" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,5:"), TRUE, "T(hello)",
+    ACHAT_ERROR_TRUNCATED_FRAME, "5 bytes before the end of a frame", "" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,5:hello"), TRUE, "T(hello)",
+    ACHAT_ERROR_TRUNCATED_FRAME, "before the trailer \",\" of a frame", "hello" },
+  { 10, ":", ",", 0, 0, IN ("5:hello,0:"), TRUE, "T(hello)",
+    ACHAT_ERROR_TRUNCATED_FRAME, "before the trailer \",\"", "" },
+  { 16, "\r\n", "\r\n", 0, 0, IN ("2\r\nhi\r\n2\r\nhi\r"), TRUE, "T(hi)",
+    ACHAT_ERROR_TRUNCATED_FRAME, "before the trailer \"\\r\\n\"", "hi" },
+};
+
+static void
+run_text_error (const TextErrorCase *tc,
+                gboolean             byte_by_byte)
+{
+  int peer_fd;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+  g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+  g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+  g_autoptr(GByteArray) replies = NULL;
+  g_autofree gchar *expected = NULL;
+  guint n_frames = 0;
+  gsize i;
+
+  achat_channel_set_terminator_text_length (channel, tc->radix, tc->separator, tc->trailer,
+                                            tc->max_frame);
+  achat_channel_set_max_input_size (channel, tc->max_input);
+  g_signal_connect (channel, "terminator-found", G_CALLBACK (reply_to_frames), NULL);
+  /* Output queued before any input is written before the close too. */
+  achat_channel_push (channel, (const guint8 *) "hi", 2);
+  if (byte_by_byte)
+    {
+      for (i = 0; i < tc->input_length && !achat_channel_is_closed (channel); i++)
+        test_feed (channel, peer_fd, tc->input + i, 1);
+    }
+  else
+    test_peer_write (peer_fd, tc->input, tc->input_length);
+  if (tc->peer_closes)
+    shutdown (peer_fd, SHUT_WR);
+  test_recorder_wait_closed (recorder);
+
+  expected = g_strdup_printf ("%s%sclosed(achat-error-quark:%d)", tc->delivered,
+                              *tc->delivered ? " " : "", tc->code);
+  if (g_strcmp0 (recorder->log->str, expected) != 0 ||
+      !g_error_matches (recorder->error, ACHAT_ERROR, tc->code) ||
+      strstr (recorder->error->message, tc->message) == NULL)
+    g_error ("\"%s\"%s: %s, %s", tc->input, byte_by_byte ? " byte by byte" : "",
+             recorder->log->str, recorder->error ? recorder->error->message : "no error");
+  if (tc->collected != NULL)
+    g_assert_cmpmem (g_bytes_get_data (recorder->collected_at_close, NULL),
+                     g_bytes_get_size (recorder->collected_at_close),
+                     tc->collected, strlen (tc->collected));
+  /* A refused header: nothing of that frame was collected. (A wrong
+   * trailer leaves the payload collected.) */
+  else if (!tc->peer_closes)
+    g_assert_cmpuint (g_bytes_get_size (recorder->collected_at_close), ==, 0);
+
+  n_frames = recorder->n_found;
+  replies = test_peer_read (peer_fd, G_MAXSIZE);
+  g_assert_cmpuint (replies->len, ==, 2 + 2 * n_frames);
+  g_assert_cmpmem (replies->data, 2, "hi", 2);
+  for (i = 0; i < n_frames; i++)
+    g_assert_cmpmem (replies->data + 2 + 2 * i, 2, "ok", 2);
+  close (peer_fd);
+}
+
+static void
+test_text_errors (void)
+{
+  guint c;
+
+  for (c = 0; c < G_N_ELEMENTS (text_error_cases); c++)
+    {
+      run_text_error (&text_error_cases[c], FALSE);
+      run_text_error (&text_error_cases[c], TRUE);
+    }
+}
+
+/* The 21st decimal digit (17th hexadecimal one) is refused as it comes,
+ * not when a separator ends the header. */
+static void
+test_text_digit_limit (void)
+{
+  guint radix;
+
+  for (radix = 10; radix <= 16; radix += 6)
+    {
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      guint max = radix == 10 ? 20 : 16;
+      guint i;
+
+      achat_channel_set_terminator_text_length (channel, radix, ":", NULL, 0);
+      achat_channel_set_max_input_size (channel, 0);
+      for (i = 0; i < max; i++)
+        test_feed (channel, peer_fd, "0", 1);
+      test_spin_for (5);
+      g_assert_cmpuint (recorder->n_closed, ==, 0);
+      test_feed (channel, peer_fd, "0", 1);
+      test_recorder_wait_closed (recorder);
+      g_assert_error (recorder->error, ACHAT_ERROR, ACHAT_ERROR_INVALID_FRAME);
+      close (peer_fd);
+    }
+}
+
+/* max-input-size lowered (then raised) by a handler between two frames of
+ * one read applies to the next frame's header. */
+static void
+change_limit_on_found (AchatChannel *channel,
+                       GBytes       *message,
+                       gpointer      user_data)
+{
+  achat_channel_set_max_input_size (channel, GPOINTER_TO_SIZE (user_data));
+}
+
+static void
+test_text_limit_changed (void)
+{
+  guint variant;
+
+  for (variant = 0; variant < 4; variant++)
+    {
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      static const gchar input[] = "8:abcdefgh,5:hello,6:abcdef,20:01234567890123456789,";
+
+      achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
+      achat_channel_set_max_input_size (channel, 8);
+      g_signal_connect (channel, "terminator-found", G_CALLBACK (change_limit_on_found),
+                        GSIZE_TO_POINTER (variant < 2 ? 5 : 20));
+      if (variant % 2 == 0)
+        test_peer_write (peer_fd, input, sizeof input - 1);
+      else
+        for (gsize i = 0; i < sizeof input - 1 && !achat_channel_is_closed (channel); i++)
+          test_feed (channel, peer_fd, input + i, 1);
+      if (variant < 2)
+        {
+          test_recorder_wait_closed (recorder);
+          g_assert_cmpstr (recorder->log->str, ==, "T(abcdefgh) T(hello) closed(achat-error-quark:2)");
+          g_assert_error (recorder->error, ACHAT_ERROR, ACHAT_ERROR_INPUT_LIMIT);
+          g_assert_nonnull (strstr (recorder->error->message, "frame of 6 bytes"));
+          g_assert_nonnull (strstr (recorder->error->message, "max-input-size of 5 bytes"));
+        }
+      else
+        {
+          close (peer_fd);
+          test_recorder_wait_closed (recorder);
+          g_assert_cmpstr (recorder->log->str, ==,
+                           "T(abcdefgh) T(hello) T(abcdef) T(01234567890123456789) closed");
+        }
+      if (variant < 2)
+        close (peer_fd);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -922,6 +1424,12 @@ main (int   argc,
   g_test_add_func ("/framing/text-length/push-format", test_text_push_format);
   g_test_add_func ("/framing/text-length/kind", test_text_kind);
   g_test_add_func ("/framing/text-length/bad-arguments", test_text_bad_arguments);
+  g_test_add_func ("/framing/text-length/switch-per-message", test_text_switch_per_message);
+  g_test_add_func ("/framing/text-length/switch-mid-payload", test_text_switch_mid_payload);
+  g_test_add_func ("/framing/text-length/large-payload", test_text_large_payload);
+  g_test_add_func ("/framing/text-length/errors", test_text_errors);
+  g_test_add_func ("/framing/text-length/digit-limit", test_text_digit_limit);
+  g_test_add_func ("/framing/text-length/limit-changed", test_text_limit_changed);
 
   return g_test_run ();
 }
