@@ -9,6 +9,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -1401,6 +1402,265 @@ test_text_limit_changed (void)
     }
 }
 
+/* A hostile peer ---------------------------------------------------------- */
+
+/* Writes @head, then @fill over and over, until the channel closes: at
+ * most @limit bytes in all, for at most TEST_TIMEOUT_MS. Returns the bytes
+ * written. */
+static gsize
+flood_peer (AchatChannel *channel,
+            int           peer_fd,
+            const gchar  *head,
+            const gchar  *fill,
+            gsize         limit)
+{
+  gint64 deadline = g_get_monotonic_time () + TEST_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+  gsize fill_len = strlen (fill);
+  gsize chunk_len = 65536 - 65536 % fill_len;
+  g_autofree gchar *chunk = g_malloc (chunk_len);
+  gsize written = strlen (head);
+  gsize offset = chunk_len;   /* of the chunk, already written */
+  gsize i;
+
+  for (i = 0; i < chunk_len; i++)
+    chunk[i] = fill[i % fill_len];
+  test_peer_write (peer_fd, head, written);
+  while (written < limit && !achat_channel_is_closed (channel))
+    {
+      gssize n;
+
+      if (offset == chunk_len)
+        offset = 0;
+      n = write (peer_fd, chunk + offset, MIN (chunk_len - offset, limit - written));
+      if (n < 0)
+        {
+          if (errno == EPIPE || errno == ECONNRESET)
+            break;
+          g_assert_true (errno == EAGAIN || errno == EINTR);
+          if (g_get_monotonic_time () > deadline)
+            g_error ("timed out flooding the channel (%" G_GSIZE_FORMAT " bytes written)", written);
+          if (!test_iterate ())
+            g_usleep (200);
+          continue;
+        }
+      written += n;
+      offset += n;
+    }
+  return written;
+}
+
+typedef struct
+{
+  const gchar *what;
+  guint radix;
+  const gchar *separator;
+  const gchar *trailer;
+  guint64 max_frame;
+  gsize max_input;
+  const gchar *head;
+  const gchar *fill;
+  gint code;
+  const gchar *message;
+  gsize max_collected;      /* at close */
+} FloodCase;
+
+static void
+test_text_hostile (void)
+{
+  const gsize mib = 1024 * 1024;
+  const FloodCase cases[] = {
+    /* Endless digits, with no limit on input at all */
+    { "digits", 10, ":", ",", 0, 0, "", "1", ACHAT_ERROR_INVALID_FRAME, "decimal digits", 0 },
+    { "zeros", 16, "\r\n", "\r\n", 0, 0, "", "0", ACHAT_ERROR_INVALID_FRAME, "hexadecimal", 0 },
+    { "digits after a frame", 10, "\r\n", NULL, 0, 0, "1\r\nx", "9", ACHAT_ERROR_INVALID_FRAME,
+      "decimal digits", 0 },
+    /* A megabyte of separators */
+    { "separators", 10, ":", ",", 0, 0, "", ":", ACHAT_ERROR_INVALID_FRAME, "decimal digits", 0 },
+    { "line ends", 16, "\r\n", "\r\n", 0, 0, "", "\r\n", ACHAT_ERROR_INVALID_FRAME, "hexadecimal", 0 },
+    { "separators in a payload", 10, ":", ",", 0, 0, "5", ":", ACHAT_ERROR_INVALID_FRAME,
+      "trailer", 5 },
+    { "separators after a payload", 10, ":", NULL, 0, 0, "5", ":", ACHAT_ERROR_INVALID_FRAME,
+      "decimal digits", 0 },
+    /* A payload that never ends: refused at its header... */
+    { "huge frame", 10, ":", ",", 0, mib, "99999999999:", "x", ACHAT_ERROR_INPUT_LIMIT,
+      "max-input-size", 0 },
+    { "huge chunk", 16, "\r\n", "\r\n", 1000, 0, "ffffffff\r\n", "x", ACHAT_ERROR_FRAME_TOO_LONG,
+      "maximum frame length of 1000", 0 },
+    /* ...or, when the header was allowed, at the trailer or the next
+     * header, having collected no more than it said */
+    { "longest allowed", 10, ":", ",", 0, mib, "1048576:", "x", ACHAT_ERROR_INVALID_FRAME,
+      "trailer", mib },
+    { "longest allowed, no trailer", 16, "\r\n", NULL, 0, mib, "100000\r\n", "x",
+      ACHAT_ERROR_INVALID_FRAME, "hexadecimal", 0 },
+  };
+  guint c;
+
+  for (c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      const FloodCase *fc = &cases[c];
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      gsize limit = 16 * mib;
+      gsize written;
+
+      achat_channel_set_terminator_text_length (channel, fc->radix, fc->separator, fc->trailer,
+                                                fc->max_frame);
+      achat_channel_set_max_input_size (channel, fc->max_input);
+      written = flood_peer (channel, peer_fd, fc->head, fc->fill, limit);
+      test_recorder_wait_closed (recorder);
+
+      if (!g_error_matches (recorder->error, ACHAT_ERROR, fc->code) ||
+          strstr (recorder->error->message, fc->message) == NULL)
+        g_error ("%s: %s", fc->what, recorder->error ? recorder->error->message : "no error");
+      /* The channel stopped reading at the refusal, long before the
+       * flood ended; it holds no more than the frame it allowed. */
+      g_assert_cmpuint (written, <, limit);
+      g_assert_cmpuint (achat_channel_get_bytes_received (channel), <=, fc->max_collected + 2 * mib);
+      g_assert_cmpuint (g_bytes_get_size (recorder->collected_at_close), ==, fc->max_collected);
+      close (peer_fd);
+    }
+}
+
+/* A flood of empty frames: every one delivered, none lost at the reads'
+ * edges, in bounded time. */
+static void
+count_found (AchatChannel *channel,
+             GBytes       *message,
+             guint        *n)
+{
+  if (g_bytes_get_size (message) == 0)
+    (*n)++;
+}
+
+static void
+test_text_flood_of_empty (void)
+{
+  guint f;
+
+  for (f = 0; f < 2; f++)
+    {
+      const gchar *frame = f == 0 ? "0:," : "0\r\n\r\n";
+      const gsize frame_len = strlen (frame);
+      const gsize n_frames = (1024 * 1024) / frame_len;
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = achat_channel_new (socket);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      guint n = 0;
+      gsize written;
+
+      if (f == 0)
+        achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
+      else
+        achat_channel_set_terminator_text_length (channel, 16, "\r\n", "\r\n", 0);
+      g_signal_connect (channel, "terminator-found", G_CALLBACK (count_found), &n);
+      written = flood_peer (channel, peer_fd, "", frame, n_frames * frame_len);
+      g_assert_cmpuint (written, ==, n_frames * frame_len);
+      close (peer_fd);
+      test_recorder_wait_closed (recorder);
+      g_assert_null (recorder->error);
+      g_assert_cmpuint (n, ==, n_frames);
+      g_assert_cmpuint (recorder->n_found, ==, n_frames);
+    }
+}
+
+/* Whole reads: a class that takes every message of a read at once gets
+ * every frame of it in one call, its bounds around the payloads only. */
+static guint
+text_whole_messages_found (AchatChannel *channel,
+                           GBytes       *data,
+                           const gsize  *bounds,
+                           guint         n_bounds)
+{
+  GString *log = g_object_get_data (G_OBJECT (channel), "log");
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data (data, &size);
+  guint i;
+
+  g_string_append_c (log, '[');
+  for (i = 0; i + 1 < n_bounds; i += 2)
+    {
+      g_assert_cmpuint (bounds[i], <=, bounds[i + 1]);
+      g_assert_cmpuint (bounds[i + 1], <=, size);
+      if (i > 0)
+        {
+          g_assert_cmpuint (bounds[i - 1], <=, bounds[i]);
+          g_string_append_c (log, ' ');
+        }
+      test_append_escaped (log, bytes + bounds[i], bounds[i + 1] - bounds[i]);
+      g_string_append_c (log, '|');
+    }
+  g_string_append_c (log, ']');
+  return n_bounds / 2;
+}
+
+static void
+text_whole_class_init (AchatChannelClass *klass)
+{
+  klass->messages_found = text_whole_messages_found;
+}
+
+static GType
+text_whole_get_type (void)
+{
+  static GType type;
+
+  if (type == 0)
+    type = g_type_register_static_simple (ACHAT_TYPE_CHANNEL, "TestFramingTextWhole",
+                                          sizeof (AchatChannelClass),
+                                          (GClassInitFunc) (void (*) (void)) text_whole_class_init,
+                                          sizeof (AchatChannel), NULL, 0);
+  return type;
+}
+
+static void
+test_text_whole_reads (void)
+{
+  static const struct {
+    guint radix;
+    const gchar *separator;
+    const gchar *trailer;
+    const gchar *reads[4];
+    const gchar *log;
+  } cases[] = {
+    /* One read, one call with every frame; the partial one waits. */
+    { 10, ":", ",", { "5:hello,0:,3:a,b,2:xy,1:", "z,", NULL },
+      "[hello| | a,b| xy|][z|]" },
+    /* A trailer in the next read: that message comes alone. */
+    { 10, ":", ",", { "5:hello", ",3:abc,12:", "0123456789ab,0:,", NULL },
+      "[hello|][abc|][0123456789ab| |]" },
+    { 16, "\r\n", "\r\n", { "1\r\n\n\r\nA\r\n0123456789\r\n0\r\n\r\n2\r\nxy\r", "\n", NULL },
+      "[\\n| 0123456789| |][xy|]" },
+    { 10, "\r\n", NULL, { "5\r\nhello0\r\n3\r\n\r\n\r", "2\r\nhi", NULL },
+      "[hello| | \\r\\n\\r|][hi|]" },
+  };
+  guint c;
+
+  for (c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = g_object_new (text_whole_get_type (), "socket", socket, NULL);
+      g_autoptr(TestRecorder) recorder = test_recorder_new (channel, FALSE);
+      g_autoptr(GString) log = g_string_new (NULL);
+      guint r;
+
+      g_object_set_data (G_OBJECT (channel), "log", log);
+      achat_channel_set_terminator_text_length (channel, cases[c].radix, cases[c].separator,
+                                                cases[c].trailer, 0);
+      for (r = 0; cases[c].reads[r] != NULL; r++)
+        test_feed (channel, peer_fd, cases[c].reads[r], strlen (cases[c].reads[r]));
+      close (peer_fd);
+      test_recorder_wait_closed (recorder);
+      g_assert_null (recorder->error);
+      g_assert_cmpstr (log->str, ==, cases[c].log);
+      /* Taken by the class: terminator-found was not emitted. */
+      g_assert_cmpuint (recorder->n_found, ==, 0);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1430,6 +1690,9 @@ main (int   argc,
   g_test_add_func ("/framing/text-length/errors", test_text_errors);
   g_test_add_func ("/framing/text-length/digit-limit", test_text_digit_limit);
   g_test_add_func ("/framing/text-length/limit-changed", test_text_limit_changed);
+  g_test_add_func ("/framing/text-length/hostile", test_text_hostile);
+  g_test_add_func ("/framing/text-length/flood-of-empty", test_text_flood_of_empty);
+  g_test_add_func ("/framing/text-length/whole-reads", test_text_whole_reads);
 
   return g_test_run ();
 }
