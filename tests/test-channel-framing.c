@@ -565,13 +565,39 @@ collect_check_found (AchatChannel *channel,
   check->n_messages++;
 }
 
+static gboolean
+resume_input (gpointer data)
+{
+  achat_channel_resume_input (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Pauses input after each message, resumed from an idle: the rest of the
+ * read is held and framed from the held bytes (headers, payloads and
+ * trailers among them). */
+static void
+pause_after_message (AchatChannel *channel,
+                     GBytes       *message,
+                     gpointer      user_data)
+{
+  achat_channel_pause_input (channel);
+  g_idle_add_full (G_PRIORITY_DEFAULT, resume_input, g_object_ref (channel), g_object_unref);
+}
+
+typedef enum
+{
+  TEXT_PLAIN,          /* terminator-found only: the channel's fast path */
+  TEXT_COLLECTED,      /* data-collected too, checked against the messages */
+  TEXT_PAUSING,        /* input paused after every message */
+} TextMode;
+
 /* Feeds @format's stream in the pieces that end at @cuts (then the rest),
  * closes the peer, and checks the messages delivered. */
 static void
 run_text_format (const TextFormat *format,
                  const gsize      *cuts,
                  guint             n_cuts,
-                 gboolean          with_collected)
+                 TextMode          mode)
 {
   int peer_fd;
   g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
@@ -582,7 +608,9 @@ run_text_format (const TextFormat *format,
   guint i;
 
   set_text_format (channel, format);
-  if (with_collected)
+  if (mode == TEXT_PAUSING)
+    g_signal_connect (channel, "terminator-found", G_CALLBACK (pause_after_message), NULL);
+  if (mode == TEXT_COLLECTED)
     {
       g_signal_connect (channel, "data-collected", G_CALLBACK (collect_check_collected), &check);
       g_signal_connect (channel, "terminator-found", G_CALLBACK (collect_check_found), &check);
@@ -602,7 +630,7 @@ run_text_format (const TextFormat *format,
              n_cuts > 1 ? " (and more)" : "", recorder->log->str);
   g_assert_null (recorder->error);
   g_assert_cmpuint (achat_channel_get_bytes_received (channel), ==, format->stream_len);
-  if (with_collected)
+  if (mode == TEXT_COLLECTED)
     {
       g_assert_false (check.mismatch);
       g_assert_cmpuint (check.n_messages, ==, recorder->n_found);
@@ -622,17 +650,19 @@ test_text_every_split (void)
       gsize cut, i;
 
       /* In one piece, and in two at every cut, with and without a
-       * data-collected handler (the channel's fast path). */
+       * data-collected handler (the channel's fast path), pausing after
+       * every message. */
       for (cut = 0; cut <= format->stream_len; cut++)
         {
-          run_text_format (format, &cut, 1, FALSE);
-          run_text_format (format, &cut, 1, TRUE);
+          run_text_format (format, &cut, 1, TEXT_PLAIN);
+          run_text_format (format, &cut, 1, TEXT_COLLECTED);
+          run_text_format (format, &cut, 1, TEXT_PAUSING);
         }
       /* Byte by byte. */
       for (i = 0; i < format->stream_len; i++)
         every[i] = i + 1;
-      run_text_format (format, every, format->stream_len - 1, FALSE);
-      run_text_format (format, every, format->stream_len - 1, TRUE);
+      run_text_format (format, every, format->stream_len - 1, TEXT_PLAIN);
+      run_text_format (format, every, format->stream_len - 1, TEXT_COLLECTED);
     }
 }
 
@@ -650,7 +680,7 @@ test_text_every_two_cuts (void)
 
       for (cuts[0] = 0; cuts[0] <= format->stream_len; cuts[0]++)
         for (cuts[1] = cuts[0]; cuts[1] <= format->stream_len; cuts[1]++)
-          run_text_format (format, cuts, 2, (cuts[0] + cuts[1]) % 2 == 0);
+          run_text_format (format, cuts, 2, (cuts[0] + cuts[1]) % 3);
     }
 }
 
@@ -904,6 +934,19 @@ test_text_bad_arguments (void)
  * netstring, then lines again; a "CHUNK" line is followed by one HTTP
  * chunk. */
 static void
+switch_for_message (AchatChannel *channel,
+                    const gchar  *data,
+                    gsize         length)
+{
+  if (achat_channel_get_terminator_kind (channel) == ACHAT_TERMINATOR_TEXT_LENGTH)
+    achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
+  else if (length == 4 && memcmp (data, "DATA", 4) == 0)
+    achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
+  else if (length == 5 && memcmp (data, "CHUNK", 5) == 0)
+    achat_channel_set_terminator_text_length (channel, 16, "\r\n", "\r\n", 0);
+}
+
+static void
 switch_on_found (AchatChannel *channel,
                  GBytes       *message,
                  gpointer      user_data)
@@ -911,12 +954,7 @@ switch_on_found (AchatChannel *channel,
   gsize length;
   const gchar *data = g_bytes_get_data (message, &length);
 
-  if (achat_channel_get_terminator_kind (channel) == ACHAT_TERMINATOR_TEXT_LENGTH)
-    achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
-  else if (length == 4 && memcmp (data, "DATA", 4) == 0)
-    achat_channel_set_terminator_text_length (channel, 10, ":", ",", 0);
-  else if (length == 5 && memcmp (data, "CHUNK", 5) == 0)
-    achat_channel_set_terminator_text_length (channel, 16, "\r\n", "\r\n", 0);
+  switch_for_message (channel, data, length);
 }
 
 static void
@@ -962,6 +1000,68 @@ test_text_switch_per_message (void)
       g_assert_cmpstr (messages->str, ==,
                        "T(HELO) T(DATA) T(a\\r\\nb:,c) T(DATA) T() T(CHUNK) T(0123456789\\n) "
                        "T(QUIT) T(DATA) closed");
+    }
+}
+
+/* The same from a class that overrides message_found: the channel then
+ * frames every whole message of a read ahead (whole reads), and must
+ * frame again what follows a message that changed the framing. */
+static void
+switch_message_found (AchatChannel *channel,
+                      const guint8 *data,
+                      gsize         length)
+{
+  GString *log = g_object_get_data (G_OBJECT (channel), "log");
+
+  g_string_append (log, "T(");
+  test_append_escaped (log, data, length);
+  g_string_append (log, ") ");
+  switch_for_message (channel, (const gchar *) data, length);
+}
+
+static void
+switch_class_init (AchatChannelClass *klass)
+{
+  klass->message_found = switch_message_found;
+}
+
+static GType
+switch_get_type (void)
+{
+  static GType type;
+
+  if (type == 0)
+    type = g_type_register_static_simple (ACHAT_TYPE_CHANNEL, "TestFramingTextSwitch",
+                                          sizeof (AchatChannelClass),
+                                          (GClassInitFunc) (void (*) (void)) switch_class_init,
+                                          sizeof (AchatChannel), NULL, 0);
+  return type;
+}
+
+static void
+test_text_switch_whole_reads (void)
+{
+  static const gchar stream[] = "HELO\r\nDATA\r\n7:a\r\nb:,c,DATA\r\n0:,CHUNK\r\n"
+                                "B\r\n0123456789\n\r\nQUIT\r\nDATA\r\n";
+  const gsize n = sizeof stream - 1;
+  gsize cut;
+
+  for (cut = 0; cut <= n; cut++)
+    {
+      int peer_fd;
+      g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
+      g_autoptr(AchatChannel) channel = g_object_new (switch_get_type (), "socket", socket, NULL);
+      g_autoptr(GString) log = g_string_new (NULL);
+
+      g_object_set_data (G_OBJECT (channel), "log", log);
+      achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
+      test_feed (channel, peer_fd, stream, cut);
+      test_feed (channel, peer_fd, stream + cut, n - cut);
+      if (g_strcmp0 (log->str, "T(HELO) T(DATA) T(a\\r\\nb:,c) T(DATA) T() T(CHUNK) "
+                     "T(0123456789\\n) T(QUIT) T(DATA) ") != 0)
+        g_error ("cut at %" G_GSIZE_FORMAT ": %s", cut, log->str);
+      g_assert_cmpint (achat_channel_get_terminator_kind (channel), ==, ACHAT_TERMINATOR_TEXT_LENGTH);
+      close (peer_fd);
     }
 }
 
@@ -1256,7 +1356,8 @@ static const TextErrorCase text_error_cases[] = {
 
 static void
 run_text_error (const TextErrorCase *tc,
-                gboolean             byte_by_byte)
+                gboolean             byte_by_byte,
+                gboolean             pausing)
 {
   int peer_fd;
   g_autoptr(GSocket) socket = test_socket_pair (&peer_fd);
@@ -1271,6 +1372,8 @@ run_text_error (const TextErrorCase *tc,
                                             tc->max_frame);
   achat_channel_set_max_input_size (channel, tc->max_input);
   g_signal_connect (channel, "terminator-found", G_CALLBACK (reply_to_frames), NULL);
+  if (pausing)
+    g_signal_connect (channel, "terminator-found", G_CALLBACK (pause_after_message), NULL);
   /* Output queued before any input is written before the close too. */
   achat_channel_push (channel, (const guint8 *) "hi", 2);
   if (byte_by_byte)
@@ -1289,7 +1392,8 @@ run_text_error (const TextErrorCase *tc,
   if (g_strcmp0 (recorder->log->str, expected) != 0 ||
       !g_error_matches (recorder->error, ACHAT_ERROR, tc->code) ||
       strstr (recorder->error->message, tc->message) == NULL)
-    g_error ("\"%s\"%s: %s, %s", tc->input, byte_by_byte ? " byte by byte" : "",
+    g_error ("\"%s\"%s%s: %s, %s", tc->input, byte_by_byte ? " byte by byte" : "",
+             pausing ? " pausing" : "",
              recorder->log->str, recorder->error ? recorder->error->message : "no error");
   if (tc->collected != NULL)
     g_assert_cmpmem (g_bytes_get_data (recorder->collected_at_close, NULL),
@@ -1316,8 +1420,11 @@ test_text_errors (void)
 
   for (c = 0; c < G_N_ELEMENTS (text_error_cases); c++)
     {
-      run_text_error (&text_error_cases[c], FALSE);
-      run_text_error (&text_error_cases[c], TRUE);
+      run_text_error (&text_error_cases[c], FALSE, FALSE);
+      run_text_error (&text_error_cases[c], TRUE, FALSE);
+      /* The rest of the read held after each frame, and framed from
+       * there. */
+      run_text_error (&text_error_cases[c], FALSE, TRUE);
     }
 }
 
@@ -1685,6 +1792,7 @@ main (int   argc,
   g_test_add_func ("/framing/text-length/kind", test_text_kind);
   g_test_add_func ("/framing/text-length/bad-arguments", test_text_bad_arguments);
   g_test_add_func ("/framing/text-length/switch-per-message", test_text_switch_per_message);
+  g_test_add_func ("/framing/text-length/switch-whole-reads", test_text_switch_whole_reads);
   g_test_add_func ("/framing/text-length/switch-mid-payload", test_text_switch_mid_payload);
   g_test_add_func ("/framing/text-length/large-payload", test_text_large_payload);
   g_test_add_func ("/framing/text-length/errors", test_text_errors);
