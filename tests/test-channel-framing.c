@@ -559,7 +559,8 @@ collect_check_found (AchatChannel *channel,
   gsize length;
   const gchar *bytes = g_bytes_get_data (message, &length);
 
-  if (length != check->pending->len || memcmp (bytes, check->pending->str, length) != 0)
+  if (length != check->pending->len ||
+      (length > 0 && memcmp (bytes, check->pending->str, length) != 0))
     check->mismatch = TRUE;
   g_string_truncate (check->pending, 0);
   check->n_messages++;
