@@ -1336,8 +1336,11 @@ static const TextErrorCase text_error_cases[] = {
     ACHAT_ERROR_FRAME_TOO_LONG, "18446744073709551615" },
   { 10, ":", ",", 0, 100, IN ("2:hi,18446744073709551614:"), FALSE, "T(hi)",
     ACHAT_ERROR_INPUT_LIMIT, "frame of 18446744073709551614 bytes" },
-  { 16, "\r\n", NULL, 0, 0, IN ("2\r\nhiFFFFFFFFFFFFFFFF\r\n"), FALSE, "T(hi)",
-    ACHAT_ERROR_FRAME_TOO_LONG, "18446744073709551615" },
+  /* UINT64_MAX itself is a length: with no limit, a frame that never ends */
+  { 16, "\r\n", NULL, 0, 0, IN ("2\r\nhiFFFFFFFFFFFFFFFF\r\nabc"), TRUE, "T(hi)",
+    ACHAT_ERROR_TRUNCATED_FRAME, "18446744073709551612 bytes before the end of a frame", "abc" },
+  { 10, ":", ",", 0, 100, IN ("2:hi,18446744073709551615:"), FALSE, "T(hi)",
+    ACHAT_ERROR_INPUT_LIMIT, "frame of 18446744073709551615 bytes, longer than" },
   /* The peer closes inside a header, a payload, a trailer */
   { 10, ":", ",", 0, 0, IN ("5:hello,12"), TRUE, "T(hello)",
     ACHAT_ERROR_TRUNCATED_FRAME, "length header (2 bytes of it received)" },
