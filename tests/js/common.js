@@ -225,6 +225,63 @@ export function listenOnLoopback(listener) {
 }
 
 /**
+ * Runs the test file @file (an `import.meta.url`) again as a peer process,
+ * `gjs -m FILE ...args ADDRESS`, and accepts its connection on a loopback
+ * listener: a peer that writes from another process, so the test's main
+ * loop is the only one reading. Both are closed (the process killed if
+ * still running) when the test ends.
+ *
+ * @param {object} t the test
+ * @param {string} file the peer's module URL
+ * @param {string[]} args its first arguments; the address comes last
+ * @returns {{connection: Gio.SocketConnection, child: Gio.Subprocess}}
+ */
+export function connectPeerProcess(t, file, args) {
+    const listener = new Gio.SocketListener();
+    t.defer(() => listener.close());
+    const address = listenOnLoopback(listener);
+    const gjs = GLib.file_read_link('/proc/self/exe');
+    const [path] = GLib.filename_from_uri(file);
+    const child = Gio.Subprocess.new([gjs, '-m', path, ...args, address.to_string()],
+        Gio.SubprocessFlags.NONE);
+    t.defer(() => {
+        if (child.get_identifier() !== null)
+            child.force_exit();
+    });
+    let connection = null, acceptError = null;
+    listener.accept_async(null, (_listener, result) => {
+        try {
+            [connection] = listener.accept_finish(result);
+        } catch (e) {
+            acceptError = e;
+        }
+    });
+    waitFor(() => connection !== null || acceptError !== null || child.get_identifier() === null,
+        'the peer to connect', 20000);
+    assert(connection !== null, `the peer did not connect: ${acceptError ? describeError(acceptError) : 'it exited'}`);
+    return {connection, child};
+}
+
+/**
+ * The peer process's side of connectPeerProcess(): connects to @address,
+ * writes @data with blocking calls (nothing of it depends on the JS engine
+ * calling back), shuts its output, then waits for the other side to close.
+ *
+ * @param {string} address where connectPeerProcess() listens
+ * @param {Uint8Array} data what to write
+ */
+export function writeAsPeer(address, data) {
+    const connection = new Gio.SocketClient().connect_to_host(address, 0, null);
+    connection.get_socket().set_timeout(60);
+    connection.get_output_stream().write_all(data, null);
+    connection.get_socket().shutdown(false, true);
+    const input = connection.get_input_stream();
+    while (input.read_bytes(4096, null).get_size() > 0)
+        ;
+    connection.close(null);
+}
+
+/**
  * Two connected Gio.SocketConnections over loopback TCP.
  *
  * @returns {{server: Gio.SocketConnection, client: Gio.SocketConnection}}

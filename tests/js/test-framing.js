@@ -17,8 +17,8 @@ import Achat from 'gi://Achat?version=1.0';
 import {readMessage} from '../../bindings/gjs/achat.js';
 import {
     PairMaker, Recorder, assert, assertBytes, assertEqual, assertError, assertThrows, channelPair, concat,
-    connectionPair, feed, flush, listenOnLoopback, sameBytes, show, spin, text, u8, until, waitFor,
-    withTimeout,
+    connectPeerProcess, connectionPair, feed, flush, sameBytes, show, spin, text, u8, until, waitFor,
+    withTimeout, writeAsPeer,
 } from './common.js';
 import {diag, test, run} from './tap.js';
 
@@ -1236,18 +1236,6 @@ function checksumAdd(sum, bytes) {
     return (Math.imul(sum, 31) + 0x100 + bytes.length) >>> 0;
 }
 
-/** The peer process (`test-framing.js --netstring-peer ADDRESS N SEED`). */
-function netstringPeer(address, n, seed) {
-    const connection = new Gio.SocketClient().connect_to_host(address, 0, null);
-    connection.get_socket().set_timeout(60);
-    connection.get_output_stream().write_all(volumeNetstrings(n, seed).stream, null);
-    connection.get_socket().shutdown(false, true);
-    const input = connection.get_input_stream();
-    while (input.read_bytes(4096, null).get_size() > 0)
-        ;
-    connection.close(null);
-}
-
 const VolumeTextChannel = GObject.registerClass(class VolumeTextChannel extends Achat.Channel {
     _init(params) {
         super._init(params);
@@ -1278,28 +1266,9 @@ test(`text length: ${VOLUME_NETSTRINGS} netstrings of random lengths from a peer
      `checksummed in vfunc_terminator_found, System.gc() every ${VOLUME_GC_EVERY}`, t => {
     const seed = 7;
     const {stream, sum} = volumeNetstrings(VOLUME_NETSTRINGS, seed);
-    const listener = new Gio.SocketListener();
-    t.defer(() => listener.close());
-    const address = listenOnLoopback(listener);
-    const gjs = GLib.file_read_link('/proc/self/exe');
-    const [here] = GLib.filename_from_uri(import.meta.url);
-    const child = Gio.Subprocess.new([gjs, '-m', here, '--netstring-peer', address.to_string(),
-        String(VOLUME_NETSTRINGS), String(seed)], Gio.SubprocessFlags.NONE);
-    t.defer(() => {
-        if (child.get_identifier() !== null)
-            child.force_exit();
-    });
-    let connection = null, acceptError = null;
-    listener.accept_async(null, (_listener, result) => {
-        try {
-            [connection] = listener.accept_finish(result);
-        } catch (e) {
-            acceptError = e;
-        }
-    });
-    waitFor(() => connection !== null || acceptError !== null || child.get_identifier() === null,
-        'the peer to connect', 20000);
-    assert(connection !== null, `the peer did not connect: ${acceptError}`);
+    // The peer process: `test-framing.js --netstring-peer N SEED ADDRESS`.
+    const {connection, child} = connectPeerProcess(t, import.meta.url,
+        ['--netstring-peer', String(VOLUME_NETSTRINGS), String(seed)]);
 
     const started = GLib.get_monotonic_time();
     const channel = new VolumeTextChannel({stream: connection});
@@ -1320,7 +1289,9 @@ test(`text length: ${VOLUME_NETSTRINGS} netstrings of random lengths from a peer
 
 /* ------------------------------------------------------------------------- */
 
-if (System.programArgs[0] === '--netstring-peer')
-    netstringPeer(System.programArgs[1], Number(System.programArgs[2]), Number(System.programArgs[3]));
+if (System.programArgs[0] === '--netstring-peer') {
+    const [, n, seed, address] = System.programArgs;
+    writeAsPeer(address, volumeNetstrings(Number(n), Number(seed)).stream);
+}
 else
     run();

@@ -37,9 +37,9 @@ import Achat from 'gi://Achat?version=1.0';
 
 import {readMessage} from '../../bindings/gjs/achat.js';
 import {
-    PairMaker, applyFraming, assert, assertBytes, assertEqual, channelPair, concat, cutsName,
-    describeError, feed, framingName, listenOnLoopback, loadPullScripts, sameBytes, sameFraming,
-    show, splits, spin, text, u8, waitFor, waitQuietly,
+    PairMaker, applyFraming, assert, assertBytes, assertEqual, channelPair, concat, connectPeerProcess,
+    cutsName, describeError, feed, framingName, loadPullScripts, sameBytes, sameFraming, show, splits,
+    spin, text, u8, waitFor, waitQuietly, writeAsPeer,
 } from './common.js';
 import {diag, test, run} from './tap.js';
 
@@ -723,23 +723,6 @@ function checksumAdd(sum, bytes, start, end) {
     return (Math.imul(sum, 31) + 0x100) >>> 0;
 }
 
-/**
- * The peer, in a process of its own (run as `test-whole.js volume-peer
- * ADDRESS LINES`): writes the lines with blocking calls (nothing of it
- * depends on the JS engine calling back), shuts its output, then waits for
- * the channel to close.
- */
-function volumePeer(address, n) {
-    const connection = new Gio.SocketClient().connect_to_host(address, 0, null);
-    connection.get_socket().set_timeout(60);
-    connection.get_output_stream().write_all(volumeStream(n), null);
-    connection.get_socket().shutdown(false, true);
-    const input = connection.get_input_stream();
-    while (input.read_bytes(4096, null).get_size() > 0)
-        ;
-    connection.close(null);
-}
-
 const VolumeChannel = GObject.registerClass(class VolumeChannel extends Achat.Channel {
     constructor(params) {
         super(params);
@@ -794,29 +777,9 @@ test(`${VOLUME} short lines from a peer process, counted and checksummed in vfun
         pos += length + 1;
     }
 
-    const listener = new Gio.SocketListener();
-    t.defer(() => listener.close());
-    const address = listenOnLoopback(listener);
-    const gjs = GLib.file_read_link('/proc/self/exe');
-    const [here] = GLib.filename_from_uri(import.meta.url);
-    const child = Gio.Subprocess.new([gjs, '-m', here, 'volume-peer', address.to_string(), String(VOLUME)],
-        Gio.SubprocessFlags.NONE);
-    t.defer(() => {
-        if (child.get_identifier() !== null)
-            child.force_exit();
-    });
-
-    let connection = null, acceptError = null;
-    listener.accept_async(null, (_listener, result) => {
-        try {
-            [connection] = listener.accept_finish(result);
-        } catch (e) {
-            acceptError = e;
-        }
-    });
-    waitFor(() => connection !== null || acceptError !== null || child.get_identifier() === null,
-        'the peer to connect', 20000);
-    assert(connection !== null, `the peer did not connect: ${acceptError ? describeError(acceptError) : 'it exited'}`);
+    // The peer, in a process of its own (`test-whole.js volume-peer LINES
+    // ADDRESS`).
+    const {connection, child} = connectPeerProcess(t, import.meta.url, ['volume-peer', String(VOLUME)]);
 
     const started = GLib.get_monotonic_time();
     const channel = new VolumeChannel({stream: connection});
@@ -951,6 +914,6 @@ test('the guide\'s Echo: one message at a time as plain bytes', t => {
 /* ------------------------------------------------------------------------- */
 
 if (ARGV[0] === 'volume-peer')
-    volumePeer(ARGV[1], Number(ARGV[2]));
+    writeAsPeer(ARGV[2], volumeStream(Number(ARGV[1])));
 else
     run();

@@ -7,6 +7,7 @@ peers, and a recorder of channel signals."""
 import gc
 import socket
 import struct
+import threading
 import time
 import unittest
 import weakref
@@ -178,6 +179,26 @@ def receive_until_eof(peer):
 
     iterate_until(done, 'the end of the stream from the channel')
     return bytes(received)
+
+
+class Writer(threading.Thread):
+    """Writes @data to the blocking socket @peer from a thread, 64 KiB at a
+    time, then shuts its sending side; an OSError is kept in `error`."""
+
+    def __init__(self, peer, data):
+        super().__init__(daemon=True)
+        self.peer = peer
+        self.data = data
+        self.error = None
+
+    def run(self):
+        try:
+            view = memoryview(self.data)
+            for offset in range(0, len(view), 65536):
+                self.peer.sendall(view[offset:offset + 65536])
+            self.peer.shutdown(socket.SHUT_WR)
+        except OSError as error:
+            self.error = error
 
 
 def nothing_to_receive(peer):

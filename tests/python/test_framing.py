@@ -14,15 +14,14 @@ import os
 import random
 import socket
 import struct
-import threading
 import time
 import unittest
 import zlib
 
 import taptest
 from achattest import (TIMEOUT, Achat, ChannelTestCase, Gio, GLib, LogCapture, Recorder,
-                       glib_asyncio, iterate, iterate_until, nothing_to_receive, receive,
-                       receive_until_eof, send)
+                       Writer, glib_asyncio, iterate, iterate_until, nothing_to_receive,
+                       receive, receive_until_eof, send)
 
 BIG = Achat.ByteOrder.BIG_ENDIAN
 LITTLE = Achat.ByteOrder.LITTLE_ENDIAN
@@ -1358,25 +1357,14 @@ class TextVolumeTest(unittest.TestCase):
         channel.set_terminator_text_length(10, ':', ',', 0)
         closed = []
         channel.connect('closed', lambda c, error: closed.append(error))
-        writer_error = []
-
-        def writer():
-            try:
-                view = memoryview(wire)
-                for offset in range(0, len(view), 65536):
-                    peer.sendall(view[offset:offset + 65536])
-                peer.shutdown(socket.SHUT_WR)
-            except OSError as error:
-                writer_error.append(error)
-
-        thread = threading.Thread(target=writer, daemon=True)
+        thread = Writer(peer, wire)
         started = time.monotonic()
         thread.start()
         iterate_until(lambda: closed, f'{VOLUME_NETSTRINGS} netstrings', VOLUME_TIMEOUT)
         elapsed = time.monotonic() - started
         thread.join(TIMEOUT)
         self.assertFalse(thread.is_alive())
-        self.assertEqual(writer_error, [])
+        self.assertIsNone(thread.error)
         self.assertEqual(closed, [None])
         self.assertEqual(channel.count, VOLUME_NETSTRINGS)
         self.assertEqual(channel.crc, expected_crc)

@@ -28,14 +28,12 @@ from Python):
 import asyncio
 import gc
 import os
-import socket
-import threading
 import time
 import unittest
 import zlib
 
 import taptest
-from achattest import Achat, GLib, LogCapture, iterate, iterate_until, send
+from achattest import Achat, GLib, LogCapture, Writer, iterate, iterate_until, send
 from test_pull import (MAX_FAILURES, SCRIPTS, STEP_TIMEOUT, Script, apply_framing, every_split,
                        loop, new_socket_pair, pieces, run_async, until)
 from test_pull import data as message_bytes
@@ -634,18 +632,7 @@ class VolumeTest(unittest.TestCase):
             chunks.append(b''.join(lines))
         wire = b''.join(chunks)
         del chunks
-        writer_error = []
-
-        def writer():
-            try:
-                view = memoryview(wire)
-                for offset in range(0, len(view), 65536):
-                    peer.sendall(view[offset:offset + 65536])
-                peer.shutdown(socket.SHUT_WR)
-            except OSError as error:
-                writer_error.append(error)
-
-        thread = threading.Thread(target=writer, daemon=True)
+        thread = Writer(peer, wire)
         started = time.monotonic()
         thread.start()
         iterate_until(lambda: closed or channel.count >= VOLUME_LINES,
@@ -654,7 +641,7 @@ class VolumeTest(unittest.TestCase):
         elapsed = time.monotonic() - started
         thread.join(STEP_TIMEOUT)
         self.assertFalse(thread.is_alive())
-        self.assertEqual(writer_error, [])
+        self.assertIsNone(thread.error)
         self.assertEqual(closed, [None])
         self.assertIsNone(channel.first_wrong)
         self.assertEqual(channel.count, VOLUME_LINES)
