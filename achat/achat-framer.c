@@ -1110,31 +1110,22 @@ next_trailer (AchatFramer      *framer,
 
   while (framer->trailer_pos < framer->trailer_len)
     {
-      uint8_t expected = framer->trailer[framer->trailer_pos];
+      bool held = framer->hold_len > 0;
 
-      if (framer->hold_len > 0)
-        {
-          if (held_bytes (framer)[0] != expected)
-            {
-              length_refuse (framer, ACHAT_FRAMER_BAD_TRAILER, 0, event);
-              return used;
-            }
-          hold_consume (framer, 1);
-        }
-      else if (used < length)
-        {
-          if (input[used] != expected)
-            {
-              length_refuse (framer, ACHAT_FRAMER_BAD_TRAILER, 0, event);
-              return used;
-            }
-          used++;
-        }
-      else
+      if (!held && used == length)
         {
           event_set (event, NULL, 0, false, false);
           return used;
         }
+      if ((held ? held_bytes (framer)[0] : input[used]) != framer->trailer[framer->trailer_pos])
+        {
+          length_refuse (framer, ACHAT_FRAMER_BAD_TRAILER, 0, event);
+          return used;
+        }
+      if (held)
+        hold_consume (framer, 1);
+      else
+        used++;
       framer->trailer_pos++;
     }
   framer->trailer_pos = 0;
