@@ -5850,7 +5850,9 @@ channel_read_finish (AchatChannel  *self,
  * channel closed cleanly after its last message, or the error it closed
  * with; a connection that ended in the middle of a message (bytes received
  * but no terminator) fails with %G_IO_ERROR_PARTIAL_INPUT, the bytes still
- * in [method@Achat.Channel.get_collected]. Messages that arrived before
+ * in [method@Achat.Channel.get_collected]; in the middle of a length-prefixed
+ * or text-length frame, with the error the channel closed with,
+ * %ACHAT_ERROR_TRUNCATED_FRAME. Messages that arrived before
  * the end are all read first: after a clean end the channel stays open
  * until they are (also when a write failed meanwhile: then it closes with
  * that error); after a reset it closes at once, and reads still get them
