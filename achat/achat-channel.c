@@ -470,6 +470,17 @@ partial_input_error (AchatChannelPrivate *priv)
                       priv->collected_len);
 }
 
+/* Input stops on @error (taken): nothing more is read or delivered, and
+ * the channel closes with it once its queued output is written. */
+static void
+input_stop_with_error (AchatChannelPrivate *priv,
+                       GError              *error)
+{
+  priv->eof = TRUE;
+  g_clear_error (&priv->input_error);
+  priv->input_error = error;
+}
+
 static void
 channel_input_overflow (AchatChannel *self,
                         const guint8 *data,
@@ -479,9 +490,7 @@ channel_input_overflow (AchatChannel *self,
   gsize room = priv->max_input > priv->collected_len ? priv->max_input - priv->collected_len : 0;
 
   collected_append (priv, data, MIN (room, length));
-  priv->eof = TRUE;
-  g_clear_error (&priv->input_error);
-  priv->input_error = input_limit_error (priv);
+  input_stop_with_error (priv, input_limit_error (priv));
 }
 
 /* Whether someone takes the next message: a pending read, a handler of
@@ -1273,9 +1282,7 @@ channel_frame_refused (AchatChannel           *self,
                          "The peer announced a frame of %" G_GUINT64_FORMAT " bytes, "
                          "longer than the channel's max-input-size of %" G_GSIZE_FORMAT " bytes",
                          event->frame_length, priv->max_input);
-  priv->eof = TRUE;
-  g_clear_error (&priv->input_error);
-  priv->input_error = error;
+  input_stop_with_error (priv, error);
 }
 
 /* The framer's frame maximum: the lower of the frame length limit and
@@ -1431,28 +1438,28 @@ channel_deliver_held (AchatChannel *self)
        * has them); the channel closes with the error. */
       guint64 missing = priv->framer.count;
       gsize held = achat_framer_get_held (&priv->framer);
+      GError *error;
 
       if (achat_framer_flush (&priv->framer, &event))
         collected_append (priv, event.data, event.length);
-      g_clear_error (&priv->input_error);
       if (missing > 0)
-        priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
-                                         "The peer closed the connection %" G_GUINT64_FORMAT
-                                         " bytes before the end of a frame", missing);
+        error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
+                             "The peer closed the connection %" G_GUINT64_FORMAT
+                             " bytes before the end of a frame", missing);
       else if (held == 0)
         {
           /* Neither payload nor header: a text length's trailer. */
           g_autofree gchar *text = escape_bytes (priv->framer.trailer, priv->framer.trailer_len);
 
-          priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
-                                            "The peer closed the connection before the "
-                                            "trailer \"%s\" of a frame", text);
+          error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
+                               "The peer closed the connection before the trailer \"%s\" "
+                               "of a frame", text);
         }
       else
-        priv->input_error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
-                                         "The peer closed the connection in the middle of "
-                                         "a frame's length header (%" G_GSIZE_FORMAT " bytes "
-                                         "of it received)", held);
+        error = g_error_new (ACHAT_ERROR, ACHAT_ERROR_TRUNCATED_FRAME,
+                             "The peer closed the connection in the middle of a frame's "
+                             "length header (%" G_GSIZE_FORMAT " bytes of it received)", held);
+      input_stop_with_error (priv, error);
       return;
     }
   /* One event at a time: a terminator held undecided (a longer one might
