@@ -368,6 +368,71 @@ static gssize channel_read_on       (AchatChannel *self,
                                      gboolean      while_held,
                                      GError      **error);
 
+/* Small steps shared by several concerns ---------------------------------- */
+
+/* Inside a dispatch of this channel (a read or a flush, which may run a
+ * nested main loop): what changes now is looked at when it returns. */
+static inline gboolean
+channel_in_dispatch (AchatChannelPrivate *priv)
+{
+  return priv->in_input || priv->in_flush;
+}
+
+/* Asks for a dispatch of this channel on the next iteration, unless one is
+ * under way (it looks when it returns) or the channel has no watch. */
+static inline void
+channel_schedule (AchatChannelPrivate *priv)
+{
+  if (!channel_in_dispatch (priv) && priv->watch != NULL)
+    achat_watch_schedule (priv->watch);
+}
+
+/* Held input (and the end of input) is delivered on the next iteration. */
+static void
+input_resume_later (AchatChannelPrivate *priv)
+{
+  priv->resume_pending = TRUE;
+  achat_watch_schedule (priv->watch);
+}
+
+/* Drops the queued output, counting it unsent; returns how much. */
+static guint64
+output_drop_unsent (AchatChannelPrivate *priv)
+{
+  guint64 dropped = priv->queue.data_bytes;
+
+  priv->unsent_bytes += dropped;
+  achat_output_queue_clear (&priv->queue);
+  return dropped;
+}
+
+/* Refuses pushes from other threads from now on; with @pending, also takes
+ * those accepted and not applied yet (a ForeignOp queue). */
+static void
+foreign_refuse (AchatChannelPrivate *priv,
+                GQueue              *pending)
+{
+  g_mutex_lock (&priv->foreign_lock);
+  priv->foreign_refused = TRUE;
+  if (pending != NULL)
+    {
+      *pending = priv->foreign_ops;
+      g_queue_init (&priv->foreign_ops);
+    }
+  g_mutex_unlock (&priv->foreign_lock);
+}
+
+/* The task of a switch to TLS still writing the plaintext queued before
+ * it, now given up (NULL if there is none). */
+static GTask *
+tls_take_draining_task (AchatChannelPrivate *priv)
+{
+  if (priv->tls_task == NULL || priv->tls_state != TLS_DRAINING)
+    return NULL;
+  priv->tls_state = TLS_NONE;
+  return g_steal_pointer (&priv->tls_task);
+}
+
 /* Default handlers ------------------------------------------------------ */
 
 /* Makes room for @length more bytes of the message being collected and
@@ -1849,16 +1914,13 @@ channel_fail_after_input (AchatChannel *self,
       /* Output is dead, but what the peer sent is delivered (when input
        * resumes, or as it comes), up to its end; then the channel closes
        * with @error. What waited for the output fails now. */
-      priv->unsent_bytes += priv->queue.data_bytes;
-      achat_output_queue_clear (&priv->queue);
-      channel_fail_drains (self, error);
-      if (priv->tls_task != NULL && priv->tls_state == TLS_DRAINING)
-        {
-          g_autoptr(GTask) task = g_steal_pointer (&priv->tls_task);
+      g_autoptr(GTask) tls_task = NULL;
 
-          priv->tls_state = TLS_NONE;
-          g_task_return_error (task, g_error_copy (error));
-        }
+      output_drop_unsent (priv);
+      channel_fail_drains (self, error);
+      tls_task = tls_take_draining_task (priv);
+      if (tls_task != NULL)
+        g_task_return_error (tls_task, g_error_copy (error));
       g_clear_error (&priv->close_error);
       priv->close_error = error;
       return;
@@ -2077,9 +2139,7 @@ channel_output_changed (AchatChannel *self)
   /* Inside a dispatch of this channel the flush happens when it returns;
    * otherwise on the next main loop iteration, so that consecutive pushes
    * leave in one vectored write. */
-  if (priv->in_input || priv->in_flush || priv->watch == NULL)
-    return;
-  achat_watch_schedule (priv->watch);
+  channel_schedule (priv);
 }
 
 static gboolean
@@ -2215,8 +2275,7 @@ channel_consumer_arrived (AchatChannel *self,
     }
   if (!now)
     {
-      priv->resume_pending = TRUE;
-      achat_watch_schedule (priv->watch);
+      input_resume_later (priv);
       return;
     }
 
@@ -2246,7 +2305,7 @@ channel_prepare_cb (gpointer user_data)
 
   /* Not while a flush or a read of this channel runs a nested loop: they
    * write when they return. */
-  if (priv->closed || priv->connecting || priv->in_flush || priv->in_input ||
+  if (priv->closed || priv->connecting || channel_in_dispatch (priv) ||
       priv->tls_state == TLS_HANDSHAKING)
     return;
 
@@ -2303,11 +2362,7 @@ channel_close_internal (AchatChannel *self,
    * callback reports it), a switch not yet handshaking reports now. */
   if (priv->tls_cancellable != NULL)
     g_cancellable_cancel (priv->tls_cancellable);
-  if (priv->tls_task != NULL && priv->tls_state == TLS_DRAINING)
-    {
-      tls_task = g_steal_pointer (&priv->tls_task);
-      priv->tls_state = TLS_NONE;
-    }
+  tls_task = tls_take_draining_task (priv);
 
   /* How input ended, for reads: a message left unfinished is an error. */
   if (error != NULL)
@@ -2319,11 +2374,7 @@ channel_close_internal (AchatChannel *self,
     priv->end_error = partial_input_error (priv);
   /* Pushes accepted from other threads and not applied yet will never be
    * sent: counted now, so that the closed handler sees them. */
-  g_mutex_lock (&priv->foreign_lock);
-  priv->foreign_refused = TRUE;
-  foreign = priv->foreign_ops;
-  g_queue_init (&priv->foreign_ops);
-  g_mutex_unlock (&priv->foreign_lock);
+  foreign_refuse (priv, &foreign);
   while ((op = g_queue_pop_head (&foreign)) != NULL)
     {
       if (op->bytes != NULL)
@@ -2339,8 +2390,7 @@ channel_close_internal (AchatChannel *self,
   /* The watch goes before the descriptor it watches is closed. */
   if (priv->watch != NULL)
     achat_watch_destroy (g_steal_pointer (&priv->watch));
-  priv->unsent_bytes += priv->queue.data_bytes;
-  achat_output_queue_clear (&priv->queue);
+  output_drop_unsent (priv);
   g_clear_error (&priv->pending_error);
   /* A handshake (cancelled above) may still use the socket in GIO's
    * thread: it is closed when the handshake returns. */
@@ -2595,8 +2645,7 @@ channel_start_tls (AchatChannel        *self,
   channel_update_interest (self);
   /* Inside a dispatch of this channel the flush that follows it gets to
    * the barrier; otherwise the next iteration does. */
-  if (!priv->in_input && !priv->in_flush && priv->watch != NULL)
-    achat_watch_schedule (priv->watch);
+  channel_schedule (priv);
 }
 
 /* Reads, drains, other threads -------------------------------------------- */
@@ -5026,13 +5075,8 @@ achat_channel_close_when_done (AchatChannel *self)
   if (priv->closed || priv->closing)
     return;
   priv->closing = TRUE;
-  g_mutex_lock (&priv->foreign_lock);
-  priv->foreign_refused = TRUE;
-  g_mutex_unlock (&priv->foreign_lock);
-  if (priv->in_input || priv->in_flush)
-    return;   /* checked when they finish */
-  if (priv->watch != NULL)
-    achat_watch_schedule (priv->watch);
+  foreign_refuse (priv, NULL);
+  channel_schedule (priv);   /* in a dispatch: checked when it finishes */
 }
 
 /**
@@ -5061,10 +5105,8 @@ achat_channel_discard_buffers (AchatChannel *self)
   collected_reset (priv);
   g_clear_pointer (&priv->ready, g_bytes_unref);
   priv->ready_waits = FALSE;
-  priv->unsent_bytes += priv->queue.data_bytes;
-  if (priv->queue.data_bytes > 0)
+  if (output_drop_unsent (priv) > 0)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSENT_BYTES]);
-  achat_output_queue_clear (&priv->queue);
   if (priv->tls_state != TLS_NONE)
     achat_output_queue_push_barrier (&priv->queue);   /* a switch to TLS goes on */
   {
@@ -5368,10 +5410,7 @@ achat_channel_resume_input (AchatChannel *self)
   if (!priv->closed)
     {
       if (achat_framer_get_held (&priv->framer) > 0 || priv->eof_undelivered)
-        {
-          priv->resume_pending = TRUE;
-          achat_watch_schedule (priv->watch);
-        }
+        input_resume_later (priv);
       else if (!priv->in_input)
         channel_update_interest (self);
     }
