@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "achat-channel.h"
+#include "achat-channel-private.h"
 #include "achat-enums.h"
 #include "achat-error.h"
 #include "achat-framer-private.h"
