@@ -191,4 +191,16 @@ enum {
   N_SIGNALS
 };
 
+/* Where the private structure sits in an instance, as
+ * G_DEFINE_TYPE_WITH_PRIVATE's own accessor finds it, but from every file
+ * that implements the type (set once, in class_init): an inline load and
+ * an add, not a call per message. */
+extern gint achat_channel_private_offset;
+
+static inline AchatChannelPrivate *
+achat_channel_get_priv (AchatChannel *self)
+{
+  return (AchatChannelPrivate *) G_STRUCT_MEMBER_P (self, achat_channel_private_offset);
+}
+
 G_END_DECLS

@@ -168,7 +168,9 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE_WITH_PRIVATE (AchatChannel, achat_channel, G_TYPE_OBJECT)
 
-#define GET_PRIV(self) ((AchatChannelPrivate *) achat_channel_get_instance_private (self))
+gint achat_channel_private_offset;
+
+#define GET_PRIV(self) achat_channel_get_priv (self)
 
 static void channel_update_interest (AchatChannel *self);
 static void channel_flush           (AchatChannel *self);
@@ -3201,6 +3203,7 @@ achat_channel_class_init (AchatChannelClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  achat_channel_private_offset = g_type_class_get_instance_private_offset (klass);
   object_class->constructed = achat_channel_constructed;
   object_class->dispose = achat_channel_dispose;
   object_class->finalize = achat_channel_finalize;
