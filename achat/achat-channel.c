@@ -163,8 +163,8 @@
  * for what the peer sent before it went away. */
 #define FAILED_WRITE_READS 4
 
-static GParamSpec *properties[N_PROPS];
-static guint signals[N_SIGNALS];
+static GParamSpec *achat_channel_properties[N_PROPS];
+static guint achat_channel_signals[N_SIGNALS];
 
 G_DEFINE_TYPE_WITH_PRIVATE (AchatChannel, achat_channel, G_TYPE_OBJECT)
 
@@ -172,22 +172,22 @@ gint achat_channel_private_offset;
 
 #define GET_PRIV(self) achat_channel_get_priv (self)
 
-static void channel_update_interest (AchatChannel *self);
+static void achat_channel_update_interest (AchatChannel *self);
 static void channel_flush           (AchatChannel *self);
 static void channel_queue_changed   (AchatChannel *self);
-static void channel_close_internal  (AchatChannel *self,
+static void achat_channel_close_internal  (AchatChannel *self,
                                      GError       *error);
-static void channel_tls_begin       (AchatChannel *self);
+static void achat_channel_tls_begin       (AchatChannel *self);
 static void task_drop_cancel        (GTask        *task);
 static void channel_fail_drains     (AchatChannel *self,
                                      const GError *error);
 static void channel_return_end      (AchatChannel *self,
                                      GTask        *task);
-static void channel_watch_cb        (gpointer      user_data,
+static void achat_channel_watch_cb        (gpointer      user_data,
                                      GIOCondition  condition);
-static void channel_prepare_cb      (gpointer      user_data);
-static gboolean overrides_readiness (AchatChannelClass *klass);
-static void channel_tls_fail        (AchatChannel *self,
+static void achat_channel_prepare_cb      (gpointer      user_data);
+static gboolean achat_channel_overrides_readiness (AchatChannelClass *klass);
+static void achat_channel_tls_fail        (AchatChannel *self,
                                      GError       *error);
 static void channel_consumer_arrived (AchatChannel *self,
                                       gboolean      now);
@@ -206,7 +206,7 @@ static gssize channel_read_on       (AchatChannel *self,
 /* Inside a dispatch of this channel (a read or a flush, which may run a
  * nested main loop): what changes now is looked at when it returns. */
 static inline gboolean
-channel_in_dispatch (AchatChannelPrivate *priv)
+achat_channel_in_dispatch (AchatChannelPrivate *priv)
 {
   return priv->in_input || priv->in_flush;
 }
@@ -214,9 +214,9 @@ channel_in_dispatch (AchatChannelPrivate *priv)
 /* Asks for a dispatch of this channel on the next iteration, unless one is
  * under way (it looks when it returns) or the channel has no watch. */
 static inline void
-channel_schedule (AchatChannelPrivate *priv)
+achat_channel_schedule (AchatChannelPrivate *priv)
 {
-  if (!channel_in_dispatch (priv) && priv->watch != NULL)
+  if (!achat_channel_in_dispatch (priv) && priv->watch != NULL)
     achat_watch_schedule (priv->watch);
 }
 
@@ -258,7 +258,7 @@ foreign_refuse (AchatChannelPrivate *priv,
 /* The task of a switch to TLS still writing the plaintext queued before
  * it, now given up (NULL if there is none). */
 static GTask *
-tls_take_draining_task (AchatChannelPrivate *priv)
+achat_channel_tls_take_draining_task (AchatChannelPrivate *priv)
 {
   if (priv->tls_task == NULL || priv->tls_state != TLS_DRAINING)
     return NULL;
@@ -597,7 +597,7 @@ transport_writev (AchatChannel         *self,
 }
 
 static void
-transport_close (AchatChannel *self)
+achat_channel_transport_close (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
@@ -649,9 +649,9 @@ channel_observe (AchatChannel *self)
   AchatChannelPrivate *priv = GET_PRIV (self);
   AchatChannelClass *klass = ACHAT_CHANNEL_GET_CLASS (self);
   gboolean dc_handlers =
-    g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE);
+    g_signal_has_handler_pending (self, achat_channel_signals[DATA_COLLECTED], 0, FALSE);
   gboolean tf_handlers =
-    g_signal_has_handler_pending (self, signals[TERMINATOR_FOUND], 0, FALSE);
+    g_signal_has_handler_pending (self, achat_channel_signals[TERMINATOR_FOUND], 0, FALSE);
 
   priv->dc_direct = !dc_handlers && klass->data_collected != achat_channel_real_data_collected;
   priv->dc_observed = dc_handlers || priv->dc_direct;
@@ -680,10 +680,10 @@ channel_observe_again (AchatChannel *self)
     channel_observe (self);
   else if (!priv->dc_observed)
     priv->dc_observed =
-      g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE);
+      g_signal_has_handler_pending (self, achat_channel_signals[DATA_COLLECTED], 0, FALSE);
   else if (!priv->tf_observed)
     priv->tf_observed =
-      g_signal_has_handler_pending (self, signals[TERMINATOR_FOUND], 0, FALSE);
+      g_signal_has_handler_pending (self, achat_channel_signals[TERMINATOR_FOUND], 0, FALSE);
 }
 
 /* The message for @event: a slice of the read buffer when it is long, else
@@ -912,7 +912,7 @@ achat_channel_real_messages_found (AchatChannel *self,
       klass->message_found (self, bytes + start, end - start);
       if (batch_interrupted (priv, framing_serial, generation) ||
           (signals_run && i + 1 < n &&
-           g_signal_has_handler_pending (self, signals[DATA_COLLECTED], 0, FALSE)))
+           g_signal_has_handler_pending (self, achat_channel_signals[DATA_COLLECTED], 0, FALSE)))
         return i + 1;
     }
   return n;
@@ -935,11 +935,11 @@ achat_channel_real_message_found (AchatChannel *self,
       /* Called outside any delivery (a binding chaining up by hand). */
       g_autoptr(GBytes) copy = g_bytes_new (data, length);
 
-      g_signal_emit (self, signals[TERMINATOR_FOUND], 0, copy);
+      g_signal_emit (self, achat_channel_signals[TERMINATOR_FOUND], 0, copy);
       return;
     }
   achat_poller_copy_message (priv->poller, data, length, &message);
-  g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message.bytes);
+  g_signal_emit (self, achat_channel_signals[TERMINATOR_FOUND], 0, message.bytes);
   achat_poller_release_message (priv->poller, &message);
 }
 
@@ -1048,7 +1048,7 @@ channel_deliver (AchatChannel           *self,
           if (priv->dc_direct)
             ACHAT_CHANNEL_GET_CLASS (self)->data_collected (self, data.bytes);
           else
-            g_signal_emit (self, signals[DATA_COLLECTED], 0, data.bytes);
+            g_signal_emit (self, achat_channel_signals[DATA_COLLECTED], 0, data.bytes);
           achat_poller_release_message (priv->poller, &data);
           if (input_stopped (priv) || generation != priv->input_generation)
             return FALSE;
@@ -1094,7 +1094,7 @@ channel_deliver (AchatChannel           *self,
           else if (priv->tf_direct)
             ACHAT_CHANNEL_GET_CLASS (self)->terminator_found (self, message.bytes);
           else
-            g_signal_emit (self, signals[TERMINATOR_FOUND], 0, message.bytes);
+            g_signal_emit (self, achat_channel_signals[TERMINATOR_FOUND], 0, message.bytes);
           achat_poller_release_message (priv->poller, &message);
           if (input_stopped (priv) || generation != priv->input_generation)
             return FALSE;
@@ -1222,7 +1222,7 @@ channel_await_consumer (AchatChannel *self)
   if (priv->awaiting_consumer || priv->watch == NULL)
     return;
   priv->awaiting_consumer = TRUE;
-  achat_watch_set_prepare (priv->watch, channel_prepare_cb);
+  achat_watch_set_prepare (priv->watch, achat_channel_prepare_cb);
 }
 
 /* Input no longer waits for a consumer (one came, or the input went). */
@@ -1234,7 +1234,7 @@ channel_stop_awaiting (AchatChannel *self)
   if (!priv->awaiting_consumer)
     return;
   priv->awaiting_consumer = FALSE;
-  if (priv->watch != NULL && !overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+  if (priv->watch != NULL && !achat_channel_overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
     achat_watch_set_prepare (priv->watch, NULL);
 }
 
@@ -1305,7 +1305,7 @@ channel_process_input (AchatChannel    *self,
            * next read (pull mode: framed with the terminator in force
            * then); or, after a switch to TLS was asked for, it is
            * plaintext that must not be read as if it came through TLS
-           * (checked by channel_tls_begin()). */
+           * (checked by achat_channel_tls_begin()). */
           if (data != NULL)
             achat_framer_hold_input (&priv->framer, data + pos, length - pos);
           if (input_awaits_consumer (priv))
@@ -1556,7 +1556,7 @@ channel_handle_input (AchatChannel *self)
       /* A handler runs a nested main loop: stop polling for input until it
        * returns, or that loop would spin on our readable socket. */
       priv->input_reentered = TRUE;
-      channel_update_interest (self);
+      achat_channel_update_interest (self);
       return;
     }
 
@@ -1565,7 +1565,7 @@ channel_handle_input (AchatChannel *self)
   if (n == 0 || n == IO_ERROR)
     channel_end_input (self);
   if (n == IO_ERROR)
-    channel_close_internal (self, g_steal_pointer (&error));
+    achat_channel_close_internal (self, g_steal_pointer (&error));
   priv->in_input = FALSE;
   priv->input_reentered = FALSE;
   channel_track_message (self);
@@ -1579,7 +1579,7 @@ channel_handle_input (AchatChannel *self)
   if (!achat_output_queue_is_empty (&priv->queue) || priv->closing || priv->eof)
     channel_flush (self);
   else
-    channel_update_interest (self);
+    achat_channel_update_interest (self);
 }
 
 /* The connection is gone (hung up, reset) while input waits for someone to
@@ -1602,7 +1602,7 @@ channel_read_to_end (AchatChannel *self)
   if (!priv->closed && (n == 0 || n == IO_ERROR))
     channel_end_input (self);
   if (n == IO_ERROR)
-    channel_close_internal (self, g_steal_pointer (&error));
+    achat_channel_close_internal (self, g_steal_pointer (&error));
   priv->in_input = FALSE;
   if (!priv->closed)
     channel_flush (self);
@@ -1611,7 +1611,7 @@ channel_read_to_end (AchatChannel *self)
 
 /* Idle timeout ---------------------------------------------------------- */
 
-static void channel_apply_idle_timeout (AchatChannel *self);
+static void achat_channel_apply_idle_timeout (AchatChannel *self);
 
 static void
 channel_idle_cb (gpointer user_data)
@@ -1625,18 +1625,18 @@ channel_idle_cb (gpointer user_data)
    * never took any input still times out. */
   if (priv->input_paused || (priv->pull && input_held (priv)))
     {
-      channel_apply_idle_timeout (self);
+      achat_channel_apply_idle_timeout (self);
       return;
     }
-  channel_close_internal (self,
-                          g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                       "No data received or sent for %u seconds "
-                                       "(the channel's idle-timeout)",
-                                       priv->idle_timeout));
+  achat_channel_close_internal (self,
+                                g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                             "No data received or sent for %u seconds "
+                                             "(the channel's idle-timeout)",
+                                             priv->idle_timeout));
 }
 
 static void
-channel_apply_idle_timeout (AchatChannel *self)
+achat_channel_apply_idle_timeout (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
@@ -1678,11 +1678,11 @@ channel_message_timer_cb (gpointer user_data)
   g_source_set_ready_time (priv->message_timer, -1);
   if (priv->message_started == 0 || priv->in_input || !channel_message_pending (priv))
     return G_SOURCE_CONTINUE;
-  channel_close_internal (self,
-                          g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                                       "A message was still incomplete %u seconds after "
-                                       "its first byte (the channel's message-timeout)",
-                                       priv->message_timeout));
+  achat_channel_close_internal (self,
+                                g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                             "A message was still incomplete %u seconds after "
+                                             "its first byte (the channel's message-timeout)",
+                                             priv->message_timeout));
   return G_SOURCE_CONTINUE;
 }
 
@@ -1751,7 +1751,7 @@ channel_fail_after_input (AchatChannel *self,
 
       output_drop_unsent (priv);
       channel_fail_drains (self, error);
-      tls_task = tls_take_draining_task (priv);
+      tls_task = achat_channel_tls_take_draining_task (priv);
       if (tls_task != NULL)
         g_task_return_error (tls_task, g_error_copy (error));
       g_clear_error (&priv->close_error);
@@ -1759,7 +1759,7 @@ channel_fail_after_input (AchatChannel *self,
       return;
     }
 
-  channel_close_internal (self, error);
+  achat_channel_close_internal (self, error);
 }
 
 /* Marks that everything before them was written: their drain_async()
@@ -1821,7 +1821,7 @@ channel_flush (AchatChannel *self)
   if (priv->connecting || priv->write_blocked)
     {
       /* Written when the socket says it can take more. */
-      channel_update_interest (self);
+      achat_channel_update_interest (self);
       return;
     }
 
@@ -1893,13 +1893,13 @@ channel_flush (AchatChannel *self)
 
   if (!priv->closed && achat_output_queue_is_empty (&priv->queue) &&
       (priv->closing || (priv->eof && !priv->eof_undelivered)))
-    channel_close_internal (self, NULL);
+    achat_channel_close_internal (self, NULL);
 
   if (!priv->closed && priv->tls_state == TLS_DRAINING &&
       achat_output_queue_at_barrier (&priv->queue))
-    channel_tls_begin (self);
+    achat_channel_tls_begin (self);
   else if (!priv->closed)
-    channel_update_interest (self);
+    achat_channel_update_interest (self);
 
   g_object_unref (self);
 }
@@ -1929,7 +1929,7 @@ channel_queue_changed (AchatChannel *self)
     {
       priv->queued_deferred = FALSE;
       priv->notified_queued = queued;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QUEUED_BYTES]);
+      g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_QUEUED_BYTES]);
       if (priv->closed)
         return;
       /* Its handlers may have pushed (and crossed a watermark themselves). */
@@ -1939,15 +1939,15 @@ channel_queue_changed (AchatChannel *self)
   if (!priv->output_full && priv->high_watermark > 0 && queued >= priv->high_watermark)
     {
       priv->output_full = TRUE;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_FULL]);
+      g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_OUTPUT_FULL]);
     }
   else if (priv->output_full && queued <= MIN (priv->low_watermark, priv->high_watermark))
     {
       priv->output_full = FALSE;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_FULL]);
+      g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_OUTPUT_FULL]);
       /* Unless a handler of that notification filled it again. */
       if (!priv->closed && !priv->output_full)
-        g_signal_emit (self, signals[OUTPUT_DRAINED], 0);
+        g_signal_emit (self, achat_channel_signals[OUTPUT_DRAINED], 0);
     }
 }
 
@@ -1972,7 +1972,7 @@ channel_output_changed (AchatChannel *self)
   /* Inside a dispatch of this channel the flush happens when it returns;
    * otherwise on the next main loop iteration, so that consecutive pushes
    * leave in one vectored write. */
-  channel_schedule (priv);
+  achat_channel_schedule (priv);
 }
 
 static gboolean
@@ -1994,7 +1994,7 @@ channel_check_open (AchatChannel *self,
 /* Main loop ------------------------------------------------------------- */
 
 static void
-channel_update_interest (AchatChannel *self)
+achat_channel_update_interest (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   AchatChannelClass *klass = ACHAT_CHANNEL_GET_CLASS (self);
@@ -2030,15 +2030,15 @@ channel_finish_connect (AchatChannel *self)
   priv->connecting = FALSE;
   if (!g_socket_check_connect_result (priv->socket, &error))
     {
-      channel_close_internal (self, error);
+      achat_channel_close_internal (self, error);
       return;
     }
   channel_flush (self);
 }
 
 static void
-channel_watch_cb (gpointer     user_data,
-                  GIOCondition condition)
+achat_channel_watch_cb (gpointer     user_data,
+                        GIOCondition condition)
 {
   AchatChannel *self = user_data;
   AchatChannelPrivate *priv = GET_PRIV (self);
@@ -2053,7 +2053,7 @@ channel_watch_cb (gpointer     user_data,
       /* Scheduled: an error to report, input held by a pause, or output
        * pushed from outside. */
       if (priv->pending_error != NULL)
-        channel_close_internal (self, g_steal_pointer (&priv->pending_error));
+        achat_channel_close_internal (self, g_steal_pointer (&priv->pending_error));
       else
         {
           if (priv->resume_pending)
@@ -2103,7 +2103,7 @@ channel_consumer_arrived (AchatChannel *self,
   if (achat_framer_get_held (&priv->framer) == 0 && !priv->eof_undelivered &&
       (priv->close_error == NULL || priv->eof))
     {
-      channel_update_interest (self);
+      achat_channel_update_interest (self);
       return;
     }
   if (!now)
@@ -2122,7 +2122,7 @@ channel_consumer_arrived (AchatChannel *self,
           priv->queued_deferred)
         achat_watch_schedule (priv->watch);
       else
-        channel_update_interest (self);
+        achat_channel_update_interest (self);
     }
   g_object_unref (self);
 }
@@ -2131,14 +2131,14 @@ channel_consumer_arrived (AchatChannel *self,
  * (asked, as asyncore did) and for those whose input waits for a handler
  * to be connected. */
 static void
-channel_prepare_cb (gpointer user_data)
+achat_channel_prepare_cb (gpointer user_data)
 {
   AchatChannel *self = user_data;
   AchatChannelPrivate *priv = GET_PRIV (self);
 
   /* Not while a flush or a read of this channel runs a nested loop: they
    * write when they return. */
-  if (priv->closed || priv->connecting || channel_in_dispatch (priv) ||
+  if (priv->closed || priv->connecting || achat_channel_in_dispatch (priv) ||
       priv->tls_state == TLS_HANDSHAKING)
     return;
 
@@ -2148,10 +2148,10 @@ channel_prepare_cb (gpointer user_data)
       if (input_has_consumer (priv))
         channel_consumer_arrived (self, FALSE);
     }
-  if (priv->closed || !overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+  if (priv->closed || !achat_channel_overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
     return;
 
-  channel_update_interest (self);
+  achat_channel_update_interest (self);
   if (!priv->closed && !priv->write_blocked &&
       !achat_output_queue_is_empty (&priv->queue) &&
       ACHAT_CHANNEL_GET_CLASS (self)->writable (self) &&
@@ -2160,8 +2160,8 @@ channel_prepare_cb (gpointer user_data)
 }
 
 static void
-channel_close_internal (AchatChannel *self,
-                        GError       *error)
+achat_channel_close_internal (AchatChannel *self,
+                              GError       *error)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   g_autoptr(GTask) tls_task = NULL;
@@ -2195,7 +2195,7 @@ channel_close_internal (AchatChannel *self,
    * callback reports it), a switch not yet handshaking reports now. */
   if (priv->tls_cancellable != NULL)
     g_cancellable_cancel (priv->tls_cancellable);
-  tls_task = tls_take_draining_task (priv);
+  tls_task = achat_channel_tls_take_draining_task (priv);
 
   /* How input ended, for reads: a message left unfinished is an error. */
   if (error != NULL)
@@ -2228,12 +2228,12 @@ channel_close_internal (AchatChannel *self,
   /* A handshake (cancelled above) may still use the socket in GIO's
    * thread: it is closed when the handshake returns. */
   if (priv->tls_state != TLS_HANDSHAKING)
-    transport_close (self);
+    achat_channel_transport_close (self);
 
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OPEN]);
+  g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_OPEN]);
   if (priv->unsent_bytes > 0)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSENT_BYTES]);
-  g_signal_emit (self, signals[CLOSED], 0, error);
+    g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_UNSENT_BYTES]);
+  g_signal_emit (self, achat_channel_signals[CLOSED], 0, error);
   channel_fail_drains (self, priv->end_error);
   if (priv->read_task != NULL && priv->ready == NULL)
     channel_return_end (self, g_steal_pointer (&priv->read_task));
@@ -2277,14 +2277,14 @@ tls_cancel_cb (GCancellable *cancellable,
 /* The switch failed: the channel closes with @error (it cannot go back to
  * plaintext: the peer may already speak TLS), then the task reports it. */
 static void
-channel_tls_fail (AchatChannel *self,
-                  GError       *error)
+achat_channel_tls_fail (AchatChannel *self,
+                        GError       *error)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   g_autoptr(GTask) task = g_steal_pointer (&priv->tls_task);
 
   priv->tls_state = TLS_NONE;
-  channel_close_internal (self, g_error_copy (error));
+  achat_channel_close_internal (self, g_error_copy (error));
   g_task_return_error (task, error);
 }
 
@@ -2301,11 +2301,11 @@ channel_tls_switch_transport (AchatChannel *self)
   g_set_object (&priv->output, G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (priv->stream)));
   priv->write_blocked = FALSE;
   priv->watch = achat_poller_watch_streams (priv->poller, priv->input, priv->output,
-                                            channel_watch_cb, self);
-  channel_apply_idle_timeout (self);
-  if (overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
-    achat_watch_set_prepare (priv->watch, channel_prepare_cb);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STREAM]);
+                                            achat_channel_watch_cb, self);
+  achat_channel_apply_idle_timeout (self);
+  if (achat_channel_overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+    achat_watch_set_prepare (priv->watch, achat_channel_prepare_cb);
+  g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_STREAM]);
 }
 
 static void
@@ -2332,7 +2332,7 @@ channel_tls_handshake_cb (GObject      *source,
     {
       /* Closed meanwhile (which cancelled the handshake): the socket
        * waited for it. */
-      transport_close (self);
+      achat_channel_transport_close (self);
       if (ok || !g_cancellable_is_cancelled (g_task_get_cancellable (task)))
         {
           /* The error the channel closed with, as closed said. */
@@ -2348,7 +2348,7 @@ channel_tls_handshake_cb (GObject      *source,
     }
   if (!ok)
     {
-      channel_close_internal (self, g_error_copy (error));
+      achat_channel_close_internal (self, g_error_copy (error));
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -2360,14 +2360,14 @@ channel_tls_handshake_cb (GObject      *source,
     return;
 
   /* What was pushed since, a close_when_done(), and input. */
-  channel_update_interest (self);
+  achat_channel_update_interest (self);
   achat_watch_schedule (priv->watch);
 }
 
 /* Everything queued before the switch is written: check the input, make
  * the TLS connection and start its handshake. */
 static void
-channel_tls_begin (AchatChannel *self)
+achat_channel_tls_begin (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   TlsStart *start = g_task_get_task_data (priv->tls_task);
@@ -2388,25 +2388,25 @@ channel_tls_begin (AchatChannel *self)
       g_clear_pointer (&priv->ready, g_bytes_unref);
       priv->ready_waits = FALSE;
       achat_framer_discard (&priv->framer);
-      channel_tls_fail (self,
-                        g_error_new (ACHAT_ERROR, ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS,
-                                     "%" G_GSIZE_FORMAT " bytes of plaintext arrived after "
-                                     "the point where TLS was to start; TLS was not started "
-                                     "and they were not delivered (a STARTTLS command "
-                                     "injection, or a peer that did not wait)",
-                                     pending));
+      achat_channel_tls_fail (self,
+                              g_error_new (ACHAT_ERROR, ACHAT_ERROR_PLAINTEXT_AFTER_STARTTLS,
+                                           "%" G_GSIZE_FORMAT " bytes of plaintext arrived after "
+                                           "the point where TLS was to start; TLS was not started "
+                                           "and they were not delivered (a STARTTLS command "
+                                           "injection, or a peer that did not wait)",
+                                           pending));
       return;
     }
   if (priv->eof || priv->input_error != NULL)
     {
-      channel_tls_fail (self,
-                        g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                             "The peer closed the connection before TLS started"));
+      achat_channel_tls_fail (self,
+                              g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                                   "The peer closed the connection before TLS started"));
       return;
     }
   if (g_cancellable_set_error_if_cancelled (cancellable, &error))
     {
-      channel_tls_fail (self, error);
+      achat_channel_tls_fail (self, error);
       return;
     }
 
@@ -2418,12 +2418,12 @@ channel_tls_begin (AchatChannel *self)
     tls = g_tls_client_connection_new (priv->stream, start->identity, &error);
   if (tls == NULL)
     {
-      channel_tls_fail (self, error);
+      achat_channel_tls_fail (self, error);
       return;
     }
   priv->tls = G_TLS_CONNECTION (tls);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TLS_CONNECTION]);
-  g_signal_emit (self, signals[TLS_HANDSHAKING_SIGNAL], 0, priv->tls);
+  g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_TLS_CONNECTION]);
+  g_signal_emit (self, achat_channel_signals[TLS_HANDSHAKING_SIGNAL], 0, priv->tls);
   if (priv->closed)
     return;   /* a handler closed it: the task was told */
 
@@ -2433,7 +2433,7 @@ channel_tls_begin (AchatChannel *self)
                                                  g_object_ref (priv->tls_cancellable),
                                                  g_object_unref);
   priv->tls_state = TLS_HANDSHAKING;
-  channel_update_interest (self);
+  achat_channel_update_interest (self);
   g_tls_connection_handshake_async (priv->tls, G_PRIORITY_DEFAULT, priv->tls_cancellable,
                                     channel_tls_handshake_cb, g_object_ref (self));
 }
@@ -2475,10 +2475,10 @@ channel_start_tls (AchatChannel        *self,
   priv->tls_task = g_steal_pointer (&task);
   priv->tls_state = TLS_DRAINING;
   achat_output_queue_push_barrier (&priv->queue);
-  channel_update_interest (self);
+  achat_channel_update_interest (self);
   /* Inside a dispatch of this channel the flush that follows it gets to
    * the barrier; otherwise the next iteration does. */
-  channel_schedule (priv);
+  achat_channel_schedule (priv);
 }
 
 /* Reads, drains, other threads -------------------------------------------- */
@@ -2724,7 +2724,7 @@ channel_apply_foreign (gpointer user_data)
       foreign_op_free (op);
     }
   if (priv->unsent_bytes != unsent)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSENT_BYTES]);
+    g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_UNSENT_BYTES]);
   return G_SOURCE_REMOVE;
 }
 
@@ -2769,7 +2769,7 @@ channel_push_foreign (AchatChannel  *self,
 /* GObject --------------------------------------------------------------- */
 
 static gboolean
-overrides_readiness (AchatChannelClass *klass)
+achat_channel_overrides_readiness (AchatChannelClass *klass)
 {
   return klass->readable != achat_channel_real_readable ||
          klass->writable != achat_channel_real_writable;
@@ -2804,7 +2804,7 @@ achat_channel_constructed (GObject *object)
     {
       /* close() was called during initialisation (a binding's __init__):
        * closed was emitted then; release what construction brought. */
-      transport_close (self);
+      achat_channel_transport_close (self);
       return;
     }
 
@@ -2834,7 +2834,7 @@ achat_channel_constructed (GObject *object)
                   G_OBJECT_TYPE_NAME (self));
       g_clear_pointer (&priv->poller, achat_poller_release);
       priv->closed = TRUE;
-      transport_close (self);
+      achat_channel_transport_close (self);
       return;
     }
   g_main_context_release (priv->context);
@@ -2852,12 +2852,12 @@ achat_channel_constructed (GObject *object)
                                          G_OBJECT_TYPE_NAME (self),
                                          priv->stream != NULL && g_io_stream_is_closed (priv->stream) ?
                                          G_OBJECT_TYPE_NAME (priv->stream) : "GSocket");
-      priv->watch = achat_poller_watch_fd (priv->poller, -1, channel_watch_cb, self);
+      priv->watch = achat_poller_watch_fd (priv->poller, -1, achat_channel_watch_cb, self);
     }
   else if (raw_socket)
     {
       priv->fd = g_socket_get_fd (priv->socket);
-      priv->watch = achat_poller_watch_fd (priv->poller, priv->fd, channel_watch_cb, self);
+      priv->watch = achat_poller_watch_fd (priv->poller, priv->fd, achat_channel_watch_cb, self);
       priv->connecting = !g_socket_is_connected (priv->socket);
     }
   else
@@ -2879,12 +2879,12 @@ achat_channel_constructed (GObject *object)
                                            G_OBJECT_TYPE_NAME (self),
                                            G_OBJECT_TYPE_NAME (priv->stream));
       priv->watch = achat_poller_watch_streams (priv->poller, priv->input, priv->output,
-                                                channel_watch_cb, self);
+                                                achat_channel_watch_cb, self);
     }
 
   if (poller_error != NULL && priv->pending_error == NULL)
     priv->pending_error = g_steal_pointer (&poller_error);   /* out of descriptors */
-  channel_apply_idle_timeout (self);
+  achat_channel_apply_idle_timeout (self);
 
   /* Kept alive by the main loop until closed, like asyncore's socket map. */
   priv->attached = TRUE;
@@ -2897,10 +2897,10 @@ achat_channel_constructed (GObject *object)
       /* Overridden readable()/writable() are first asked by the prepare
        * hook, before the first poll: not now, while a binding's __init__
        * may still be running. */
-      if (overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
-        achat_watch_set_prepare (priv->watch, channel_prepare_cb);
+      if (achat_channel_overrides_readiness (ACHAT_CHANNEL_GET_CLASS (self)))
+        achat_watch_set_prepare (priv->watch, achat_channel_prepare_cb);
       else
-        channel_update_interest (self);
+        achat_channel_update_interest (self);
       /* Pushes or close_when_done() from initialisation. */
       if (!achat_output_queue_is_empty (&priv->queue) || priv->closing)
         achat_watch_schedule (priv->watch);
@@ -2920,7 +2920,7 @@ achat_channel_dispose (GObject *object)
       priv->closed = TRUE;
       if (priv->watch != NULL)
         achat_watch_destroy (g_steal_pointer (&priv->watch));
-      transport_close (self);
+      achat_channel_transport_close (self);
     }
 
   /* The cache is the poller's, and this may be another thread. */
@@ -3237,7 +3237,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * [method@Gio.Socket.connect] that returned %G_IO_ERROR_PENDING), the
    * channel waits for the connection and sends what was pushed meanwhile.
    */
-  properties[PROP_SOCKET] =
+  achat_channel_properties[PROP_SOCKET] =
     g_param_spec_object ("socket", NULL, NULL,
                          G_TYPE_SOCKET,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
@@ -3251,7 +3251,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * are pollable (a [class@Gio.TlsConnection], pipes). %NULL when the
    * channel was made from a bare socket.
    */
-  properties[PROP_STREAM] =
+  achat_channel_properties[PROP_STREAM] =
     g_param_spec_object ("stream", NULL, NULL,
                          G_TYPE_IO_STREAM,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
@@ -3263,7 +3263,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * The main context the channel runs on: the thread-default one when it
    * was constructed.
    */
-  properties[PROP_CONTEXT] =
+  achat_channel_properties[PROP_CONTEXT] =
     g_param_spec_boxed ("context", NULL, NULL,
                         G_TYPE_MAIN_CONTEXT,
                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -3277,7 +3277,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * achat_channel_is_closed(). (Not "closed", the signal's name, nor
    * "is-closed", which would hide that method in GJS.)
    */
-  properties[PROP_OPEN] =
+  achat_channel_properties[PROP_OPEN] =
     g_param_spec_boolean ("is-open", NULL, NULL,
                           TRUE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3289,7 +3289,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * How many bytes the channel has read. Not notified (it changes on every
    * read); read it when needed.
    */
-  properties[PROP_BYTES_RECEIVED] =
+  achat_channel_properties[PROP_BYTES_RECEIVED] =
     g_param_spec_uint64 ("bytes-received", NULL, NULL,
                          0, G_MAXUINT64, 0,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3301,7 +3301,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * How many bytes the channel has written. Not notified (it changes on
    * every write); read it when needed.
    */
-  properties[PROP_BYTES_SENT] =
+  achat_channel_properties[PROP_BYTES_SENT] =
     g_param_spec_uint64 ("bytes-sent", NULL, NULL,
                          0, G_MAXUINT64, 0,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3330,7 +3330,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * the limit, as Python's asynchat had none. A new limit applies to the
    * bytes that arrive after it is set.
    */
-  properties[PROP_MAX_INPUT_SIZE] =
+  achat_channel_properties[PROP_MAX_INPUT_SIZE] =
     g_param_spec_uint64 ("max-input-size", NULL, NULL,
                          0, G_MAXSIZE, ACHAT_CHANNEL_DEFAULT_MAX_INPUT_SIZE,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3351,7 +3351,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * then. Output that a stalled peer does not read is dropped by that
    * close.
    */
-  properties[PROP_IDLE_TIMEOUT] =
+  achat_channel_properties[PROP_IDLE_TIMEOUT] =
     g_param_spec_uint ("idle-timeout", NULL, NULL,
                        0, G_MAXUINT / G_USEC_PER_SEC, 0,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3370,7 +3370,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * with one timer per channel, moved only when a read leaves a message
    * incomplete or completes one: nothing per message otherwise.
    */
-  properties[PROP_MESSAGE_TIMEOUT] =
+  achat_channel_properties[PROP_MESSAGE_TIMEOUT] =
     g_param_spec_uint ("message-timeout", NULL, NULL,
                        0, G_MAXUINT / G_USEC_PER_SEC, 0,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3384,7 +3384,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * fill and the peer is slowed down (TCP flow control) instead of the
    * channel buffering without bound. Setting it to %FALSE resumes.
    */
-  properties[PROP_INPUT_PAUSED] =
+  achat_channel_properties[PROP_INPUT_PAUSED] =
     g_param_spec_boolean ("input-paused", NULL, NULL,
                           FALSE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3403,7 +3403,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * handler's nested main loop runs (timeouts, pushes handed over from
    * other threads). [property@Achat.Channel:output-full] changes at once.
    */
-  properties[PROP_QUEUED_BYTES] =
+  achat_channel_properties[PROP_QUEUED_BYTES] =
     g_param_spec_uint64 ("queued-bytes", NULL, NULL,
                          0, G_MAXUINT64, 0,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3419,7 +3419,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * it. 0 disables the watermarks. Default:
    * %ACHAT_CHANNEL_DEFAULT_OUTPUT_HIGH_WATERMARK (1 MiB).
    */
-  properties[PROP_OUTPUT_HIGH_WATERMARK] =
+  achat_channel_properties[PROP_OUTPUT_HIGH_WATERMARK] =
     g_param_spec_uint64 ("output-high-watermark", NULL, NULL,
                          0, G_MAXSIZE, ACHAT_CHANNEL_DEFAULT_OUTPUT_HIGH_WATERMARK,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3435,7 +3435,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * %ACHAT_CHANNEL_DEFAULT_OUTPUT_LOW_WATERMARK (256 KiB); never more than
    * the high watermark.
    */
-  properties[PROP_OUTPUT_LOW_WATERMARK] =
+  achat_channel_properties[PROP_OUTPUT_LOW_WATERMARK] =
     g_param_spec_uint64 ("output-low-watermark", NULL, NULL,
                          0, G_MAXSIZE, ACHAT_CHANNEL_DEFAULT_OUTPUT_LOW_WATERMARK,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3448,7 +3448,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * falls to the low one: the time to stop pushing. Bind a widget's
    * sensitivity to it, or wait for [signal@Achat.Channel::output-drained].
    */
-  properties[PROP_OUTPUT_FULL] =
+  achat_channel_properties[PROP_OUTPUT_FULL] =
     g_param_spec_boolean ("output-full", NULL, NULL,
                           FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3465,7 +3465,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * for a plaintext channel. Ask it for the peer's certificate, the
    * negotiated protocol and so on.
    */
-  properties[PROP_TLS_CONNECTION] =
+  achat_channel_properties[PROP_TLS_CONNECTION] =
     g_param_spec_object ("tls-connection", NULL, NULL,
                          G_TYPE_TLS_CONNECTION,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
@@ -3481,13 +3481,13 @@ achat_channel_class_init (AchatChannelClass *klass)
    * not counted. Read it in a [signal@Achat.Channel::closed] handler to
    * know what the peer did not get; notified when it changes.
    */
-  properties[PROP_UNSENT_BYTES] =
+  achat_channel_properties[PROP_UNSENT_BYTES] =
     g_param_spec_uint64 ("unsent-bytes", NULL, NULL,
                          0, G_MAXUINT64, 0,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS);
 
-  g_object_class_install_properties (object_class, N_PROPS, properties);
+  g_object_class_install_properties (object_class, N_PROPS, achat_channel_properties);
 
   /**
    * AchatChannel::data-collected:
@@ -3511,7 +3511,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * handler, that handler is called directly, without an emission (the
    * signal takes no emission hooks).
    */
-  signals[DATA_COLLECTED] =
+  achat_channel_signals[DATA_COLLECTED] =
     g_signal_new ("data-collected",
                   G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST | G_SIGNAL_NO_HOOKS,
@@ -3519,7 +3519,7 @@ achat_channel_class_init (AchatChannelClass *klass)
                   NULL, NULL,
                   g_cclosure_marshal_VOID__BOXED,
                   G_TYPE_NONE, 1, G_TYPE_BYTES);
-  g_signal_set_va_marshaller (signals[DATA_COLLECTED], G_TYPE_FROM_CLASS (klass),
+  g_signal_set_va_marshaller (achat_channel_signals[DATA_COLLECTED], G_TYPE_FROM_CLASS (klass),
                               _achat_marshal_VOID__BYTESv);
 
   /**
@@ -3543,7 +3543,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * handler, that handler is called directly, without an emission: the
    * fastest way to receive messages (the signal takes no emission hooks).
    */
-  signals[TERMINATOR_FOUND] =
+  achat_channel_signals[TERMINATOR_FOUND] =
     g_signal_new ("terminator-found",
                   G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST | G_SIGNAL_NO_HOOKS,
@@ -3551,7 +3551,7 @@ achat_channel_class_init (AchatChannelClass *klass)
                   NULL, NULL,
                   g_cclosure_marshal_VOID__BOXED,
                   G_TYPE_NONE, 1, G_TYPE_BYTES);
-  g_signal_set_va_marshaller (signals[TERMINATOR_FOUND], G_TYPE_FROM_CLASS (klass),
+  g_signal_set_va_marshaller (achat_channel_signals[TERMINATOR_FOUND], G_TYPE_FROM_CLASS (klass),
                               _achat_marshal_VOID__BYTESv);
 
   /**
@@ -3567,7 +3567,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * frame the peer did not finish) is still available from
    * [method@Achat.Channel.get_collected].
    */
-  signals[CLOSED] =
+  achat_channel_signals[CLOSED] =
     g_signal_new ("closed",
                   G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST,
@@ -3612,7 +3612,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * A producer ([method@Achat.Channel.push_with_producer]) needs none of
    * this: it is asked for data only as the socket takes it.
    */
-  signals[OUTPUT_DRAINED] =
+  achat_channel_signals[OUTPUT_DRAINED] =
     g_signal_new ("output-drained",
                   G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST,
@@ -3635,7 +3635,7 @@ achat_channel_class_init (AchatChannelClass *klass)
    * handler a client accepts only a certificate that the system's
    * database trusts for the server identity given.
    */
-  signals[TLS_HANDSHAKING_SIGNAL] =
+  achat_channel_signals[TLS_HANDSHAKING_SIGNAL] =
     g_signal_new ("tls-handshaking",
                   G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST,
@@ -4910,7 +4910,7 @@ achat_channel_close_when_done (AchatChannel *self)
     return;
   priv->closing = TRUE;
   foreign_refuse (priv, NULL);
-  channel_schedule (priv);   /* in a dispatch: checked when it finishes */
+  achat_channel_schedule (priv);   /* in a dispatch: checked when it finishes */
 }
 
 /**
@@ -4940,7 +4940,7 @@ achat_channel_discard_buffers (AchatChannel *self)
   g_clear_pointer (&priv->ready, g_bytes_unref);
   priv->ready_waits = FALSE;
   if (output_drop_unsent (priv) > 0)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNSENT_BYTES]);
+    g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_UNSENT_BYTES]);
   if (priv->tls_state != TLS_NONE)
     achat_output_queue_push_barrier (&priv->queue);   /* a switch to TLS goes on */
   {
@@ -4950,7 +4950,7 @@ achat_channel_discard_buffers (AchatChannel *self)
     channel_fail_drains (self, discarded);
   }
   if (!priv->closed && !priv->in_input)
-    channel_update_interest (self);
+    achat_channel_update_interest (self);
   /* Nothing is half-written any more; a new push finds out afresh whether
    * the socket is full. */
   priv->write_blocked = FALSE;
@@ -4988,7 +4988,7 @@ achat_channel_close (AchatChannel *self)
       g_clear_pointer (&priv->ready, g_bytes_unref);
       priv->ready_waits = FALSE;
     }
-  channel_close_internal (self, NULL);
+  achat_channel_close_internal (self, NULL);
 }
 
 /**
@@ -5088,7 +5088,7 @@ achat_channel_set_max_input_size (AchatChannel *self,
    * one (a handler of message_found lowering it applies to the next
    * message, as from a terminator-found handler). */
   priv->framing_serial++;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_INPUT_SIZE]);
+  g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_MAX_INPUT_SIZE]);
 }
 
 /**
@@ -5133,12 +5133,12 @@ achat_channel_set_output_watermarks (AchatChannel *self,
   if (priv->low_watermark != low)
     {
       priv->low_watermark = low;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_LOW_WATERMARK]);
+      g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_OUTPUT_LOW_WATERMARK]);
     }
   if (priv->high_watermark != high)
     {
       priv->high_watermark = high;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OUTPUT_HIGH_WATERMARK]);
+      g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_OUTPUT_HIGH_WATERMARK]);
     }
   g_object_thaw_notify (G_OBJECT (self));
 }
@@ -5216,9 +5216,9 @@ achat_channel_pause_input (AchatChannel *self)
     return;
   priv->input_paused = TRUE;
   if (!priv->closed && !priv->in_input)
-    channel_update_interest (self);
+    achat_channel_update_interest (self);
   channel_track_message (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INPUT_PAUSED]);
+  g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_INPUT_PAUSED]);
 }
 
 /**
@@ -5246,9 +5246,9 @@ achat_channel_resume_input (AchatChannel *self)
       if (achat_framer_get_held (&priv->framer) > 0 || priv->eof_undelivered)
         input_resume_later (priv);
       else if (!priv->in_input)
-        channel_update_interest (self);
+        achat_channel_update_interest (self);
     }
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INPUT_PAUSED]);
+  g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_INPUT_PAUSED]);
 }
 
 /**
@@ -5288,8 +5288,8 @@ achat_channel_set_idle_timeout (AchatChannel *self,
   if (priv->closed)
     return;
   priv->idle_timeout = seconds;
-  channel_apply_idle_timeout (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDLE_TIMEOUT]);
+  achat_channel_apply_idle_timeout (self);
+  g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_IDLE_TIMEOUT]);
 }
 
 /**
@@ -5340,7 +5340,7 @@ achat_channel_set_message_timeout (AchatChannel *self,
   if (priv->message_timer != NULL)
     g_source_set_ready_time (priv->message_timer, -1);
   channel_track_message (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE_TIMEOUT]);
+  g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_MESSAGE_TIMEOUT]);
 }
 
 /**
