@@ -203,4 +203,43 @@ achat_channel_get_priv (AchatChannel *self)
   return (AchatChannelPrivate *) G_STRUCT_MEMBER_P (self, achat_channel_private_offset);
 }
 
+extern GParamSpec *achat_channel_properties[N_PROPS];
+extern guint achat_channel_signals[N_SIGNALS];
+
+/* Inside a dispatch of this channel (a read or a flush, which may run a
+ * nested main loop): what changes now is looked at when it returns. */
+static inline gboolean
+achat_channel_in_dispatch (AchatChannelPrivate *priv)
+{
+  return priv->in_input || priv->in_flush;
+}
+
+/* Asks for a dispatch of this channel on the next iteration, unless one is
+ * under way (it looks when it returns) or the channel has no watch. */
+static inline void
+achat_channel_schedule (AchatChannelPrivate *priv)
+{
+  if (!achat_channel_in_dispatch (priv) && priv->watch != NULL)
+    achat_watch_schedule (priv->watch);
+}
+
+/* Life cycle (achat-channel.c) */
+void     achat_channel_close_internal          (AchatChannel      *self,
+                                                GError            *error);
+void     achat_channel_transport_close         (AchatChannel      *self);
+
+/* The dispatch engine (achat-channel.c) */
+void     achat_channel_watch_cb                (gpointer           user_data,
+                                                GIOCondition       condition);
+void     achat_channel_prepare_cb              (gpointer           user_data);
+gboolean achat_channel_overrides_readiness     (AchatChannelClass *klass);
+void     achat_channel_update_interest         (AchatChannel      *self);
+void     achat_channel_apply_idle_timeout      (AchatChannel      *self);
+
+/* STARTTLS */
+void     achat_channel_tls_begin               (AchatChannel      *self);
+void     achat_channel_tls_fail                (AchatChannel      *self,
+                                                GError            *error);
+GTask   *achat_channel_tls_take_draining_task  (AchatChannelPrivate *priv);
+
 G_END_DECLS

@@ -163,8 +163,8 @@
  * for what the peer sent before it went away. */
 #define FAILED_WRITE_READS 4
 
-static GParamSpec *achat_channel_properties[N_PROPS];
-static guint achat_channel_signals[N_SIGNALS];
+GParamSpec *achat_channel_properties[N_PROPS];
+guint achat_channel_signals[N_SIGNALS];
 
 G_DEFINE_TYPE_WITH_PRIVATE (AchatChannel, achat_channel, G_TYPE_OBJECT)
 
@@ -172,23 +172,13 @@ gint achat_channel_private_offset;
 
 #define GET_PRIV(self) achat_channel_get_priv (self)
 
-static void achat_channel_update_interest (AchatChannel *self);
 static void channel_flush           (AchatChannel *self);
 static void channel_queue_changed   (AchatChannel *self);
-static void achat_channel_close_internal  (AchatChannel *self,
-                                     GError       *error);
-static void achat_channel_tls_begin       (AchatChannel *self);
 static void task_drop_cancel        (GTask        *task);
 static void channel_fail_drains     (AchatChannel *self,
                                      const GError *error);
 static void channel_return_end      (AchatChannel *self,
                                      GTask        *task);
-static void achat_channel_watch_cb        (gpointer      user_data,
-                                     GIOCondition  condition);
-static void achat_channel_prepare_cb      (gpointer      user_data);
-static gboolean achat_channel_overrides_readiness (AchatChannelClass *klass);
-static void achat_channel_tls_fail        (AchatChannel *self,
-                                     GError       *error);
 static void channel_consumer_arrived (AchatChannel *self,
                                       gboolean      now);
 static gssize channel_read_once     (AchatChannel *self,
@@ -202,23 +192,6 @@ static gssize channel_read_on       (AchatChannel *self,
                                      GError      **error);
 
 /* Small steps shared by several concerns ---------------------------------- */
-
-/* Inside a dispatch of this channel (a read or a flush, which may run a
- * nested main loop): what changes now is looked at when it returns. */
-static inline gboolean
-achat_channel_in_dispatch (AchatChannelPrivate *priv)
-{
-  return priv->in_input || priv->in_flush;
-}
-
-/* Asks for a dispatch of this channel on the next iteration, unless one is
- * under way (it looks when it returns) or the channel has no watch. */
-static inline void
-achat_channel_schedule (AchatChannelPrivate *priv)
-{
-  if (!achat_channel_in_dispatch (priv) && priv->watch != NULL)
-    achat_watch_schedule (priv->watch);
-}
 
 /* Held input (and the end of input) is delivered on the next iteration. */
 static void
@@ -257,7 +230,7 @@ foreign_refuse (AchatChannelPrivate *priv,
 
 /* The task of a switch to TLS still writing the plaintext queued before
  * it, now given up (NULL if there is none). */
-static GTask *
+GTask *
 achat_channel_tls_take_draining_task (AchatChannelPrivate *priv)
 {
   if (priv->tls_task == NULL || priv->tls_state != TLS_DRAINING)
@@ -596,7 +569,7 @@ transport_writev (AchatChannel         *self,
     }
 }
 
-static void
+void
 achat_channel_transport_close (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
@@ -1611,7 +1584,6 @@ channel_read_to_end (AchatChannel *self)
 
 /* Idle timeout ---------------------------------------------------------- */
 
-static void achat_channel_apply_idle_timeout (AchatChannel *self);
 
 static void
 channel_idle_cb (gpointer user_data)
@@ -1635,7 +1607,7 @@ channel_idle_cb (gpointer user_data)
                                              priv->idle_timeout));
 }
 
-static void
+void
 achat_channel_apply_idle_timeout (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
@@ -1993,7 +1965,7 @@ channel_check_open (AchatChannel *self,
 
 /* Main loop ------------------------------------------------------------- */
 
-static void
+void
 achat_channel_update_interest (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
@@ -2036,7 +2008,7 @@ channel_finish_connect (AchatChannel *self)
   channel_flush (self);
 }
 
-static void
+void
 achat_channel_watch_cb (gpointer     user_data,
                         GIOCondition condition)
 {
@@ -2130,7 +2102,7 @@ channel_consumer_arrived (AchatChannel *self,
 /* Before every poll, for channels that override readable() or writable()
  * (asked, as asyncore did) and for those whose input waits for a handler
  * to be connected. */
-static void
+void
 achat_channel_prepare_cb (gpointer user_data)
 {
   AchatChannel *self = user_data;
@@ -2159,7 +2131,7 @@ achat_channel_prepare_cb (gpointer user_data)
     achat_watch_schedule (priv->watch);
 }
 
-static void
+void
 achat_channel_close_internal (AchatChannel *self,
                               GError       *error)
 {
@@ -2276,7 +2248,7 @@ tls_cancel_cb (GCancellable *cancellable,
 
 /* The switch failed: the channel closes with @error (it cannot go back to
  * plaintext: the peer may already speak TLS), then the task reports it. */
-static void
+void
 achat_channel_tls_fail (AchatChannel *self,
                         GError       *error)
 {
@@ -2366,7 +2338,7 @@ channel_tls_handshake_cb (GObject      *source,
 
 /* Everything queued before the switch is written: check the input, make
  * the TLS connection and start its handshake. */
-static void
+void
 achat_channel_tls_begin (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
@@ -2768,7 +2740,7 @@ channel_push_foreign (AchatChannel  *self,
 
 /* GObject --------------------------------------------------------------- */
 
-static gboolean
+gboolean
 achat_channel_overrides_readiness (AchatChannelClass *klass)
 {
   return klass->readable != achat_channel_real_readable ||
