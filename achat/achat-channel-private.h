@@ -203,6 +203,8 @@ achat_channel_get_priv (AchatChannel *self)
   return (AchatChannelPrivate *) G_STRUCT_MEMBER_P (self, achat_channel_private_offset);
 }
 
+#define GET_PRIV(self) achat_channel_get_priv (self)
+
 extern GParamSpec *achat_channel_properties[N_PROPS];
 extern guint achat_channel_signals[N_SIGNALS];
 

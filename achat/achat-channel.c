@@ -170,8 +170,6 @@ G_DEFINE_TYPE_WITH_PRIVATE (AchatChannel, achat_channel, G_TYPE_OBJECT)
 
 gint achat_channel_private_offset;
 
-#define GET_PRIV(self) achat_channel_get_priv (self)
-
 static void channel_flush           (AchatChannel *self);
 static void channel_queue_changed   (AchatChannel *self);
 static void task_drop_cancel        (GTask        *task);
