@@ -172,7 +172,7 @@ gint achat_channel_private_offset;
 
 static void channel_flush           (AchatChannel *self);
 static void channel_queue_changed   (AchatChannel *self);
-static void task_drop_cancel        (GTask        *task);
+static void achat_channel_task_drop_cancel        (GTask        *task);
 static void channel_fail_drains     (AchatChannel *self,
                                      const GError *error);
 static void channel_return_end      (AchatChannel *self,
@@ -182,7 +182,7 @@ static void channel_consumer_arrived (AchatChannel *self,
 static gssize channel_read_once     (AchatChannel *self,
                                      GError      **error);
 static void channel_end_input       (AchatChannel *self);
-static void foreign_op_free         (ForeignOp    *op);
+static void achat_channel_foreign_op_free         (ForeignOp    *op);
 static void channel_track_message   (AchatChannel *self);
 static gssize channel_read_on       (AchatChannel *self,
                                      guint         max_reads,
@@ -213,8 +213,8 @@ output_drop_unsent (AchatChannelPrivate *priv)
 /* Refuses pushes from other threads from now on; with @pending, also takes
  * those accepted and not applied yet (a ForeignOp queue). */
 static void
-foreign_refuse (AchatChannelPrivate *priv,
-                GQueue              *pending)
+achat_channel_foreign_refuse (AchatChannelPrivate *priv,
+                              GQueue              *pending)
 {
   g_mutex_lock (&priv->foreign_lock);
   priv->foreign_refused = TRUE;
@@ -698,7 +698,7 @@ channel_return_message (AchatChannel *self,
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
-  task_drop_cancel (task);
+  achat_channel_task_drop_cancel (task);
   g_task_return_pointer (task, message, (GDestroyNotify) g_bytes_unref);
   if (!g_task_get_completed (task))
     {
@@ -726,7 +726,7 @@ channel_message_to_read (AchatChannel *self,
        * fails, the message waits for the next one. */
       g_autoptr(GTask) task = g_steal_pointer (&priv->read_task);
 
-      task_drop_cancel (task);
+      achat_channel_task_drop_cancel (task);
       g_task_return_error_if_cancelled (task);
     }
   if (priv->read_task != NULL)
@@ -1759,7 +1759,7 @@ channel_complete_drains (AchatChannel *self)
       g_autoptr(GTask) task = drain->task;
 
       g_free (drain);
-      task_drop_cancel (task);
+      achat_channel_task_drop_cancel (task);
       g_task_return_boolean (task, TRUE);
     }
 }
@@ -2166,12 +2166,12 @@ achat_channel_close_internal (AchatChannel *self,
     priv->end_error = partial_input_error (priv);
   /* Pushes accepted from other threads and not applied yet will never be
    * sent: counted now, so that the closed handler sees them. */
-  foreign_refuse (priv, &foreign);
+  achat_channel_foreign_refuse (priv, &foreign);
   while ((op = g_queue_pop_head (&foreign)) != NULL)
     {
       if (op->bytes != NULL)
         priv->unsent_bytes += g_bytes_get_size (op->bytes);
-      foreign_op_free (op);
+      achat_channel_foreign_op_free (op);
     }
 
   if (priv->message_timer != NULL)
@@ -2252,7 +2252,7 @@ channel_return_end (AchatChannel *self,
   if (priv->end_error == NULL && priv->collected_len > 0)
     priv->end_error = partial_input_error (priv);
 
-  task_drop_cancel (task);
+  achat_channel_task_drop_cancel (task);
   if (priv->end_error != NULL)
     g_task_return_error (task, g_error_copy (priv->end_error));
   else
@@ -2272,7 +2272,7 @@ channel_fail_drains (AchatChannel *self,
       g_autoptr(GTask) task = drain->task;
 
       g_free (drain);
-      task_drop_cancel (task);
+      achat_channel_task_drop_cancel (task);
       if (error != NULL)
         g_task_return_error (task, g_error_copy (error));
       else
@@ -2341,9 +2341,9 @@ cancelled_cb (GCancellable *cancellable,
 /* Calls @func in the owner thread when @task's cancellable is cancelled;
  * returns the handler to disconnect when the task completes otherwise. */
 static gulong
-channel_watch_cancel (AchatChannel *self,
-                      GTask        *task,
-                      void        (*func) (AchatChannel *self, GTask *task))
+achat_channel_watch_cancel (AchatChannel *self,
+                            GTask        *task,
+                            void        (*func) (AchatChannel *self, GTask *task))
 {
   GCancellable *cancellable = g_task_get_cancellable (task);
   CancelOp *op;
@@ -2366,7 +2366,7 @@ channel_read_cancelled (AchatChannel *self,
   if (priv->read_task != task)
     return;   /* completed meanwhile: the message went to it */
   priv->read_task = NULL;
-  task_drop_cancel (task);
+  achat_channel_task_drop_cancel (task);
   g_task_return_error_if_cancelled (task);
   g_object_unref (task);
 }
@@ -2386,7 +2386,7 @@ channel_drain_cancelled (AchatChannel *self,
         {
           g_queue_delete_link (&priv->drains, l);
           g_free (drain);
-          task_drop_cancel (task);
+          achat_channel_task_drop_cancel (task);
           g_task_return_error_if_cancelled (task);
           g_object_unref (task);
           return;
@@ -2397,7 +2397,7 @@ channel_drain_cancelled (AchatChannel *self,
 /* The task completes: its cancellable no longer needs watching (nor keeps
  * the channel alive), whether or not the caller calls _finish(). */
 static void
-task_drop_cancel (GTask *task)
+achat_channel_task_drop_cancel (GTask *task)
 {
   gulong handler = GPOINTER_TO_SIZE (g_task_get_task_data (task));
 
@@ -2412,13 +2412,13 @@ task_drop_cancel (GTask *task)
 /* On every push: pthread_self() reads the thread pointer, where
  * g_thread_self() costs a thread-specific data lookup. */
 static inline gboolean
-channel_in_owner_thread (AchatChannelPrivate *priv)
+achat_channel_in_owner_thread (AchatChannelPrivate *priv)
 {
   return !priv->owner_known || pthread_equal (pthread_self (), priv->owner);
 }
 
 static void
-foreign_op_free (ForeignOp *op)
+achat_channel_foreign_op_free (ForeignOp *op)
 {
   g_clear_pointer (&op->bytes, g_bytes_unref);
   g_clear_object (&op->producer);
@@ -2454,7 +2454,7 @@ channel_apply_foreign (gpointer user_data)
         achat_channel_push_with_producer (self, op->producer);
       else
         achat_channel_close_when_done (self);
-      foreign_op_free (op);
+      achat_channel_foreign_op_free (op);
     }
   if (priv->unsent_bytes != unsent)
     g_object_notify_by_pspec (G_OBJECT (self), achat_channel_properties[PROP_UNSENT_BYTES]);
@@ -2464,10 +2464,10 @@ channel_apply_foreign (gpointer user_data)
 /* A push (or close_when_done()) from a thread other than the channel's:
  * queued under a lock, in order, and applied in the owner thread. */
 static gboolean
-channel_push_foreign (AchatChannel  *self,
-                      ForeignKind    kind,
-                      GBytes        *bytes,
-                      AchatProducer *producer)
+achat_channel_push_foreign (AchatChannel  *self,
+                            ForeignKind    kind,
+                            GBytes        *bytes,
+                            AchatProducer *producer)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
   ForeignOp *op;
@@ -2686,7 +2686,7 @@ achat_channel_finalize (GObject *object)
       g_source_destroy (priv->message_timer);
       g_clear_pointer (&priv->message_timer, g_source_unref);
     }
-  g_queue_clear_full (&priv->foreign_ops, (GDestroyNotify) foreign_op_free);
+  g_queue_clear_full (&priv->foreign_ops, (GDestroyNotify) achat_channel_foreign_op_free);
   g_mutex_clear (&priv->foreign_lock);
   g_clear_pointer (&priv->collected, g_free);
   g_clear_error (&priv->input_error);
@@ -4190,8 +4190,8 @@ achat_channel_push (AchatChannel *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
 
-  if (G_UNLIKELY (!channel_in_owner_thread (GET_PRIV (self))))
-    return channel_push_foreign (self, FOREIGN_PUSH, g_bytes_new (data, length), NULL);
+  if (G_UNLIKELY (!achat_channel_in_owner_thread (GET_PRIV (self))))
+    return achat_channel_push_foreign (self, FOREIGN_PUSH, g_bytes_new (data, length), NULL);
   if (!channel_check_open (self, "push", length))
     return FALSE;
   if (length == 0)
@@ -4222,8 +4222,8 @@ achat_channel_push_bytes (AchatChannel *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
 
-  if (G_UNLIKELY (!channel_in_owner_thread (GET_PRIV (self))))
-    return channel_push_foreign (self, FOREIGN_PUSH, g_bytes_ref (data), NULL);
+  if (G_UNLIKELY (!achat_channel_in_owner_thread (GET_PRIV (self))))
+    return achat_channel_push_foreign (self, FOREIGN_PUSH, g_bytes_ref (data), NULL);
   if (!channel_check_open (self, "push_bytes", g_bytes_get_size (data)))
     return FALSE;
 
@@ -4253,8 +4253,8 @@ achat_channel_push_with_producer (AchatChannel  *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (ACHAT_IS_PRODUCER (producer), FALSE);
 
-  if (G_UNLIKELY (!channel_in_owner_thread (GET_PRIV (self))))
-    return channel_push_foreign (self, FOREIGN_PRODUCER, NULL, producer);
+  if (G_UNLIKELY (!achat_channel_in_owner_thread (GET_PRIV (self))))
+    return achat_channel_push_foreign (self, FOREIGN_PRODUCER, NULL, producer);
   if (!channel_check_open (self, "push_with_producer", 0))
     return FALSE;
 
@@ -4634,15 +4634,15 @@ achat_channel_close_when_done (AchatChannel *self)
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
 
   priv = GET_PRIV (self);
-  if (G_UNLIKELY (!channel_in_owner_thread (priv)))
+  if (G_UNLIKELY (!achat_channel_in_owner_thread (priv)))
     {
-      channel_push_foreign (self, FOREIGN_CLOSE_WHEN_DONE, NULL, NULL);
+      achat_channel_push_foreign (self, FOREIGN_CLOSE_WHEN_DONE, NULL, NULL);
       return;
     }
   if (priv->closed || priv->closing)
     return;
   priv->closing = TRUE;
-  foreign_refuse (priv, NULL);
+  achat_channel_foreign_refuse (priv, NULL);
   achat_channel_schedule (priv);   /* in a dispatch: checked when it finishes */
 }
 
@@ -5154,7 +5154,7 @@ channel_read (AchatChannel        *self,
     }
 
   g_task_set_task_data (task,
-                        GSIZE_TO_POINTER (channel_watch_cancel (self, task, channel_read_cancelled)),
+                        GSIZE_TO_POINTER (achat_channel_watch_cancel (self, task, channel_read_cancelled)),
                         NULL);
   priv->read_task = g_steal_pointer (&task);
   achat_watch_touch (priv->watch);   /* input flows again: the idle clock restarts */
@@ -5557,7 +5557,7 @@ achat_channel_drain_async (AchatChannel        *self,
     }
 
   g_task_set_task_data (task,
-                        GSIZE_TO_POINTER (channel_watch_cancel (self, task, channel_drain_cancelled)),
+                        GSIZE_TO_POINTER (achat_channel_watch_cancel (self, task, channel_drain_cancelled)),
                         NULL);
   drain = g_new0 (Drain, 1);
   drain->seq = ++priv->drain_seq ? priv->drain_seq : ++priv->drain_seq;
