@@ -225,6 +225,28 @@ achat_channel_schedule (AchatChannelPrivate *priv)
     achat_watch_schedule (priv->watch);
 }
 
+/* On every push: pthread_self() reads the thread pointer, where
+ * g_thread_self() costs a thread-specific data lookup. */
+static inline gboolean
+achat_channel_in_owner_thread (AchatChannelPrivate *priv)
+{
+  return !priv->owner_known || pthread_equal (pthread_self (), priv->owner);
+}
+
+/* Other threads and cancellation (achat-channel-thread.c) */
+gboolean achat_channel_push_foreign            (AchatChannel      *self,
+                                                ForeignKind        kind,
+                                                GBytes            *bytes,
+                                                AchatProducer     *producer);
+void     achat_channel_foreign_refuse          (AchatChannelPrivate *priv,
+                                                GQueue            *pending);
+void     achat_channel_foreign_op_free         (ForeignOp         *op);
+gulong   achat_channel_watch_cancel            (AchatChannel      *self,
+                                                GTask             *task,
+                                                void             (*func) (AchatChannel *self,
+                                                                          GTask        *task));
+void     achat_channel_task_drop_cancel        (GTask             *task);
+
 /* Life cycle (achat-channel.c) */
 void     achat_channel_close_internal          (AchatChannel      *self,
                                                 GError            *error);

@@ -172,7 +172,6 @@ gint achat_channel_private_offset;
 
 static void channel_flush           (AchatChannel *self);
 static void channel_queue_changed   (AchatChannel *self);
-static void achat_channel_task_drop_cancel        (GTask        *task);
 static void channel_fail_drains     (AchatChannel *self,
                                      const GError *error);
 static void channel_return_end      (AchatChannel *self,
@@ -182,7 +181,6 @@ static void channel_consumer_arrived (AchatChannel *self,
 static gssize channel_read_once     (AchatChannel *self,
                                      GError      **error);
 static void channel_end_input       (AchatChannel *self);
-static void achat_channel_foreign_op_free         (ForeignOp    *op);
 static void channel_track_message   (AchatChannel *self);
 static gssize channel_read_on       (AchatChannel *self,
                                      guint         max_reads,
@@ -212,7 +210,7 @@ output_drop_unsent (AchatChannelPrivate *priv)
 
 /* Refuses pushes from other threads from now on; with @pending, also takes
  * those accepted and not applied yet (a ForeignOp queue). */
-static void
+void
 achat_channel_foreign_refuse (AchatChannelPrivate *priv,
                               GQueue              *pending)
 {
@@ -2340,7 +2338,7 @@ cancelled_cb (GCancellable *cancellable,
 
 /* Calls @func in the owner thread when @task's cancellable is cancelled;
  * returns the handler to disconnect when the task completes otherwise. */
-static gulong
+gulong
 achat_channel_watch_cancel (AchatChannel *self,
                             GTask        *task,
                             void        (*func) (AchatChannel *self, GTask *task))
@@ -2396,7 +2394,7 @@ channel_drain_cancelled (AchatChannel *self,
 
 /* The task completes: its cancellable no longer needs watching (nor keeps
  * the channel alive), whether or not the caller calls _finish(). */
-static void
+void
 achat_channel_task_drop_cancel (GTask *task)
 {
   gulong handler = GPOINTER_TO_SIZE (g_task_get_task_data (task));
@@ -2409,15 +2407,7 @@ achat_channel_task_drop_cancel (GTask *task)
 
 /* Other threads -------------------------------------------------------- */
 
-/* On every push: pthread_self() reads the thread pointer, where
- * g_thread_self() costs a thread-specific data lookup. */
-static inline gboolean
-achat_channel_in_owner_thread (AchatChannelPrivate *priv)
-{
-  return !priv->owner_known || pthread_equal (pthread_self (), priv->owner);
-}
-
-static void
+void
 achat_channel_foreign_op_free (ForeignOp *op)
 {
   g_clear_pointer (&op->bytes, g_bytes_unref);
@@ -2463,7 +2453,7 @@ channel_apply_foreign (gpointer user_data)
 
 /* A push (or close_when_done()) from a thread other than the channel's:
  * queued under a lock, in order, and applied in the owner thread. */
-static gboolean
+gboolean
 achat_channel_push_foreign (AchatChannel  *self,
                             ForeignKind    kind,
                             GBytes        *bytes,
