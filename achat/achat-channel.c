@@ -1958,8 +1958,12 @@ achat_channel_update_interest (AchatChannel *self)
         interest |= G_IO_OUT;
     }
 
-  if (!priv->closed)
-    achat_watch_set_interest (priv->watch, interest);
+  if (!priv->closed && G_UNLIKELY (!achat_watch_set_interest (priv->watch, interest)))
+    {
+      /* The system cannot watch the socket: closes on the next iteration. */
+      priv->pending_error = achat_watch_take_error (priv->watch);
+      achat_watch_schedule (priv->watch);
+    }
 }
 
 static void
@@ -2418,6 +2422,8 @@ achat_channel_constructed (GObject *object)
 
   if (poller_error != NULL && priv->pending_error == NULL)
     priv->pending_error = g_steal_pointer (&poller_error);   /* out of descriptors */
+  if (priv->pending_error == NULL)
+    priv->pending_error = achat_watch_take_error (priv->watch);   /* epoll refused it */
   achat_channel_apply_idle_timeout (self);
 
   /* Kept alive by the main loop until closed, like asyncore's socket map. */

@@ -66,8 +66,13 @@ AchatWatch      *achat_poller_watch_streams       (AchatPoller           *poller
                                                    GPollableOutputStream *output,
                                                    AchatWatchFunc         func,
                                                    gpointer               user_data);
-void             achat_watch_set_interest         (AchatWatch            *watch,
+/* FALSE when the system refused the new interest (the watch then keeps
+ * the error for achat_watch_take_error()). */
+gboolean         achat_watch_set_interest         (AchatWatch            *watch,
                                                    GIOCondition           interest);
+/* Why the system refused to watch the descriptor (at creation or at an
+ * interest change), or NULL; the caller owns it. */
+GError          *achat_watch_take_error           (AchatWatch            *watch);
 void             achat_watch_schedule             (AchatWatch            *watch);
 void             achat_watch_set_prepare          (AchatWatch            *watch,
                                                    AchatWatchPrepare      prepare);

@@ -56,6 +56,7 @@ struct _AchatWatch
   GIOCondition interest;
 
   int fd;                          /* -1 for stream watches */
+  GError *error;                   /* epoll_ctl() failed: for the owner to take */
 #ifndef HAVE_EPOLL
   GSource *fd_source;
 #endif
@@ -255,6 +256,7 @@ watch_free (AchatWatch *watch)
 {
   g_clear_object (&watch->input);
   g_clear_object (&watch->output);
+  g_clear_error (&watch->error);
   g_free (watch);
 }
 
@@ -605,6 +607,29 @@ fd_source_cb (gint         fd,
 }
 #endif
 
+#ifdef HAVE_EPOLL
+/* epoll_ctl() refused the descriptor (out of memory, or past the user's
+ * max_user_watches): a runtime failure, not a programming error, so the
+ * watch keeps it for its owner, which closes with it. */
+static void
+watch_failed (AchatWatch *watch,
+              const char *operation,
+              int         errsv)
+{
+  if (watch->error != NULL)
+    return;
+  watch->error = g_error_new (G_IO_ERROR, g_io_error_from_errno (errsv),
+                              "Cannot watch the connection for readiness: "
+                              "epoll_ctl(%s) failed: %s", operation, g_strerror (errsv));
+}
+#endif
+
+GError *
+achat_watch_take_error (AchatWatch *watch)
+{
+  return g_steal_pointer (&watch->error);
+}
+
 AchatWatch *
 achat_poller_watch_fd (AchatPoller    *poller,
                        int             fd,
@@ -622,7 +647,7 @@ achat_poller_watch_fd (AchatPoller    *poller,
     if (poller->epfd < 0 || fd < 0)
       ;   /* the channel fails with the reason (no epoll descriptor, no socket) */
     else if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-      g_critical ("achat: epoll_ctl(ADD, %d) failed: %s", fd, g_strerror (errno));
+      watch_failed (watch, "ADD", errno);
     else
       watch->registered = TRUE;
   }
@@ -666,13 +691,13 @@ output_ready_cb (GObject  *stream,
   return G_SOURCE_CONTINUE;
 }
 
-void
+gboolean
 achat_watch_set_interest (AchatWatch   *watch,
                           GIOCondition  interest)
 {
   interest &= G_IO_IN | G_IO_OUT;
   if (watch->dead || watch->interest == interest)
-    return;
+    return TRUE;
 
   if (watch->fd >= 0)
     {
@@ -688,14 +713,16 @@ achat_watch_set_interest (AchatWatch   *watch,
       if ((!watch->registered && !(interest & G_IO_IN)) || watch->poller->epfd < 0)
         {
           watch->interest = interest;
-          return;
+          return TRUE;
         }
       if (epoll_ctl (watch->poller->epfd,
                      watch->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
                      watch->fd, &ev) < 0)
-        g_critical ("achat: epoll_ctl(%d) failed: %s", watch->fd, g_strerror (errno));
-      else
-        watch->registered = TRUE;
+        {
+          watch_failed (watch, watch->registered ? "MOD" : "ADD", errno);
+          return FALSE;
+        }
+      watch->registered = TRUE;
 #else
       /* Without epoll each descriptor gets its own source. */
       clear_source (&watch->fd_source);
@@ -732,6 +759,7 @@ achat_watch_set_interest (AchatWatch   *watch,
     }
 
   watch->interest = interest;
+  return TRUE;
 }
 
 void

@@ -1,11 +1,14 @@
-/* test-syscalls.c: how many system calls the channel makes
+/* test-syscalls.c: how many system calls the channel makes, and what it
+ * does when the system refuses one
  *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * The test program defines sendmsg() and recv(), which take precedence
- * over libc's for the library too, counts the calls on the channel's
- * socket and forwards them. Counting calls, not time, keeps the test exact.
+ * The test program defines sendmsg(), recv() and epoll_ctl(), which take
+ * precedence over libc's for the library too (achat-poller.c,
+ * achat-channel.c), counts the calls on the channel's socket and forwards
+ * them, or makes epoll_ctl() fail as it does past the user's
+ * max_user_watches. Counting calls, not time, keeps the test exact.
  */
 
 #ifndef _GNU_SOURCE
@@ -13,7 +16,9 @@
 #endif
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +27,32 @@
 static int counted_fd = -1;
 static guint n_sendmsg;
 static guint n_recv;
+
+/* epoll_ctl() fails with ENOSPC for this descriptor and operation. */
+static int refused_fd = -1;
+static int refused_op = -1;
+static guint n_refused;
+
+int epoll_ctl (int epfd, int op, int fd, struct epoll_event *event);
+
+int
+epoll_ctl (int                 epfd,
+           int                 op,
+           int                 fd,
+           struct epoll_event *event)
+{
+  static int (*real_epoll_ctl) (int, int, int, struct epoll_event *);
+
+  if (real_epoll_ctl == NULL)
+    real_epoll_ctl = dlsym (RTLD_NEXT, "epoll_ctl");
+  if (fd == refused_fd && op == refused_op)
+    {
+      n_refused++;
+      errno = ENOSPC;
+      return -1;
+    }
+  return real_epoll_ctl (epfd, op, fd, event);
+}
 
 ssize_t sendmsg (int sockfd, const struct msghdr *msg, int flags);
 ssize_t recv (int sockfd, void *buf, size_t len, int flags);
@@ -227,6 +258,59 @@ test_fragmented_frame_reads (void)
   finish (channel, peer);
 }
 
+/* The system refuses to watch the socket ------------------------------- */
+
+static void
+on_refused_closed (AchatChannel *channel,
+                   const GError *error,
+                   gpointer      user_data)
+{
+  GError **closed_with = user_data;
+
+  g_assert_null (*closed_with);
+  *closed_with = error != NULL ? g_error_copy (error)
+                               : g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "no error");
+}
+
+static gboolean
+error_is_set (gpointer user_data)
+{
+  return *(GError **) user_data != NULL;
+}
+
+/* epoll_ctl() refuses the socket when the channel is made (ADD), or when it
+ * first asks for input (MOD): the channel closes with the system's error,
+ * on the next iteration, with no critical (these are fatal here) and no
+ * channel left waiting for events that cannot come. */
+static void
+test_epoll_refused (gconstpointer data)
+{
+  int op = GPOINTER_TO_INT (data);
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  g_autoptr(GError) closed_with = NULL;
+  AchatChannel *channel;
+
+  refused_fd = g_socket_get_fd (socket);
+  refused_op = op;
+  n_refused = 0;
+  channel = achat_channel_new (socket);
+  g_signal_connect (channel, "closed", G_CALLBACK (on_refused_closed), &closed_with);
+  g_assert_true (achat_channel_push (channel, (const guint8 *) "hi\r\n", 4));
+  test_spin_until (error_is_set, &closed_with);
+  refused_fd = -1;
+
+  g_assert_cmpuint (n_refused, ==, 1);
+  g_assert_error (closed_with, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_nonnull (strstr (closed_with->message, op == EPOLL_CTL_ADD ? "epoll_ctl(ADD)"
+                                                                       : "epoll_ctl(MOD)"));
+  g_assert_true (achat_channel_is_closed (channel));
+  /* What was queued was dropped and is counted. */
+  g_assert_cmpuint (achat_channel_get_unsent_bytes (channel), ==, 4);
+  g_object_unref (channel);
+  close (peer);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -237,6 +321,10 @@ main (int    argc,
   g_test_add_func ("/syscalls/replies-coalesce", test_replies_coalesce);
   g_test_add_func ("/syscalls/producer-chunks-coalesce", test_producer_chunks_coalesce);
   g_test_add_func ("/syscalls/fragmented-frame-reads", test_fragmented_frame_reads);
+  g_test_add_data_func ("/syscalls/epoll-refused/at-creation",
+                        GINT_TO_POINTER (EPOLL_CTL_ADD), test_epoll_refused);
+  g_test_add_data_func ("/syscalls/epoll-refused/at-interest",
+                        GINT_TO_POINTER (EPOLL_CTL_MOD), test_epoll_refused);
 
   return g_test_run ();
 }
