@@ -1926,7 +1926,7 @@ channel_check_open (AchatChannel *self,
   if (!priv->closed && !priv->closing)
     return TRUE;
 
-  g_warning ("%s: %s of %" G_GSIZE_FORMAT " bytes refused: the channel is %s",
+  g_warning ("%s: %s() of %" G_GSIZE_FORMAT " bytes refused: the channel is %s",
              G_OBJECT_TYPE_NAME (self), what, length,
              priv->closed ? "closed" : "closing (close_when_done() was called)");
   return FALSE;
@@ -3999,7 +3999,7 @@ achat_channel_push (AchatChannel *self,
 
   if (G_UNLIKELY (!achat_channel_in_owner_thread (GET_PRIV (self))))
     return achat_channel_push_foreign (self, FOREIGN_PUSH, g_bytes_new (data, length), NULL);
-  if (!channel_check_open (self, "push", length))
+  if (!channel_check_open (self, G_STRFUNC, length))
     return FALSE;
   if (length == 0)
     return TRUE;
@@ -4031,7 +4031,7 @@ achat_channel_push_bytes (AchatChannel *self,
 
   if (G_UNLIKELY (!achat_channel_in_owner_thread (GET_PRIV (self))))
     return achat_channel_push_foreign (self, FOREIGN_PUSH, g_bytes_ref (data), NULL);
-  if (!channel_check_open (self, "push_bytes", g_bytes_get_size (data)))
+  if (!channel_check_open (self, G_STRFUNC, g_bytes_get_size (data)))
     return FALSE;
 
   priv = GET_PRIV (self);
@@ -4062,7 +4062,7 @@ achat_channel_push_with_producer (AchatChannel  *self,
 
   if (G_UNLIKELY (!achat_channel_in_owner_thread (GET_PRIV (self))))
     return achat_channel_push_foreign (self, FOREIGN_PRODUCER, NULL, producer);
-  if (!channel_check_open (self, "push_with_producer", 0))
+  if (!channel_check_open (self, G_STRFUNC, 0))
     return FALSE;
 
   priv = GET_PRIV (self);
@@ -4138,7 +4138,7 @@ channel_push_line (AchatChannel  *self,
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
-  if (!channel_check_open (self, "push_line", length + terminator_length))
+  if (!channel_check_open (self, G_STRFUNC, length + terminator_length))
     return FALSE;
   achat_output_queue_push_data (&priv->queue, line, length);
   achat_output_queue_push_data (&priv->queue, terminator, terminator_length);
@@ -4210,8 +4210,8 @@ achat_channel_push_line (AchatChannel  *self,
   priv = GET_PRIV (self);
   if (priv->framer.kind != ACHAT_FRAMER_BYTES)
     {
-      g_critical ("achat_channel_push_line: the channel's terminator is not a byte string; "
-                  "use achat_channel_push_line_full() to give one");
+      g_critical ("%s: the channel's terminator is not a byte string; "
+                  "use achat_channel_push_line_full() to give one", G_STRFUNC);
       return FALSE;
     }
 
@@ -4367,7 +4367,7 @@ achat_channel_push_frame (AchatChannel  *self,
     }
   if (!frame_header (priv, length, header, &header_length, error))
     return FALSE;
-  if (!channel_check_open (self, "push_frame", length))
+  if (!channel_check_open (self, G_STRFUNC, length))
     return FALSE;
   achat_output_queue_push_data (&priv->queue, header, header_length);
   achat_output_queue_push_data (&priv->queue, data, length);
@@ -4412,7 +4412,7 @@ achat_channel_push_frame_bytes (AchatChannel  *self,
     }
   if (!frame_header (priv, g_bytes_get_size (data), header, &header_length, error))
     return FALSE;
-  if (!channel_check_open (self, "push_frame_bytes", g_bytes_get_size (data)))
+  if (!channel_check_open (self, G_STRFUNC, g_bytes_get_size (data)))
     return FALSE;
   achat_output_queue_push_data (&priv->queue, header, header_length);
   achat_output_queue_push_bytes (&priv->queue, data);

@@ -333,9 +333,9 @@ test('O10: push then close_when_done(): written, then closed without error', t =
 });
 
 test('O9: pushes after close_when_done() are refused with a warning and never sent', t => {
-    t.expectLog('Achat', /^AchatChannel: push of 1 bytes refused: the channel is closing/);
-    t.expectLog('Achat', /^AchatChannel: push_bytes of 2 bytes refused: the channel is closing/);
-    t.expectLog('Achat', /^AchatChannel: push_with_producer of 0 bytes refused: the channel is closing/);
+    t.expectLog('Achat', /^AchatChannel: achat_channel_push\(\) of 1 bytes refused: the channel is closing/);
+    t.expectLog('Achat', /^AchatChannel: achat_channel_push_bytes\(\) of 2 bytes refused: the channel is closing/);
+    t.expectLog('Achat', /^AchatChannel: achat_channel_push_with_producer\(\) of 0 bytes refused: the channel is closing/);
     const {channel, peer, recorder} = channelPair(t);
     channel.push(u8('a'));
     channel.close_when_done();
@@ -349,8 +349,8 @@ test('O9: pushes after close_when_done() are refused with a warning and never se
 });
 
 test('pushes to a closed channel are refused with a warning', t => {
-    t.expectLog('Achat', /push of 3 bytes refused: the channel is closed/);
-    t.expectLog('Achat', /push_bytes of 3 bytes refused: the channel is closed/);
+    t.expectLog('Achat', /achat_channel_push\(\) of 3 bytes refused: the channel is closed/);
+    t.expectLog('Achat', /achat_channel_push_bytes\(\) of 3 bytes refused: the channel is closed/);
     const {channel} = channelPair(t);
     channel.close();
     assertEqual(channel.is_closing(), true);
