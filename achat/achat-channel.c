@@ -1916,6 +1916,21 @@ channel_output_changed (AchatChannel *self)
   achat_channel_schedule (priv);
 }
 
+/* Programming errors: a method that only the owner thread may call, from
+ * another (only the pushes and close_when_done() are queued for it). */
+static gboolean
+channel_check_owner (AchatChannel *self,
+                     const gchar  *function)
+{
+  if (G_LIKELY (achat_channel_in_owner_thread (GET_PRIV (self))))
+    return TRUE;
+  g_critical ("%s: called from a thread that does not run the channel's main context; "
+              "from other threads only achat_channel_push(), push_bytes(), "
+              "push_with_producer() and close_when_done() may be called",
+              function);
+  return FALSE;
+}
+
 static gboolean
 channel_check_open (AchatChannel *self,
                     const gchar  *what,
@@ -4206,6 +4221,8 @@ achat_channel_push_line (AchatChannel  *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (line != NULL || length == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (!channel_check_owner (self, G_STRFUNC))
+    return FALSE;
 
   priv = GET_PRIV (self);
   if (priv->framer.kind != ACHAT_FRAMER_BYTES)
@@ -4260,6 +4277,8 @@ achat_channel_push_line_full (AchatChannel  *self,
   g_return_val_if_fail (line != NULL || length == 0, FALSE);
   g_return_val_if_fail (terminator != NULL && terminator_length > 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (!channel_check_owner (self, G_STRFUNC))
+    return FALSE;
 
   if (!line_is_safe (line, length, terminator, terminator_length, error))
     return FALSE;
@@ -4357,6 +4376,8 @@ achat_channel_push_frame (AchatChannel  *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (!channel_check_owner (self, G_STRFUNC))
+    return FALSE;
 
   priv = GET_PRIV (self);
   if (priv->frame_header_size == 0 && priv->frame_radix == 0)
@@ -4402,6 +4423,8 @@ achat_channel_push_frame_bytes (AchatChannel  *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (!channel_check_owner (self, G_STRFUNC))
+    return FALSE;
 
   priv = GET_PRIV (self);
   if (priv->frame_header_size == 0 && priv->frame_radix == 0)
@@ -4470,6 +4493,8 @@ achat_channel_discard_buffers (AchatChannel *self)
   AchatChannelPrivate *priv;
 
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
+  if (!channel_check_owner (self, G_STRFUNC))
+    return;
 
   priv = GET_PRIV (self);
   priv->input_generation++;

@@ -409,6 +409,64 @@ test_foreign_thread (void)
   close (other_peer);
 }
 
+/* Methods only the owner thread may call, from another thread: a critical
+ * each (a programming error), and nothing queued or dropped. push() and
+ * close_when_done() are the ones queued for the owner (threading.md). */
+static gpointer
+owner_only_in_thread (gpointer user_data)
+{
+  AchatChannel *channel = user_data;
+  g_autoptr(GBytes) frame = g_bytes_new_static ("abc", 3);
+  guint refused = 0;
+
+#define EXPECT_REFUSED(call, name)                                                      \
+  G_STMT_START {                                                                        \
+    g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL,                               \
+                           "*" name ": called from a thread that does not run*");       \
+    if (!(call))                                                                        \
+      refused++;                                                                        \
+    g_test_assert_expected_messages ();                                                 \
+  } G_STMT_END
+  EXPECT_REFUSED (achat_channel_push_line (channel, (const guint8 *) "hi", 2, NULL),
+                  "achat_channel_push_line");
+  EXPECT_REFUSED (achat_channel_push_line_full (channel, (const guint8 *) "hi", 2,
+                                                (const guint8 *) "\n", 1, NULL),
+                  "achat_channel_push_line_full");
+  EXPECT_REFUSED (achat_channel_push_frame (channel, (const guint8 *) "abc", 3, NULL),
+                  "achat_channel_push_frame");
+  EXPECT_REFUSED (achat_channel_push_frame_bytes (channel, frame, NULL),
+                  "achat_channel_push_frame_bytes");
+#undef EXPECT_REFUSED
+  g_test_expect_message ("Achat", G_LOG_LEVEL_CRITICAL,
+                         "*achat_channel_discard_buffers: called from a thread*");
+  achat_channel_discard_buffers (channel);
+  g_test_assert_expected_messages ();
+  return GUINT_TO_POINTER (refused);
+}
+
+static void
+test_owner_only_from_other_thread (void)
+{
+  int peer;
+  g_autoptr(GSocket) socket = test_socket_pair (&peer);
+  AchatChannel *channel = achat_channel_new (socket);
+  GThread *thread;
+
+  /* Both are valid in the owner thread: push_frame() uses the last length
+   * setting, push_line() the terminator in force. */
+  achat_channel_set_terminator_text_length (channel, 10, "\r\n", NULL, 0);
+  achat_channel_set_terminator (channel, (const guint8 *) "\r\n", 2);
+  achat_channel_pause_input (channel);
+  thread = g_thread_new ("not-the-owner", owner_only_in_thread, channel);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_thread_join (thread)), ==, 4);
+  g_assert_cmpuint (achat_channel_get_queued_bytes (channel), ==, 0);
+  g_assert_cmpuint (achat_channel_get_unsent_bytes (channel), ==, 0);
+  g_assert_false (achat_channel_is_closed (channel));
+  achat_channel_close (channel);
+  g_object_unref (channel);
+  close (peer);
+}
+
 /* A write fails while the peer (which shut only its reading side) keeps
  * sending: no dispatch reads it all at once (timers keep running), every
  * line it sent is delivered, and the channel closes with the write's error
@@ -571,6 +629,7 @@ main (int    argc,
   g_test_add_func ("/channel/edges/wrapper-connection", test_wrapper_connection);
   g_test_add_func ("/channel/edges/pipe-reader-gone", test_pipe_reader_gone);
   g_test_add_func ("/channel/edges/foreign-thread", test_foreign_thread);
+  g_test_add_func ("/channel/edges/owner-only-from-other-thread", test_owner_only_from_other_thread);
   g_test_add_func ("/channel/edges/over-closed-socket", test_over_closed_socket);
   g_test_add_func ("/channel/edges/failed-write-peer-talks-on", test_failed_write_peer_talks_on);
 
