@@ -241,7 +241,7 @@ gboolean achat_channel_push_foreign            (AchatChannel      *self,
 void     achat_channel_foreign_refuse          (AchatChannelPrivate *priv,
                                                 GQueue            *pending);
 void     achat_channel_foreign_op_free         (ForeignOp         *op);
-gulong   achat_channel_watch_cancel            (AchatChannel      *self,
+void     achat_channel_watch_cancel            (AchatChannel      *self,
                                                 GTask             *task,
                                                 void             (*func) (AchatChannel *self,
                                                                           GTask        *task));

@@ -70,23 +70,28 @@ cancelled_cb (GCancellable *cancellable,
   channel_run_in_owner (op->self, cancel_in_owner, copy, cancel_op_free);
 }
 
-/* Calls @func in the owner thread when @task's cancellable is cancelled;
- * returns the handler to disconnect when the task completes otherwise. */
-gulong
+/* Calls @func in the owner thread when @task's cancellable is cancelled,
+ * until achat_channel_task_drop_cancel(). The handler is kept in the
+ * task's task data: the tasks watched so (reads, drains) use it for
+ * nothing else, and only these two functions touch it. */
+void
 achat_channel_watch_cancel (AchatChannel *self,
                             GTask        *task,
                             void        (*func) (AchatChannel *self, GTask *task))
 {
   GCancellable *cancellable = g_task_get_cancellable (task);
   CancelOp *op;
+  gulong handler;
 
+  g_assert (g_task_get_task_data (task) == NULL);
   if (cancellable == NULL)
-    return 0;
+    return;
   op = g_new (CancelOp, 1);
   op->self = g_object_ref (self);
   op->task = g_object_ref (task);
   op->func = func;
-  return g_cancellable_connect (cancellable, G_CALLBACK (cancelled_cb), op, cancel_op_free);
+  handler = g_cancellable_connect (cancellable, G_CALLBACK (cancelled_cb), op, cancel_op_free);
+  g_task_set_task_data (task, GSIZE_TO_POINTER (handler), NULL);
 }
 
 /* The task completes: its cancellable no longer needs watching (nor keeps

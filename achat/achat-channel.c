@@ -4985,9 +4985,7 @@ channel_read (AchatChannel        *self,
       return;
     }
 
-  g_task_set_task_data (task,
-                        GSIZE_TO_POINTER (achat_channel_watch_cancel (self, task, channel_read_cancelled)),
-                        NULL);
+  achat_channel_watch_cancel (self, task, channel_read_cancelled);
   priv->read_task = g_steal_pointer (&task);
   achat_watch_touch (priv->watch);   /* input flows again: the idle clock restarts */
   /* What already came is framed now, with the terminator in force now. */
@@ -5388,9 +5386,7 @@ achat_channel_drain_async (AchatChannel        *self,
       return;
     }
 
-  g_task_set_task_data (task,
-                        GSIZE_TO_POINTER (achat_channel_watch_cancel (self, task, channel_drain_cancelled)),
-                        NULL);
+  achat_channel_watch_cancel (self, task, channel_drain_cancelled);
   drain = g_new0 (Drain, 1);
   drain->seq = ++priv->drain_seq ? priv->drain_seq : ++priv->drain_seq;
   drain->task = g_steal_pointer (&task);
