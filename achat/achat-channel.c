@@ -1128,7 +1128,7 @@ channel_frame_refused (AchatChannel           *self,
 /* The framer's frame maximum: the lower of the frame length limit and
  * max-input-size (checked before any byte of the frame is buffered). */
 static void
-channel_apply_max_frame (AchatChannelPrivate *priv)
+achat_channel_apply_max_frame (AchatChannelPrivate *priv)
 {
   guint64 max = priv->max_frame;
 
@@ -1904,7 +1904,7 @@ channel_queue_settle (AchatChannel *self)
 }
 
 static void
-channel_output_changed (AchatChannel *self)
+achat_channel_output_changed (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
@@ -1919,8 +1919,8 @@ channel_output_changed (AchatChannel *self)
 /* Programming errors: a method that only the owner thread may call, from
  * another (only the pushes and close_when_done() are queued for it). */
 static gboolean
-channel_check_owner (AchatChannel *self,
-                     const gchar  *function)
+achat_channel_check_owner (AchatChannel *self,
+                           const gchar  *function)
 {
   if (G_LIKELY (achat_channel_in_owner_thread (GET_PRIV (self))))
     return TRUE;
@@ -1932,9 +1932,9 @@ channel_check_owner (AchatChannel *self,
 }
 
 static gboolean
-channel_check_open (AchatChannel *self,
-                    const gchar  *what,
-                    gsize         length)
+achat_channel_check_open (AchatChannel *self,
+                          const gchar  *what,
+                          gsize         length)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
@@ -3261,7 +3261,7 @@ channel_keep_matched (AchatChannelPrivate *priv)
  * middle of a message keeps what was collected, as asynchat did. A closed
  * channel frames nothing anew. */
 static void
-channel_reframe_partial (AchatChannel *self)
+achat_channel_reframe_partial (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
@@ -3292,7 +3292,7 @@ channel_framing_changes (AchatChannel *self)
    * framing between two messages (per message, in the asynchat idiom of a
    * header line, then a count). */
   if (priv->collected_len != 0 || priv->framer.kind == ACHAT_FRAMER_LENGTH)
-    channel_reframe_partial (self);
+    achat_channel_reframe_partial (self);
 }
 
 /**
@@ -3810,7 +3810,7 @@ achat_channel_set_terminator_length_prefix (AchatChannel   *self,
   priv->max_frame = max_frame_length;
   achat_framer_set_length (&priv->framer, header_size, priv->frame_big_endian,
                            adjustment, 0);
-  channel_apply_max_frame (priv);
+  achat_channel_apply_max_frame (priv);
 }
 
 /**
@@ -3887,7 +3887,7 @@ achat_channel_set_terminator_text_length (AchatChannel *self,
   priv->max_frame = max_frame_length;
   achat_framer_set_length_text (&priv->framer, radix, (const guint8 *) separator, sep_len,
                                 (const guint8 *) trailer, trailer_len, 0);
-  channel_apply_max_frame (priv);
+  achat_channel_apply_max_frame (priv);
 }
 
 /**
@@ -4014,14 +4014,14 @@ achat_channel_push (AchatChannel *self,
 
   if (G_UNLIKELY (!achat_channel_in_owner_thread (GET_PRIV (self))))
     return achat_channel_push_foreign (self, FOREIGN_PUSH, g_bytes_new (data, length), NULL);
-  if (!channel_check_open (self, G_STRFUNC, length))
+  if (!achat_channel_check_open (self, G_STRFUNC, length))
     return FALSE;
   if (length == 0)
     return TRUE;
 
   priv = GET_PRIV (self);
   achat_output_queue_push_data (&priv->queue, data, length);
-  channel_output_changed (self);
+  achat_channel_output_changed (self);
   return TRUE;
 }
 
@@ -4046,12 +4046,12 @@ achat_channel_push_bytes (AchatChannel *self,
 
   if (G_UNLIKELY (!achat_channel_in_owner_thread (GET_PRIV (self))))
     return achat_channel_push_foreign (self, FOREIGN_PUSH, g_bytes_ref (data), NULL);
-  if (!channel_check_open (self, G_STRFUNC, g_bytes_get_size (data)))
+  if (!achat_channel_check_open (self, G_STRFUNC, g_bytes_get_size (data)))
     return FALSE;
 
   priv = GET_PRIV (self);
   achat_output_queue_push_bytes (&priv->queue, data);
-  channel_output_changed (self);
+  achat_channel_output_changed (self);
   return TRUE;
 }
 
@@ -4077,12 +4077,12 @@ achat_channel_push_with_producer (AchatChannel  *self,
 
   if (G_UNLIKELY (!achat_channel_in_owner_thread (GET_PRIV (self))))
     return achat_channel_push_foreign (self, FOREIGN_PRODUCER, NULL, producer);
-  if (!channel_check_open (self, G_STRFUNC, 0))
+  if (!achat_channel_check_open (self, G_STRFUNC, 0))
     return FALSE;
 
   priv = GET_PRIV (self);
   achat_output_queue_push_producer (&priv->queue, producer);
-  channel_output_changed (self);
+  achat_channel_output_changed (self);
   return TRUE;
 }
 
@@ -4153,11 +4153,11 @@ channel_push_line (AchatChannel  *self,
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
 
-  if (!channel_check_open (self, G_STRFUNC, length + terminator_length))
+  if (!achat_channel_check_open (self, G_STRFUNC, length + terminator_length))
     return FALSE;
   achat_output_queue_push_data (&priv->queue, line, length);
   achat_output_queue_push_data (&priv->queue, terminator, terminator_length);
-  channel_output_changed (self);
+  achat_channel_output_changed (self);
   return TRUE;
 }
 
@@ -4221,7 +4221,7 @@ achat_channel_push_line (AchatChannel  *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (line != NULL || length == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!channel_check_owner (self, G_STRFUNC))
+  if (!achat_channel_check_owner (self, G_STRFUNC))
     return FALSE;
 
   priv = GET_PRIV (self);
@@ -4277,7 +4277,7 @@ achat_channel_push_line_full (AchatChannel  *self,
   g_return_val_if_fail (line != NULL || length == 0, FALSE);
   g_return_val_if_fail (terminator != NULL && terminator_length > 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!channel_check_owner (self, G_STRFUNC))
+  if (!achat_channel_check_owner (self, G_STRFUNC))
     return FALSE;
 
   if (!line_is_safe (line, length, terminator, terminator_length, error))
@@ -4376,7 +4376,7 @@ achat_channel_push_frame (AchatChannel  *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!channel_check_owner (self, G_STRFUNC))
+  if (!achat_channel_check_owner (self, G_STRFUNC))
     return FALSE;
 
   priv = GET_PRIV (self);
@@ -4388,14 +4388,14 @@ achat_channel_push_frame (AchatChannel  *self,
     }
   if (!frame_header (priv, length, header, &header_length, error))
     return FALSE;
-  if (!channel_check_open (self, G_STRFUNC, length))
+  if (!achat_channel_check_open (self, G_STRFUNC, length))
     return FALSE;
   achat_output_queue_push_data (&priv->queue, header, header_length);
   achat_output_queue_push_data (&priv->queue, data, length);
   if (priv->frame_trailer_len > 0)
     achat_output_queue_push_data (&priv->queue, (const guint8 *) priv->frame_text + priv->frame_sep_len,
                                   priv->frame_trailer_len);
-  channel_output_changed (self);
+  achat_channel_output_changed (self);
   return TRUE;
 }
 
@@ -4423,7 +4423,7 @@ achat_channel_push_frame_bytes (AchatChannel  *self,
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!channel_check_owner (self, G_STRFUNC))
+  if (!achat_channel_check_owner (self, G_STRFUNC))
     return FALSE;
 
   priv = GET_PRIV (self);
@@ -4435,14 +4435,14 @@ achat_channel_push_frame_bytes (AchatChannel  *self,
     }
   if (!frame_header (priv, g_bytes_get_size (data), header, &header_length, error))
     return FALSE;
-  if (!channel_check_open (self, G_STRFUNC, g_bytes_get_size (data)))
+  if (!achat_channel_check_open (self, G_STRFUNC, g_bytes_get_size (data)))
     return FALSE;
   achat_output_queue_push_data (&priv->queue, header, header_length);
   achat_output_queue_push_bytes (&priv->queue, data);
   if (priv->frame_trailer_len > 0)
     achat_output_queue_push_data (&priv->queue, (const guint8 *) priv->frame_text + priv->frame_sep_len,
                                   priv->frame_trailer_len);
-  channel_output_changed (self);
+  achat_channel_output_changed (self);
   return TRUE;
 }
 
@@ -4493,7 +4493,7 @@ achat_channel_discard_buffers (AchatChannel *self)
   AchatChannelPrivate *priv;
 
   g_return_if_fail (ACHAT_IS_CHANNEL (self));
-  if (!channel_check_owner (self, G_STRFUNC))
+  if (!achat_channel_check_owner (self, G_STRFUNC))
     return;
 
   priv = GET_PRIV (self);
@@ -4523,7 +4523,7 @@ achat_channel_discard_buffers (AchatChannel *self)
 
   /* A pending close (asked for, or at the end of input) happens now. */
   if (!priv->closed && (priv->closing || priv->eof))
-    channel_output_changed (self);
+    achat_channel_output_changed (self);
 }
 
 /**
@@ -4648,7 +4648,7 @@ achat_channel_set_max_input_size (AchatChannel *self,
   if (priv->max_input == max_size)
     return;
   priv->max_input = max_size;
-  channel_apply_max_frame (priv);
+  achat_channel_apply_max_frame (priv);
   /* Messages framed ahead under the old limit are framed again under this
    * one (a handler of message_found lowering it applies to the next
    * message, as from a terminator-found handler). */
