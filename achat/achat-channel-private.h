@@ -252,6 +252,18 @@ void     achat_channel_close_internal          (AchatChannel      *self,
                                                 GError            *error);
 void     achat_channel_transport_close         (AchatChannel      *self);
 
+/* Input (achat-channel.c) */
+void     achat_channel_reframe_partial         (AchatChannel      *self);
+void     achat_channel_apply_max_frame         (AchatChannelPrivate *priv);
+
+/* Output (achat-channel.c) */
+gboolean achat_channel_check_owner             (AchatChannel      *self,
+                                                const gchar       *function);
+gboolean achat_channel_check_open              (AchatChannel      *self,
+                                                const gchar       *what,
+                                                gsize              length);
+void     achat_channel_output_changed          (AchatChannel      *self);
+
 /* The dispatch engine (achat-channel.c) */
 void     achat_channel_watch_cb                (gpointer           user_data,
                                                 GIOCondition       condition);

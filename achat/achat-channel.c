@@ -1127,7 +1127,7 @@ channel_frame_refused (AchatChannel           *self,
 
 /* The framer's frame maximum: the lower of the frame length limit and
  * max-input-size (checked before any byte of the frame is buffered). */
-static void
+void
 achat_channel_apply_max_frame (AchatChannelPrivate *priv)
 {
   guint64 max = priv->max_frame;
@@ -1903,7 +1903,7 @@ channel_queue_settle (AchatChannel *self)
     channel_queue_changed (self);
 }
 
-static void
+void
 achat_channel_output_changed (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
@@ -1918,7 +1918,7 @@ achat_channel_output_changed (AchatChannel *self)
 
 /* Programming errors: a method that only the owner thread may call, from
  * another (only the pushes and close_when_done() are queued for it). */
-static gboolean
+gboolean
 achat_channel_check_owner (AchatChannel *self,
                            const gchar  *function)
 {
@@ -1931,7 +1931,7 @@ achat_channel_check_owner (AchatChannel *self,
   return FALSE;
 }
 
-static gboolean
+gboolean
 achat_channel_check_open (AchatChannel *self,
                           const gchar  *what,
                           gsize         length)
@@ -3260,7 +3260,7 @@ channel_keep_matched (AchatChannelPrivate *priv)
  * in front of what it holds. A handler that changes the terminator in the
  * middle of a message keeps what was collected, as asynchat did. A closed
  * channel frames nothing anew. */
-static void
+void
 achat_channel_reframe_partial (AchatChannel *self)
 {
   AchatChannelPrivate *priv = GET_PRIV (self);
