@@ -11,6 +11,10 @@
  * the messages is achat-channel.c's.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* memmem */
+#endif
+
 #include "config.h"
 
 #include <string.h>
