@@ -660,6 +660,45 @@ frame_header (AchatChannelPrivate  *priv,
   return TRUE;
 }
 
+/* Queues a frame: its header, the payload (@bytes without a copy, else
+ * @data copied), its trailer. */
+static gboolean
+channel_push_frame (AchatChannel  *self,
+                    const gchar   *function,
+                    const guint8  *data,
+                    gsize          length,
+                    GBytes        *bytes,
+                    GError       **error)
+{
+  AchatChannelPrivate *priv = GET_PRIV (self);
+  guint8 header[FRAME_HEADER_MAX];
+  gsize header_length;
+
+  if (!achat_channel_check_owner (self, function))
+    return FALSE;
+  if (priv->frame_header_size == 0 && priv->frame_radix == 0)
+    {
+      g_critical ("%s: call achat_channel_set_terminator_length_prefix() or "
+                  "achat_channel_set_terminator_text_length() first", function);
+      return FALSE;
+    }
+  if (!frame_header (priv, length, header, &header_length, error))
+    return FALSE;
+  if (!achat_channel_check_open (self, function, length))
+    return FALSE;
+  achat_output_queue_push_data (&priv->queue, header, header_length);
+  if (bytes != NULL)
+    achat_output_queue_push_bytes (&priv->queue, bytes);
+  else
+    achat_output_queue_push_data (&priv->queue, data, length);
+  if (priv->frame_trailer_len > 0)
+    achat_output_queue_push_data (&priv->queue,
+                                  (const guint8 *) priv->frame_text + priv->frame_sep_len,
+                                  priv->frame_trailer_len);
+  achat_channel_output_changed (self);
+  return TRUE;
+}
+
 /**
  * achat_channel_push_frame:
  * @self: an #AchatChannel
@@ -684,34 +723,11 @@ achat_channel_push_frame (AchatChannel  *self,
                           gsize          length,
                           GError       **error)
 {
-  AchatChannelPrivate *priv;
-  guint8 header[FRAME_HEADER_MAX];
-  gsize header_length;
-
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!achat_channel_check_owner (self, G_STRFUNC))
-    return FALSE;
 
-  priv = GET_PRIV (self);
-  if (priv->frame_header_size == 0 && priv->frame_radix == 0)
-    {
-      g_critical ("%s: call achat_channel_set_terminator_length_prefix() or "
-                  "achat_channel_set_terminator_text_length() first", G_STRFUNC);
-      return FALSE;
-    }
-  if (!frame_header (priv, length, header, &header_length, error))
-    return FALSE;
-  if (!achat_channel_check_open (self, G_STRFUNC, length))
-    return FALSE;
-  achat_output_queue_push_data (&priv->queue, header, header_length);
-  achat_output_queue_push_data (&priv->queue, data, length);
-  if (priv->frame_trailer_len > 0)
-    achat_output_queue_push_data (&priv->queue, (const guint8 *) priv->frame_text + priv->frame_sep_len,
-                                  priv->frame_trailer_len);
-  achat_channel_output_changed (self);
-  return TRUE;
+  return channel_push_frame (self, G_STRFUNC, data, length, NULL, error);
 }
 
 /**
@@ -731,32 +747,10 @@ achat_channel_push_frame_bytes (AchatChannel  *self,
                                 GBytes        *data,
                                 GError       **error)
 {
-  AchatChannelPrivate *priv;
-  guint8 header[FRAME_HEADER_MAX];
-  gsize header_length;
-
   g_return_val_if_fail (ACHAT_IS_CHANNEL (self), FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-  if (!achat_channel_check_owner (self, G_STRFUNC))
-    return FALSE;
 
-  priv = GET_PRIV (self);
-  if (priv->frame_header_size == 0 && priv->frame_radix == 0)
-    {
-      g_critical ("%s: call achat_channel_set_terminator_length_prefix() or "
-                  "achat_channel_set_terminator_text_length() first", G_STRFUNC);
-      return FALSE;
-    }
-  if (!frame_header (priv, g_bytes_get_size (data), header, &header_length, error))
-    return FALSE;
-  if (!achat_channel_check_open (self, G_STRFUNC, g_bytes_get_size (data)))
-    return FALSE;
-  achat_output_queue_push_data (&priv->queue, header, header_length);
-  achat_output_queue_push_bytes (&priv->queue, data);
-  if (priv->frame_trailer_len > 0)
-    achat_output_queue_push_data (&priv->queue, (const guint8 *) priv->frame_text + priv->frame_sep_len,
-                                  priv->frame_trailer_len);
-  achat_channel_output_changed (self);
-  return TRUE;
+  return channel_push_frame (self, G_STRFUNC, g_bytes_get_data (data, NULL),
+                             g_bytes_get_size (data), data, error);
 }
