@@ -1,6 +1,9 @@
 /* test-channel-async.c: awaitable reads, drains, and pushes from other
  * threads
  *
+ * Specifies: achat/achat-channel.c (awaitable reads, drains) and
+ *   achat/achat-channel-thread.c (pushes from other threads, cancellation)
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

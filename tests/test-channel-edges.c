@@ -1,5 +1,7 @@
 /* test-channel-edges.c: corner cases found in review, one test each
  *
+ * Specifies: achat/achat-channel.c and achat/achat-channel-thread.c (the owner thread)
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -5,6 +5,8 @@
  * check what the channel adds: which terminator matched, the limits and
  * errors of frames, the frames it writes, the lines it refuses.)
  *
+ * Specifies: achat/achat-channel-framing.c
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -1,5 +1,7 @@
 /* test-channel-input.c: the input side of AchatChannel
  *
+ * Specifies: achat/achat-channel.c (reading, framing, delivering)
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *

@@ -1,6 +1,9 @@
 /* test-channel-limits.c: limits and flow control: max-input-size,
  * idle-timeout, pausing input, output watermarks
  *
+ * Specifies: achat/achat-channel.c (limits, pausing, watermarks) and
+ *   achat/achat-poller.c (the idle timeout)
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

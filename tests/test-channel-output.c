@@ -1,5 +1,7 @@
 /* test-channel-output.c: the output side of AchatChannel
  *
+ * Specifies: achat/achat-channel.c (pushes, flushes) and achat/achat-output-queue.c
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *

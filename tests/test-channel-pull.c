@@ -1,5 +1,7 @@
 /* test-channel-pull.c: the pull style is exact
  *
+ * Specifies: achat/achat-channel.c (the pull style)
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *

@@ -1,5 +1,8 @@
 /* test-channel-whole.c: whole-read delivery (AchatChannelClass::messages_found)
  *
+ * Specifies: achat/achat-channel.c (whole reads) and achat/achat-framer.c
+ *   (achat_framer_next_whole())
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *

@@ -2,6 +2,8 @@
  * time: connections dropped by the thousand, and close, discard,
  * close_when_done and unref from inside every signal handler.
  *
+ * Specifies: achat/achat-channel.c and achat/achat-server.c, under faults
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

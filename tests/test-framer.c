@@ -1,5 +1,7 @@
 /* test-framer.c: unit tests for the framing engine
  *
+ * Specifies: achat/achat-framer.c
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *

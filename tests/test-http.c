@@ -1,5 +1,7 @@
 /* test-http.c: the HTTP request handler of asynchat's documentation
  *
+ * Specifies: achat/achat-channel.c, as asynchat's documentation uses it
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *

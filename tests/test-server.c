@@ -1,5 +1,7 @@
 /* test-server.c: AchatServer and the client-side connect helper
  *
+ * Specifies: achat/achat-server.c
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -1,6 +1,8 @@
 /* test-syscalls.c: how many system calls the channel makes, and what it
  * does when the system refuses one
  *
+ * Specifies: achat/achat-channel.c and achat/achat-poller.c (system calls)
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *

@@ -6,6 +6,8 @@
  * where the peer is `openssl s_client` or `openssl s_server` on a loopback port the
  * kernel picked.
  *
+ * Specifies: achat/achat-channel-tls.c
+ *
  * SPDX-FileCopyrightText: 2026 The achat authors
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
