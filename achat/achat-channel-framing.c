@@ -619,17 +619,9 @@ frame_header (AchatChannelPrivate  *priv,
 
   if (priv->frame_radix != 0)
     {
-      gchar digits[ACHAT_FRAMER_MAX_DIGITS_10 + 1];
-      gint n;
-
-      if (priv->frame_radix == 16)
-        n = g_snprintf (digits, sizeof digits, "%" G_GINT64_MODIFIER "x", (guint64) length);
-      else
-        n = g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, (guint64) length);
-      memcpy (header, digits, (gsize) n);
-
-      memcpy (header + n, priv->frame_text, priv->frame_sep_len);
-      *header_length = (gsize) n + priv->frame_sep_len;
+      *header_length = achat_framer_format_text_length (priv->frame_radix, length,
+                                                        (const guint8 *) priv->frame_text,
+                                                        priv->frame_sep_len, header);
       return TRUE;
     }
   *header_length = size;

@@ -192,6 +192,16 @@ void     achat_framer_set_length_text (AchatFramer       *framer,
                                        size_t             trailer_length,
                                        uint64_t           max_length);
 
+/* Writes the text header of a @value byte payload into @header (at least
+ * ACHAT_FRAMER_MAX_DIGITS_10 + @separator_length bytes): its digits in
+ * @radix, lower case and no leading zero, then @separator. Returns its
+ * length. What the peer's achat_framer_set_length_text() reads. */
+size_t   achat_framer_format_text_length (unsigned       radix,
+                                          uint64_t       value,
+                                          const uint8_t *separator,
+                                          size_t         separator_length,
+                                          uint8_t       *header);
+
 /* Changes the maximum of the current length setting (a frame already
  * announced is not checked again). */
 void     achat_framer_set_max_length (AchatFramer        *framer,

@@ -451,6 +451,28 @@ unread_bytes (AchatFramer   *framer,
   framer->hold_len += length;
 }
 
+size_t
+achat_framer_format_text_length (unsigned       radix,
+                                 uint64_t       value,
+                                 const uint8_t *separator,
+                                 size_t         separator_length,
+                                 uint8_t       *header)
+{
+  uint8_t digits[ACHAT_FRAMER_MAX_DIGITS_10];
+  size_t n = 0, i;
+
+  do
+    {
+      digits[n++] = (uint8_t) "0123456789abcdef"[value % radix];
+      value /= radix;
+    }
+  while (value != 0);
+  for (i = 0; i < n; i++)
+    header[i] = digits[n - 1 - i];
+  memcpy (header + n, separator, separator_length);
+  return n + separator_length;
+}
+
 /* The text header of a @value byte payload and its separator: the digits
  * the peer sent for it (leading zeros and case kept), else the digits in
  * the framer's radix (lower case); returns its length. */
@@ -459,8 +481,7 @@ write_text_header (const AchatFramer *framer,
                    uint64_t           value,
                    uint8_t           *header)
 {
-  uint8_t digits[ACHAT_FRAMER_MAX_DIGITS_10];
-  unsigned n = 0, i;
+  unsigned i;
   uint64_t sent = 0;
 
   for (i = 0; i < framer->n_digits; i++)
@@ -471,17 +492,8 @@ write_text_header (const AchatFramer *framer,
       memcpy (header + framer->n_digits, framer->sep, framer->sep_len);
       return framer->n_digits + framer->sep_len;
     }
-
-  do
-    {
-      digits[n++] = (uint8_t) "0123456789abcdef"[value % framer->radix];
-      value /= framer->radix;
-    }
-  while (value != 0);
-  for (i = 0; i < n; i++)
-    header[i] = digits[n - 1 - i];
-  memcpy (header + n, framer->sep, framer->sep_len);
-  return n + framer->sep_len;
+  return (unsigned) achat_framer_format_text_length (framer->radix, value, framer->sep,
+                                                     framer->sep_len, header);
 }
 
 void
